@@ -1,0 +1,76 @@
+import type { Database } from '@conveyor/core/db';
+import { ConveyorError } from '@conveyor/core/errors';
+import type { JobRegistry } from '@conveyor/core/jobs';
+import type { Logger } from '@conveyor/core/log';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Redis } from 'ioredis';
+import type { ApiEnv } from './api-env.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './errors/problem.js';
+import { createJobStore } from './jobs/job-store.js';
+import { createJobSubmitter } from './jobs/job-submitter.js';
+import { requestLog } from './middleware/request-log.js';
+import { requestTimeout } from './middleware/request-timeout.js';
+import type { QueueSet } from './queues.js';
+import { healthRoutes } from './routes/health.js';
+import { jobTypeRoutes } from './routes/job-types.js';
+import { jobRoutes } from './routes/jobs.js';
+
+export interface ApiDeps {
+  logger: Logger;
+  registry: JobRegistry;
+  queues: QueueSet;
+  /** The `producer` connection the queues use; probed by /health/ready. */
+  redis: Redis;
+  database: Database;
+  /** @defaultValue 1 MiB */
+  bodyLimitBytes?: number;
+  /** @defaultValue 10 s */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * The Conveyor HTTP API as a Hono app, with every dependency passed in.
+ *
+ * @example
+ * const app = createApp({ logger, registry, queues, redis, database });
+ * serve({ fetch: app.fetch, port: 3000 });
+ */
+export function createApp(deps: ApiDeps): Hono<ApiEnv> {
+  const { logger, bodyLimitBytes = 1_048_576, requestTimeoutMs = 10_000 } = deps;
+  const store = createJobStore(deps);
+  const submitter = createJobSubmitter({ ...deps, store });
+
+  const app = new Hono<ApiEnv>();
+  app.use(requestId());
+  app.use(requestLog(logger));
+  app.use(secureHeaders());
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: bodyLimitBytes,
+      onError: () => {
+        throw new ConveyorError('PAYLOAD_TOO_LARGE', `the body is larger than ${bodyLimitBytes} bytes`);
+      },
+    }),
+  );
+  app.use('/v1/*', requestTimeout(requestTimeoutMs));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/v1', jobRoutes({ submitter, store }));
+  app.route('/v1', jobTypeRoutes(deps));
+
+  app.notFound(() => {
+    throw new ConveyorError('NOT_FOUND', 'no such route');
+  });
+  app.onError((error, c) => {
+    const problem = toProblem(error, { instance: c.req.path, requestId: c.var.requestId });
+    const log = c.var.log ?? logger;
+    if (problem.status >= 500) log.error({ err: error, code: problem.code }, 'request error');
+    if (problem.status === 503) c.header('Retry-After', '1');
+    return c.body(JSON.stringify(problem), problem.status as 400, { 'Content-Type': PROBLEM_CONTENT_TYPE });
+  });
+  return app;
+}

@@ -1,0 +1,67 @@
+import { ConveyorError, type ErrorCode, type FieldIssue } from '@conveyor/core/errors';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** HTTP status of every error code; exhaustive, so a new code must be placed here to compile. */
+export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  UNKNOWN_JOB_TYPE: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  JOB_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+  TIMEOUT: 503,
+  CANCELLED: 409,
+  HANDLER_FAILED: 500,
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+};
+
+const titleByStatus: Partial<Record<number, string>> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** An RFC 9457 problem document with Conveyor's stable `code`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldIssue[];
+  [extension: string]: unknown;
+}
+
+/**
+ * Renders an error as a problem document. Errors that are not ConveyorErrors are internal:
+ * their message is not shown, so no stack trace or SQL ever reaches a client.
+ */
+export function toProblem(error: unknown, context: { instance?: string; requestId?: string } = {}): Problem {
+  const known = error instanceof ConveyorError ? error : new ConveyorError('INTERNAL', 'internal error');
+  const status = statusByCode[known.code];
+  const problem: Problem = {
+    ...known.details,
+    type: 'about:blank',
+    title: titleByStatus[status] ?? 'Error',
+    status,
+    detail: known.message,
+    code: known.code,
+    ...context,
+  };
+  if (known.issues.length > 0) problem.errors = known.issues;
+  return problem;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';

@@ -1,0 +1,64 @@
+import type { JobRow } from '@conveyor/core/db';
+import type { ErrorRecord } from '@conveyor/core/errors';
+import { type JobEnvelope, type JobStatus, type JobView, jobLinks } from '@conveyor/core/jobs';
+import type { Job, JobState } from 'bullmq';
+
+const statusByState: Partial<Record<JobState | 'unknown', JobStatus>> = {
+  waiting: 'queued',
+  delayed: 'queued',
+  prioritized: 'queued',
+  'waiting-children': 'queued',
+  active: 'active',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
+
+/** The view of a job still in BullMQ. */
+export function viewFromQueue(job: Job<JobEnvelope>, state: JobState | 'unknown'): JobView {
+  const envelope = job.data;
+  const lastError = envelope.attemptErrors?.at(-1);
+  const error: ErrorRecord | null =
+    lastError ?? (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);
+  return {
+    id: job.id ?? '',
+    type: job.name,
+    queue: job.queueName,
+    status: statusByState[state] ?? 'queued',
+    attempts: job.attemptsStarted,
+    maxAttempts: job.opts.attempts ?? 1,
+    priority: job.opts.priority || null,
+    progress: job.progress === 0 ? null : job.progress,
+    data: envelope.input,
+    result: state === 'completed' ? (job.returnvalue ?? null) : null,
+    error,
+    metadata: envelope.metadata,
+    createdAt: new Date(job.timestamp).toISOString(),
+    startedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+    links: jobLinks(job.id ?? ''),
+  };
+}
+
+/** The view of a finished job from its Postgres row. */
+export function viewFromRow(row: JobRow): JobView {
+  return {
+    id: row.id,
+    type: row.type,
+    queue: row.queue,
+    status: row.status,
+    attempts: row.attempts,
+    maxAttempts: row.maxAttempts,
+    priority: row.priority,
+    progress: row.progress ?? null,
+    data: row.input,
+    result: row.result ?? null,
+    error: row.error ?? null,
+    metadata: row.metadata ?? null,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt.toISOString(),
+    links: jobLinks(row.id),
+  };
+}

@@ -1,0 +1,56 @@
+import { serve } from '@hono/node-server';
+import { apiEnv, loadConfig } from '@conveyor/core/config';
+import { createDatabase, migrateDatabase } from '@conveyor/core/db';
+import { ConveyorError } from '@conveyor/core/errors';
+import { createJobRegistry } from '@conveyor/core/jobs';
+import { createLogger } from '@conveyor/core/log';
+import { createRedis } from '@conveyor/core/redis';
+import { createApp } from './app.js';
+import { createQueueSet } from './queues.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(apiEnv, process.env);
+  const logger = createLogger({ name: 'conveyor-api', level: config.LOG_LEVEL });
+  if (config.MIGRATE_ON_START) await migrateDatabase(config.DATABASE_URL);
+
+  const registry = createJobRegistry({ testing: config.ENABLE_TEST_JOB_TYPES });
+  const database = createDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'conveyor-api' });
+  const redis = createRedis(config.REDIS_URL, 'producer', 'conveyor-api');
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  const queues = createQueueSet({ connection: redis, prefix: config.QUEUE_PREFIX, names: registry.queues() });
+  const app = createApp({
+    logger,
+    registry,
+    queues,
+    redis,
+    database,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  });
+
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+    logger.info({ port: info.port, host: config.HOST }, `api listening on http://127.0.0.1:${info.port}`);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'api shutting down');
+    // Reverse order of creation: stop taking requests, finish in-flight ones, then close clients.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await queues.close();
+    redis.disconnect();
+    await database.close();
+    logger.info('api stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConveyorError ? error.message : error instanceof Error ? error.stack : String(error);
+  console.error(`conveyor-api: ${message}`);
+  process.exit(1);
+});

@@ -1,0 +1,14 @@
+import { ConveyorError } from '@conveyor/core/errors';
+import type { TestingHandlerTable } from './handler.js';
+
+/** Handlers of the failure-path types, registered only when ENABLE_TEST_JOB_TYPES=true. */
+export const testingHandlers = {
+  'test.fail': async ({ message, unrecoverable }) => {
+    throw new ConveyorError('HANDLER_FAILED', message, { retryable: unrecoverable !== true });
+  },
+  'test.flaky': async ({ failures }, { attempt }) => {
+    if (attempt <= failures) throw new ConveyorError('HANDLER_FAILED', `planned failure ${attempt}`, { retryable: true });
+    return { attempt };
+  },
+  'test.hang': () => new Promise<never>(() => {}),
+} satisfies TestingHandlerTable;

@@ -1,0 +1,65 @@
+import { serve } from '@hono/node-server';
+import { loadConfig, workerEnv } from '@conveyor/core/config';
+import { createDatabase, migrateDatabase } from '@conveyor/core/db';
+import { ConveyorError } from '@conveyor/core/errors';
+import { createJobRegistry } from '@conveyor/core/jobs';
+import { createLogger } from '@conveyor/core/log';
+import { createRedis } from '@conveyor/core/redis';
+import { Registry } from 'prom-client';
+import { createConveyorWorker } from './conveyor-worker.js';
+import { handlers, testingHandlers } from './handlers/index.js';
+import { createWorkerMetrics } from './metrics.js';
+import { createWorkerServerApp } from './worker-server.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(workerEnv, process.env);
+  const logger = createLogger({ name: 'conveyor-worker', level: config.LOG_LEVEL });
+  if (config.MIGRATE_ON_START) await migrateDatabase(config.DATABASE_URL);
+
+  const registry = createJobRegistry({ testing: config.ENABLE_TEST_JOB_TYPES });
+  const metrics = createWorkerMetrics(new Registry());
+  const database = createDatabase(config.DATABASE_URL, {
+    max: config.DATABASE_POOL_SIZE,
+    applicationName: 'conveyor-worker',
+  });
+  const redis = createRedis(config.REDIS_URL, 'worker', 'conveyor-worker');
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  const worker = createConveyorWorker({
+    connection: redis,
+    database,
+    logger,
+    registry,
+    handlers: config.ENABLE_TEST_JOB_TYPES ? { ...handlers, ...testingHandlers } : handlers,
+    metrics,
+    prefix: config.QUEUE_PREFIX,
+    queues: config.WORKER_QUEUES,
+    concurrency: config.WORKER_CONCURRENCY,
+    batchSize: config.RESULT_BATCH_SIZE,
+  });
+  const server =
+    config.WORKER_PORT === 0
+      ? undefined
+      : serve({ fetch: createWorkerServerApp({ redis, database, registry: metrics.registry }).fetch, port: config.WORKER_PORT });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'worker draining');
+    // Reverse order of creation: health server, workers (drain), result writes, Redis, Postgres.
+    server?.close();
+    await worker.close(config.SHUTDOWN_GRACE_MS);
+    await redis.quit().catch(() => redis.disconnect());
+    await database.close();
+    logger.info('worker stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConveyorError ? error.message : error instanceof Error ? error.stack : String(error);
+  console.error(`conveyor-worker: ${message}`);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+import { Counter, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The worker's metrics, registered on an injected registry. */
+export interface WorkerMetrics {
+  registry: Registry;
+  jobsFinished: Counter<'type' | 'status'>;
+  jobDuration: Histogram<'type'>;
+}
+
+export function createWorkerMetrics(registry: Registry): WorkerMetrics {
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    jobsFinished: new Counter({
+      name: 'conveyor_jobs_finished_total',
+      help: 'Jobs that reached a terminal status, by type and status.',
+      labelNames: ['type', 'status'],
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'conveyor_job_duration_seconds',
+      help: 'Run time of the attempt that finished the job.',
+      labelNames: ['type'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+  };
+}

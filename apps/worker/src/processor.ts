@@ -1,0 +1,193 @@
+import type { NewJobRow } from '@conveyor/core/db';
+import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
+import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
+import { type JobEnvelope, type JobRegistry, type TerminalStatus, jobEnvelope } from '@conveyor/core/jobs';
+import type { Logger } from '@conveyor/core/log';
+import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import * as v from 'valibot';
+import type { Batcher } from './batcher.js';
+import type { Handler, HandlerContext } from './handlers/index.js';
+import type { WorkerMetrics } from './metrics.js';
+import { recordTerminal } from './terminal-recorder.js';
+
+export interface ProcessorDeps {
+  registry: JobRegistry;
+  /** Handler by type name; every registered type must have one. */
+  handlers: Readonly<Record<string, Handler<never>>>;
+  writer: Batcher<NewJobRow>;
+  publisher: EventPublisher;
+  logger: Logger;
+  /** Aborts when the grace period of a shutdown has run out: running jobs are handed back. */
+  shutdown: AbortSignal;
+  metrics?: WorkerMetrics | undefined;
+}
+
+/**
+ * A job whose worker died this many times while running it is failed instead of run again
+ * (a poison job that crashes its process would otherwise loop forever).
+ */
+export const MAX_CRASHES = 5;
+
+type Outcome =
+  | { status: 'completed'; result: unknown }
+  | { status: Exclude<TerminalStatus, 'completed'>; error: ErrorRecord };
+
+/** Thrown inside the processor to give the job back to the queue instead of finishing it. */
+class HandBack extends Error {}
+
+/** Settles with the handler, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * The BullMQ processor: the one place where Conveyor's job model meets BullMQ's.
+ * A terminal outcome is committed to Postgres before this function returns or throws
+ * the error that makes BullMQ finish the job, so a crash re-runs a job rather than
+ * loses it.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { registry, handlers, writer, publisher, logger, shutdown, metrics } = deps;
+
+  function publish(event: StatusEvent, log: Logger): void {
+    publisher.publish(event).catch((error: unknown) => log.warn({ err: error }, 'publishing status event failed'));
+  }
+
+  return async function process(job: Job<JobEnvelope>, token?: string, cancel?: AbortSignal): Promise<unknown> {
+    try {
+      return await processJob(job, cancel);
+    } catch (error) {
+      if (!(error instanceof HandBack)) throw error;
+      // Shutting down: give the job back without using an attempt; another worker runs it.
+      logger.info({ jobId: job.id }, 'handing job back to the queue');
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+  };
+
+  async function processJob(job: Job<JobEnvelope>, cancel: AbortSignal | undefined): Promise<unknown> {
+    const id = job.id ?? '';
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const log = logger.child({ jobId: id, type: job.name, attempt });
+    const parsed = v.safeParse(jobEnvelope, job.data);
+    // A payload this release cannot read still ends as a row, with the reason.
+    const envelope: JobEnvelope = parsed.success
+      ? parsed.output
+      : { v: 1, tenant: 'default', input: job.data, metadata: null, timeoutMs: 1, submittedAt: new Date(job.timestamp).toISOString() };
+    const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
+    const startedAt = new Date();
+
+    const outcome = await run();
+    if (outcome.status === 'completed' || !outcome.error.retryable || attempt >= maxAttempts) {
+      return finish(outcome);
+    }
+    // The attempt failed and BullMQ will retry it: keep its error on the job, then rethrow.
+    const attemptErrors = [...(envelope.attemptErrors ?? []), outcome.error];
+    await job.updateData({ ...envelope, attemptErrors });
+    publish({ ...base, status: 'queued', error: outcome.error, ts: new Date().toISOString() }, log);
+    log.info({ err: outcome.error }, 'attempt failed, will retry');
+    throw new Error(outcome.error.message);
+
+    async function run(): Promise<Outcome> {
+      if (!parsed.success) {
+        return fail('VALIDATION_FAILED', `unreadable job payload: ${v.summarize(parsed.issues)}`);
+      }
+      if (job.stalledCounter >= MAX_CRASHES) {
+        return fail('HANDLER_FAILED', `the worker running this job stopped ${job.stalledCounter} times; not running it again`);
+      }
+      const definition = registry.get(job.name);
+      const handler = handlers[job.name] as Handler<unknown> | undefined;
+      if (!definition || !handler) return fail('VALIDATION_FAILED', `this worker has no handler for type ${job.name}`);
+      // Re-parse on dequeue: Redis may hold payloads written by an older release.
+      const input = v.safeParse(definition.input, envelope.input);
+      if (!input.success) return fail('VALIDATION_FAILED', `invalid input: ${v.summarize(input.issues)}`);
+
+      const timeout = AbortSignal.timeout(envelope.timeoutMs);
+      const signal = AbortSignal.any([timeout, shutdown, ...(cancel ? [cancel] : [])]);
+      const ctx: HandlerContext = {
+        jobId: id,
+        type: job.name,
+        attempt,
+        maxAttempts,
+        signal,
+        log,
+        progress: async (value) => {
+          await job.updateProgress(value);
+          publish({ ...base, status: 'active', progress: value, ts: new Date().toISOString() }, log);
+        },
+        appendLog: async (line) => {
+          await job.log(line);
+        },
+      };
+      publish({ ...base, status: 'active', ts: startedAt.toISOString() }, log);
+      try {
+        return { status: 'completed', result: (await untilAborted(handler(input.output, ctx), signal)) ?? null };
+      } catch (error) {
+        if (shutdown.aborted && !timeout.aborted) throw new HandBack();
+        if (timeout.aborted) {
+          return fail('TIMEOUT', `attempt ${attempt} ran longer than its ${envelope.timeoutMs} ms timeout`, true);
+        }
+        if (cancel?.aborted) return { status: 'cancelled', error: errorAt('CANCELLED', 'cancelled', false) };
+        const record = toErrorRecord(error);
+        if (error instanceof UnrecoverableError) record.retryable = false;
+        if (!isConveyorError(error)) log.warn({ err: error }, 'handler threw');
+        return { status: 'failed', error: { ...record, attempt, at: new Date().toISOString() } };
+      }
+    }
+
+    function errorAt(code: ErrorRecord['code'], message: string, retryable: boolean): ErrorRecord {
+      return { code, message, retryable, attempt, at: new Date().toISOString() };
+    }
+
+    function fail(code: ErrorRecord['code'], message: string, retryable = false): Outcome {
+      return { status: 'failed', error: errorAt(code, message, retryable) };
+    }
+
+    async function finish(result: Outcome): Promise<unknown> {
+      const errors = envelope.attemptErrors ?? [];
+      const row: NewJobRow = {
+        id,
+        tenant: envelope.tenant,
+        type: job.name,
+        queue: job.queueName,
+        status: result.status,
+        input: envelope.input,
+        result: result.status === 'completed' ? result.result : null,
+        error: result.status === 'completed' ? null : result.error,
+        attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
+        attempts: attempt,
+        maxAttempts,
+        runs: Math.max(1, job.attemptsStarted),
+        priority: job.opts.priority || null,
+        metadata: envelope.metadata,
+        progress: job.progress === 0 ? null : job.progress,
+        createdAt: new Date(job.timestamp),
+        startedAt: new Date(job.processedOn ?? startedAt.getTime()),
+        finishedAt: new Date(),
+      };
+      try {
+        await recordTerminal(writer, row, { signal: shutdown, log });
+      } catch {
+        throw new HandBack();
+      }
+      const ts = row.finishedAt?.toISOString() ?? new Date().toISOString();
+      metrics?.jobsFinished.inc({ type: job.name, status: result.status });
+      metrics?.jobDuration.observe({ type: job.name }, (Date.now() - startedAt.getTime()) / 1_000);
+      if (result.status === 'completed') {
+        publish({ ...base, status: 'completed', result: result.result, ts }, log);
+        log.info({ status: 'completed', ms: Date.now() - startedAt.getTime() }, 'job finished');
+        return result.result;
+      }
+      publish({ ...base, status: result.status, error: result.error, ts }, log);
+      log.info({ status: result.status, error: result.error }, 'job finished');
+      // Recorded: BullMQ must not retry it.
+      throw new UnrecoverableError(result.error.message);
+    }
+  }
+}

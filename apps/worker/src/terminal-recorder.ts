@@ -1,0 +1,39 @@
+import type { NewJobRow } from '@conveyor/core/db';
+import type { Logger } from '@conveyor/core/log';
+import type { Batcher } from './batcher.js';
+
+/** First wait after a failed write; doubles up to MAX_BACKOFF_MS. */
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Writes a terminal row and does not return until it is committed: a Postgres outage
+ * holds the job (its BullMQ lock keeps being renewed) instead of acknowledging it without
+ * its row. Rejects only when `signal` aborts (shutdown), so the job can be handed back.
+ */
+export async function recordTerminal(
+  writer: Batcher<NewJobRow>,
+  row: NewJobRow,
+  { signal, log }: { signal: AbortSignal; log: Logger },
+): Promise<void> {
+  let backoff = FIRST_BACKOFF_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await writer.add(row);
+      if (attempt > 1) log.info({ attempt }, 'terminal row written after retries');
+      return;
+    } catch (error) {
+      signal.throwIfAborted();
+      log.warn({ err: error, attempt, retryInMs: backoff }, 'writing terminal row failed, retrying');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoff);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      signal.throwIfAborted();
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+}

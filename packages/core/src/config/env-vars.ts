@@ -1,0 +1,76 @@
+import * as v from 'valibot';
+
+/** An integer variable with bounds; `fallback` is used when the variable is unset or empty. */
+export function intVar(fallback: number, min: number, max: number) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^-?\d+$/, `must be an integer between ${min} and ${max}`),
+      v.transform(Number),
+      v.minValue(min, `must be an integer between ${min} and ${max}`),
+      v.maxValue(max, `must be an integer between ${min} and ${max}`),
+    ),
+    String(fallback),
+  );
+}
+
+/** `true`/`false` (also 1/0, yes/no). */
+export function boolVar(fallback: boolean) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'),
+      v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+    ),
+    String(fallback),
+  );
+}
+
+/** A URL whose scheme is one of `schemes`. */
+export function urlVar(fallback: string, schemes: readonly string[]) {
+  const expected = schemes.map((s) => `${s}://`).join(' or ');
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => {
+        try {
+          return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      }, `must be a URL starting with ${expected}`),
+    ),
+    fallback,
+  );
+}
+
+/** A comma-separated list of names matching `pattern`; empty means []. */
+export function listVar(pattern: RegExp, what: string) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part !== ''),
+      ),
+      v.check((parts) => parts.every((p) => pattern.test(p)), `must be a comma-separated list of ${what}`),
+    ),
+    '',
+  );
+}
+
+/** One of a fixed set of strings. */
+export function enumVar<const T extends readonly [string, ...string[]]>(options: T, fallback: T[number]) {
+  return v.optional(v.picklist(options, `must be one of ${options.join(', ')}`), fallback);
+}
+
+/** A non-empty string matching `pattern`. */
+export function stringVar(fallback: string, pattern: RegExp, message: string) {
+  return v.optional(v.pipe(v.string(), v.trim(), v.regex(pattern, message)), fallback);
+}

@@ -1,0 +1,80 @@
+import * as v from 'valibot';
+import { ConveyorError } from '../errors/index.js';
+import { boolVar, enumVar, intVar, listVar, stringVar, urlVar } from './env-vars.js';
+
+/** Variables both the API and the worker read. */
+const commonEnv = {
+  /** Redis that holds the queues; must run with maxmemory-policy noeviction. */
+  REDIS_URL: urlVar('redis://127.0.0.1:6379', ['redis', 'rediss']),
+  /** Postgres that holds job history. */
+  DATABASE_URL: urlVar('postgres://postgres@127.0.0.1:5432/postgres', ['postgres', 'postgresql']),
+  /** BullMQ key prefix; wrap it in {braces} on Redis Cluster so a queue's keys share a slot. */
+  QUEUE_PREFIX: stringVar('conveyor', /^[A-Za-z0-9_{}:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ - : { }'),
+  /** pino level. */
+  LOG_LEVEL: enumVar(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  /** Apply database migrations at start-up (under an advisory lock, so replicas may all do it). */
+  MIGRATE_ON_START: boolVar(false),
+  /** Register the failure-path job types used by tests and drills (test.fail, test.flaky, test.hang). */
+  ENABLE_TEST_JOB_TYPES: boolVar(false),
+  /** Postgres connections per process. */
+  DATABASE_POOL_SIZE: intVar(10, 1, 200),
+};
+
+/** The API process's variables. */
+export const apiEnv = v.object({
+  ...commonEnv,
+  /** HTTP port of the API. */
+  PORT: intVar(3000, 1, 65_535),
+  /** Interface the API listens on. */
+  HOST: stringVar('0.0.0.0', /^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address'),
+  /** Largest request body accepted; larger ones get 413. */
+  BODY_LIMIT_BYTES: intVar(1_048_576, 1_024, 104_857_600),
+  /** A request still running after this long gets 503. */
+  REQUEST_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+});
+
+/** The worker process's variables. */
+export const workerEnv = v.object({
+  ...commonEnv,
+  /** Queues this worker serves, comma-separated; empty means every queue of the catalog. */
+  WORKER_QUEUES: listVar(/^[a-z][a-z0-9-]{0,62}$/, 'queue names'),
+  /** Jobs run at once per queue by this process. */
+  WORKER_CONCURRENCY: intVar(16, 1, 10_000),
+  /** Port of the worker's /metrics and /health endpoints; 0 turns them off. */
+  WORKER_PORT: intVar(3001, 0, 65_535),
+  /** On SIGTERM, how long active jobs may run before they are handed back to the queue. */
+  SHUTDOWN_GRACE_MS: intVar(25_000, 0, 3_600_000),
+  /** Most terminal rows written by one INSERT. */
+  RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
+});
+
+export type ApiConfig = v.InferOutput<typeof apiEnv>;
+export type WorkerConfig = v.InferOutput<typeof workerEnv>;
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Validates a process's environment against `schema`. Empty values count as unset. Throws a
+ * CONFIG_INVALID ConveyorError whose message names every bad variable and what it got.
+ *
+ * @example
+ * const config = loadConfig(apiEnv, process.env);
+ */
+export function loadConfig<S extends v.GenericSchema<Record<string, unknown>>>(
+  schema: S,
+  source: EnvSource,
+): v.InferOutput<S> {
+  const input: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const lines = result.issues.map((issue) => {
+    const name = v.getDotPath(issue) ?? '(environment)';
+    const got = input[name];
+    return `  ${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+  });
+  throw new ConveyorError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`, {
+    issues: result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message })),
+  });
+}

@@ -1,0 +1,49 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { ErrorRecord } from '../errors/index.js';
+import type { TerminalStatus } from '../jobs/job-status.js';
+
+/**
+ * One row per job that reached a terminal status. In-flight jobs live in Redis (BullMQ);
+ * the row is written, by job id, before the job is acknowledged to BullMQ.
+ */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: uuid().primaryKey(),
+    tenant: text().notNull().default('default'),
+    type: text().notNull(),
+    queue: text().notNull(),
+    status: text().$type<TerminalStatus>().notNull(),
+    input: jsonb(),
+    result: jsonb(),
+    /** The error that ended the job, for failed/cancelled/expired. */
+    error: jsonb().$type<ErrorRecord>(),
+    /** Every failed attempt's error, oldest first. */
+    attemptErrors: jsonb().$type<ErrorRecord[]>().notNull().default([]),
+    /** The attempt number the terminal status was reached on. */
+    attempts: integer().notNull(),
+    maxAttempts: integer().notNull(),
+    /** Handler executions, including re-runs after a crash (execution is at-least-once). */
+    runs: integer().notNull().default(1),
+    priority: integer(),
+    metadata: jsonb().$type<Record<string, unknown>>(),
+    progress: jsonb(),
+    idempotencyKey: text(),
+    createdAt: timestamp({ withTimezone: true }).notNull(),
+    startedAt: timestamp({ withTimezone: true }),
+    finishedAt: timestamp({ withTimezone: true }).notNull(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('jobs_status_check', sql`${t.status} in ('completed', 'failed', 'cancelled', 'expired')`),
+    index('jobs_tenant_created_idx').on(t.tenant, t.createdAt.desc(), t.id),
+    index('jobs_finished_idx').on(t.finishedAt),
+    uniqueIndex('jobs_tenant_idempotency_key_idx')
+      .on(t.tenant, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+  ],
+);
+
+export type JobRow = typeof jobs.$inferSelect;
+export type NewJobRow = typeof jobs.$inferInsert;

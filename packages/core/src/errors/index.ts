@@ -1,0 +1,3 @@
+export * from './conveyor-error.js';
+export * from './validation.js';
+export * from './with-timeout.js';

@@ -1,0 +1,30 @@
+import * as v from 'valibot';
+import { ConveyorError, type FieldIssue } from './conveyor-error.js';
+
+/** Maps valibot issues to Conveyor's field issues, with `prefix` in front of each path. */
+export function toFieldIssues(issues: readonly v.BaseIssue<unknown>[], prefix = ''): FieldIssue[] {
+  return issues.map((issue) => {
+    const path = v.getDotPath(issue);
+    const full = [prefix, path].filter((part) => part !== null && part !== '').join('.');
+    return { path: full, message: issue.message };
+  });
+}
+
+/**
+ * Parses `value` with `schema` or throws a VALIDATION_FAILED ConveyorError naming every
+ * bad field.
+ *
+ * @example
+ * const input = parseOrThrow(sleepInput, body.data, 'data');
+ */
+export function parseOrThrow<S extends v.GenericSchema>(
+  schema: S,
+  value: unknown,
+  prefix = '',
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, value);
+  if (result.success) return result.output;
+  const issues = toFieldIssues(result.issues, prefix);
+  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+  throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${summary}`, { issues });
+}

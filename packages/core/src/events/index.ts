@@ -1,0 +1,2 @@
+export * from './publisher.js';
+export * from './status-event.js';

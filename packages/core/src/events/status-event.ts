@@ -1,0 +1,38 @@
+import type { ErrorRecord } from '../errors/index.js';
+import type { JobStatus } from '../jobs/job-status.js';
+
+/**
+ * The one shape of every status event, on Redis pub/sub and on SSE/WebSocket streams.
+ * A progress report is an `active` event with `progress`; a failed attempt that will be
+ * retried is a `queued` event with `error`.
+ */
+export interface StatusEvent {
+  jobId: string;
+  tenant: string;
+  type: string;
+  queue: string;
+  status: JobStatus;
+  /** 1-based attempt the event belongs to. */
+  attempt: number;
+  progress?: unknown;
+  error?: ErrorRecord;
+  /** The handler's result, on `completed`. */
+  result?: unknown;
+  /** ISO time the event happened. */
+  ts: string;
+}
+
+/** The pub/sub channels of one deployment (one BullMQ prefix). */
+export interface EventChannels {
+  /** Every event of one job. */
+  job(jobId: string): string;
+  /** Every event of one tenant (the firehose). */
+  tenant(tenant: string): string;
+}
+
+export function eventChannels(prefix: string): EventChannels {
+  return {
+    job: (jobId) => `${prefix}:events:job:${jobId}`,
+    tenant: (tenant) => `${prefix}:events:tenant:${tenant}`,
+  };
+}

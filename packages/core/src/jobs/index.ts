@@ -1,0 +1,6 @@
+export * from './builtins.js';
+export * from './catalog.js';
+export * from './define-job.js';
+export * from './job-status.js';
+export * from './submit.js';
+export * from './testing.js';

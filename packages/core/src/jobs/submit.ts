@@ -1,0 +1,107 @@
+import * as v from 'valibot';
+import { type ErrorRecord, errorCodes } from '../errors/index.js';
+import type { JobStatus } from './job-status.js';
+
+const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+
+/** Largest priority BullMQ accepts; 1 runs first, 0 or absent means no priority. */
+export const MAX_PRIORITY = 2_097_152;
+/** Longest a job may be delayed at submit. */
+export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
+
+/**
+ * The body of POST /v1/jobs. Unknown fields are rejected so a typo is an error, not a
+ * silently ignored option. `data` is validated separately against the type's schema.
+ */
+export const submitJobBody = v.strictObject({
+  /** A job type name from GET /v1/job-types. */
+  type: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  /** The job's input; validated against the type's schema. */
+  data: v.optional(v.unknown()),
+  /** A client-chosen UUID; submitting the same id again returns the original job. */
+  id: v.optional(v.pipe(v.string(), v.uuid('must be a UUID'))),
+  /** 1 (first) … 2097152; absent means no priority. */
+  priority: v.optional(int(1, MAX_PRIORITY)),
+  /** Run no earlier than this many milliseconds from now. */
+  delayMs: v.optional(int(0, MAX_DELAY_MS)),
+  /** Overrides the type's attempts, up to the type's maxAttempts. */
+  attempts: v.optional(int(1, 1_000)),
+  /** Overrides the type's timeout per attempt, up to the type's maxTimeoutMs. */
+  timeoutMs: v.optional(int(1, 7 * 24 * 3_600_000)),
+  /** Free-form client data kept with the job (at most 64 keys). */
+  metadata: v.optional(
+    v.pipe(
+      v.record(v.pipe(v.string(), v.maxLength(128)), v.unknown()),
+      v.check((m) => Object.keys(m).length <= 64, 'at most 64 keys'),
+    ),
+  ),
+});
+export type SubmitJobBody = v.InferOutput<typeof submitJobBody>;
+
+/** What Conveyor stores in BullMQ's job.data: the input plus what the worker needs to run it. */
+export interface JobEnvelope {
+  /** Envelope format version, so a worker can read payloads from an older release. */
+  v: 1;
+  tenant: string;
+  input: unknown;
+  metadata: Record<string, unknown> | null;
+  timeoutMs: number;
+  /** ISO time of the submit. */
+  submittedAt: string;
+  /** Errors of the failed attempts so far, oldest first; written by the worker. */
+  attemptErrors?: ErrorRecord[];
+}
+
+export const jobEnvelope = v.object({
+  v: v.literal(1),
+  tenant: v.string(),
+  input: v.unknown(),
+  metadata: v.nullable(v.record(v.string(), v.unknown())),
+  timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  submittedAt: v.string(),
+  attemptErrors: v.optional(
+    v.array(
+      v.object({
+        code: v.picklist(errorCodes),
+        message: v.string(),
+        retryable: v.boolean(),
+        attempt: v.optional(v.number()),
+        at: v.optional(v.string()),
+      }),
+    ),
+  ),
+});
+
+/** A job as GET /v1/jobs/:id shows it, whether it is in flight (Redis) or finished (Postgres). */
+export interface JobView {
+  id: string;
+  type: string;
+  queue: string;
+  status: JobStatus;
+  /** Attempts started so far (the current one included). */
+  attempts: number;
+  maxAttempts: number;
+  priority: number | null;
+  progress: unknown;
+  data: unknown;
+  result: unknown;
+  error: ErrorRecord | null;
+  metadata: Record<string, unknown> | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  links: { self: string; events: string };
+}
+
+/** The 202 body of POST /v1/jobs. */
+export interface SubmitJobResponse {
+  id: string;
+  type: string;
+  queue: string;
+  status: JobStatus;
+  links: { self: string; events: string };
+}
+
+export function jobLinks(id: string): { self: string; events: string } {
+  return { self: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` };
+}

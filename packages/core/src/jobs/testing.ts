@@ -1,0 +1,33 @@
+import * as v from 'valibot';
+import { defineJob } from './define-job.js';
+
+/**
+ * Job types that exist only to provoke failure paths in tests and drills. They are not
+ * part of the catalog: a process registers them only when ENABLE_TEST_JOB_TYPES=true.
+ */
+export const testingJobs = {
+  /** Fails every attempt with `message`; `unrecoverable` fails at once without retries. */
+  'test.fail': defineJob({
+    name: 'test.fail',
+    description: 'Fails every attempt (testing only).',
+    input: v.strictObject({ message: v.optional(v.string(), 'boom'), unrecoverable: v.optional(v.boolean()) }),
+    attempts: 3,
+    backoff: { type: 'fixed', delayMs: 10 },
+  }),
+  /** Fails its first `failures` attempts, then completes with the attempt number. */
+  'test.flaky': defineJob({
+    name: 'test.flaky',
+    description: 'Fails the first `failures` attempts, then completes (testing only).',
+    input: v.strictObject({ failures: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
+    attempts: 3,
+    backoff: { type: 'fixed', delayMs: 10 },
+  }),
+  /** Never settles and ignores its AbortSignal: only the timeout can end it. */
+  'test.hang': defineJob({
+    name: 'test.hang',
+    description: 'Never completes and ignores cancellation (testing only).',
+    input: v.nullish(v.unknown()),
+    attempts: 1,
+    timeoutMs: 200,
+  }),
+} as const;
