@@ -1,10 +1,10 @@
-import { serve } from '@hono/node-server';
 import { apiEnv, loadConfig } from '@conveyor/core/config';
 import { createDatabase, migrateDatabase } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis } from '@conveyor/core/redis';
+import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { createQueueSet } from './queues.js';
 
@@ -14,7 +14,10 @@ async function main(): Promise<void> {
   if (config.MIGRATE_ON_START) await migrateDatabase(config.DATABASE_URL);
 
   const registry = createJobRegistry({ testing: config.ENABLE_TEST_JOB_TYPES });
-  const database = createDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'conveyor-api' });
+  const database = createDatabase(config.DATABASE_URL, {
+    max: config.DATABASE_POOL_SIZE,
+    applicationName: 'conveyor-api',
+  });
   const redis = createRedis(config.REDIS_URL, 'producer', 'conveyor-api');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   const queues = createQueueSet({ connection: redis, prefix: config.QUEUE_PREFIX, names: registry.queues() });
@@ -50,7 +53,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConveyorError ? error.message : error instanceof Error ? error.stack : String(error);
+  const message =
+    error instanceof ConveyorError ? error.message : error instanceof Error ? error.stack : String(error);
   console.error(`conveyor-api: ${message}`);
   process.exit(1);
 });

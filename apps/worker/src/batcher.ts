@@ -24,7 +24,13 @@ interface Pending<T> {
  * const writer = createBatcher({ maxBatchSize: 500, commit: (rows) => upsert(rows) });
  * await writer.add(row); // resolved after the INSERT holding it has committed
  */
-export function createBatcher<T>({ maxBatchSize, commit }: { maxBatchSize: number; commit: CommitBatch<T> }): Batcher<T> {
+export function createBatcher<T>({
+  maxBatchSize,
+  commit,
+}: {
+  maxBatchSize: number;
+  commit: CommitBatch<T>;
+}): Batcher<T> {
   let queue: Pending<T>[] = [];
   let running: Promise<void> | undefined;
 

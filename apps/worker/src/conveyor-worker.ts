@@ -43,11 +43,22 @@ export interface ConveyorWorker {
  * process.on('SIGTERM', () => worker.close(25_000));
  */
 export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
-  const { connection, database, logger, registry, handlers, prefix, concurrency = 16, batchSize = 500 } = deps;
+  const {
+    connection,
+    database,
+    logger,
+    registry,
+    handlers,
+    prefix,
+    concurrency = 16,
+    batchSize = 500,
+  } = deps;
   const queues = deps.queues && deps.queues.length > 0 ? deps.queues : registry.queues();
   const unknownQueues = queues.filter((q) => !registry.queues().includes(q));
   if (unknownQueues.length > 0) {
-    throw new Error(`WORKER_QUEUES names unknown queues: ${unknownQueues.join(', ')} (known: ${registry.queues().join(', ')})`);
+    throw new Error(
+      `WORKER_QUEUES names unknown queues: ${unknownQueues.join(', ')} (known: ${registry.queues().join(', ')})`,
+    );
   }
   const missing = registry.names().filter((name) => !(name in handlers));
   if (missing.length > 0) throw new Error(`no handler for job types: ${missing.join(', ')}`);

@@ -1,10 +1,10 @@
-import { serve } from '@hono/node-server';
 import { loadConfig, workerEnv } from '@conveyor/core/config';
 import { createDatabase, migrateDatabase } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis } from '@conveyor/core/redis';
+import { serve } from '@hono/node-server';
 import { Registry } from 'prom-client';
 import { createConveyorWorker } from './conveyor-worker.js';
 import { handlers, testingHandlers } from './handlers/index.js';
@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   const server =
     config.WORKER_PORT === 0
       ? undefined
-      : serve({ fetch: createWorkerServerApp({ redis, database, registry: metrics.registry }).fetch, port: config.WORKER_PORT });
+      : serve({
+          fetch: createWorkerServerApp({ redis, database, registry: metrics.registry }).fetch,
+          port: config.WORKER_PORT,
+        });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -59,7 +62,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConveyorError ? error.message : error instanceof Error ? error.stack : String(error);
+  const message =
+    error instanceof ConveyorError ? error.message : error instanceof Error ? error.stack : String(error);
   console.error(`conveyor-worker: ${message}`);
   process.exit(1);
 });

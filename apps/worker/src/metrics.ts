@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, type Registry } from 'prom-client';
 
 /** The worker's metrics, registered on an injected registry. */
 export interface WorkerMetrics {

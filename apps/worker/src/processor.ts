@@ -1,7 +1,7 @@
 import type { NewJobRow } from '@conveyor/core/db';
 import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
-import { type JobEnvelope, type JobRegistry, type TerminalStatus, jobEnvelope } from '@conveyor/core/jobs';
+import { type JobEnvelope, type JobRegistry, jobEnvelope, type TerminalStatus } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import * as v from 'valibot';
@@ -55,10 +55,16 @@ export function createProcessor(deps: ProcessorDeps) {
   const { registry, handlers, writer, publisher, logger, shutdown, metrics } = deps;
 
   function publish(event: StatusEvent, log: Logger): void {
-    publisher.publish(event).catch((error: unknown) => log.warn({ err: error }, 'publishing status event failed'));
+    publisher
+      .publish(event)
+      .catch((error: unknown) => log.warn({ err: error }, 'publishing status event failed'));
   }
 
-  return async function process(job: Job<JobEnvelope>, token?: string, cancel?: AbortSignal): Promise<unknown> {
+  return async function process(
+    job: Job<JobEnvelope>,
+    token?: string,
+    cancel?: AbortSignal,
+  ): Promise<unknown> {
     try {
       return await processJob(job, cancel);
     } catch (error) {
@@ -79,7 +85,14 @@ export function createProcessor(deps: ProcessorDeps) {
     // A payload this release cannot read still ends as a row, with the reason.
     const envelope: JobEnvelope = parsed.success
       ? parsed.output
-      : { v: 1, tenant: 'default', input: job.data, metadata: null, timeoutMs: 1, submittedAt: new Date(job.timestamp).toISOString() };
+      : {
+          v: 1,
+          tenant: 'default',
+          input: job.data,
+          metadata: null,
+          timeoutMs: 1,
+          submittedAt: new Date(job.timestamp).toISOString(),
+        };
     const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
     const startedAt = new Date();
 
@@ -99,11 +112,15 @@ export function createProcessor(deps: ProcessorDeps) {
         return fail('VALIDATION_FAILED', `unreadable job payload: ${v.summarize(parsed.issues)}`);
       }
       if (job.stalledCounter >= MAX_CRASHES) {
-        return fail('HANDLER_FAILED', `the worker running this job stopped ${job.stalledCounter} times; not running it again`);
+        return fail(
+          'HANDLER_FAILED',
+          `the worker running this job stopped ${job.stalledCounter} times; not running it again`,
+        );
       }
       const definition = registry.get(job.name);
       const handler = handlers[job.name] as Handler<unknown> | undefined;
-      if (!definition || !handler) return fail('VALIDATION_FAILED', `this worker has no handler for type ${job.name}`);
+      if (!definition || !handler)
+        return fail('VALIDATION_FAILED', `this worker has no handler for type ${job.name}`);
       // Re-parse on dequeue: Redis may hold payloads written by an older release.
       const input = v.safeParse(definition.input, envelope.input);
       if (!input.success) return fail('VALIDATION_FAILED', `invalid input: ${v.summarize(input.issues)}`);
@@ -127,11 +144,18 @@ export function createProcessor(deps: ProcessorDeps) {
       };
       publish({ ...base, status: 'active', ts: startedAt.toISOString() }, log);
       try {
-        return { status: 'completed', result: (await untilAborted(handler(input.output, ctx), signal)) ?? null };
+        return {
+          status: 'completed',
+          result: (await untilAborted(handler(input.output, ctx), signal)) ?? null,
+        };
       } catch (error) {
         if (shutdown.aborted && !timeout.aborted) throw new HandBack();
         if (timeout.aborted) {
-          return fail('TIMEOUT', `attempt ${attempt} ran longer than its ${envelope.timeoutMs} ms timeout`, true);
+          return fail(
+            'TIMEOUT',
+            `attempt ${attempt} ran longer than its ${envelope.timeoutMs} ms timeout`,
+            true,
+          );
         }
         if (cancel?.aborted) return { status: 'cancelled', error: errorAt('CANCELLED', 'cancelled', false) };
         const record = toErrorRecord(error);

@@ -1,4 +1,4 @@
-import { type Db, type NewJobRow, jobs } from '@conveyor/core/db';
+import { type Db, jobs, type NewJobRow } from '@conveyor/core/db';
 import { sql } from 'drizzle-orm';
 import { type Batcher, createBatcher } from './batcher.js';
 
@@ -6,7 +6,13 @@ import { type Batcher, createBatcher } from './batcher.js';
  * Upserts terminal rows, many per INSERT. Recording is exactly-once: the first terminal
  * row of a job wins; a later one (a re-run after a crash) only raises `runs`.
  */
-export function createResultWriter({ db, maxBatchSize = 500 }: { db: Db; maxBatchSize?: number }): Batcher<NewJobRow> {
+export function createResultWriter({
+  db,
+  maxBatchSize = 500,
+}: {
+  db: Db;
+  maxBatchSize?: number;
+}): Batcher<NewJobRow> {
   return createBatcher({ maxBatchSize, commit: (rows) => upsertTerminalRows(db, rows) });
 }
 

@@ -27,10 +27,14 @@ export async function recordTerminal(
       log.warn({ err: error, attempt, retryInMs: backoff }, 'writing terminal row failed, retrying');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff);
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
       signal.throwIfAborted();
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

@@ -35,5 +35,7 @@ export function createWorkerServerApp({
         ready ? 200 : 503,
       );
     })
-    .get('/metrics', async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));
+    .get('/metrics', async (c) =>
+      c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }),
+    );
 }

@@ -4,8 +4,8 @@ import type { JobEnvelope, JobView } from '@conveyor/core/jobs';
 import type { Job } from 'bullmq';
 import { and, eq } from 'drizzle-orm';
 import type { QueueSet } from '../queues.js';
-import { orUnavailable } from './unavailable.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
+import { orUnavailable } from './unavailable.js';
 
 /** Reads jobs where they live: in flight in BullMQ, finished in Postgres. */
 export interface JobStore {
@@ -25,7 +25,9 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
 
   async function findInQueues(id: string): Promise<Job<JobEnvelope> | undefined> {
     // Ids are unique across queues; with auto-pipelining these lookups share one round trip.
-    const found = await Promise.all(queues.all().map((q) => q.getJob(id) as Promise<Job<JobEnvelope> | undefined>));
+    const found = await Promise.all(
+      queues.all().map((q) => q.getJob(id) as Promise<Job<JobEnvelope> | undefined>),
+    );
     return found.find((job) => job !== undefined);
   }
 

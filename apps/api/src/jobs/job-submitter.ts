@@ -4,8 +4,8 @@ import {
   type JobDefinition,
   type JobEnvelope,
   type JobRegistry,
-  type SubmitJobResponse,
   jobLinks,
+  type SubmitJobResponse,
   submitJobBody,
 } from '@conveyor/core/jobs';
 import type { JobsOptions } from 'bullmq';
@@ -39,9 +39,13 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
     const definition = registry.get(type);
     if (definition) return definition;
     const known = registry.names();
-    throw new ConveyorError('UNKNOWN_JOB_TYPE', `unknown job type "${type}"; known types: ${known.join(', ')}`, {
-      details: { knownTypes: known },
-    });
+    throw new ConveyorError(
+      'UNKNOWN_JOB_TYPE',
+      `unknown job type "${type}"; known types: ${known.join(', ')}`,
+      {
+        details: { knownTypes: known },
+      },
+    );
   }
 
   return {
@@ -51,10 +55,16 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
       const input = parseOrThrow(definition.input, body.data, 'data');
       const limits: FieldIssue[] = [];
       if (body.attempts !== undefined && body.attempts > definition.maxAttempts) {
-        limits.push({ path: 'attempts', message: `at most ${definition.maxAttempts} for ${definition.name}` });
+        limits.push({
+          path: 'attempts',
+          message: `at most ${definition.maxAttempts} for ${definition.name}`,
+        });
       }
       if (body.timeoutMs !== undefined && body.timeoutMs > definition.maxTimeoutMs) {
-        limits.push({ path: 'timeoutMs', message: `at most ${definition.maxTimeoutMs} for ${definition.name}` });
+        limits.push({
+          path: 'timeoutMs',
+          message: `at most ${definition.maxTimeoutMs} for ${definition.name}`,
+        });
       }
       if (limits.length > 0) {
         throw new ConveyorError('VALIDATION_FAILED', 'invalid input: limits of the job type exceeded', {
@@ -101,7 +111,9 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
       if (body.priority !== undefined) options.priority = body.priority;
       if (body.delayMs !== undefined && body.delayMs > 0) options.delay = body.delayMs;
 
-      const job = await orUnavailable('Redis', () => queues.get(definition.queue).add(definition.name, envelope, options));
+      const job = await orUnavailable('Redis', () =>
+        queues.get(definition.queue).add(definition.name, envelope, options),
+      );
       // BullMQ returns the existing job, untouched, when the id is still in Redis.
       const created = job.timestamp === now && job.data.submittedAt === envelope.submittedAt;
       return { created, job: response };

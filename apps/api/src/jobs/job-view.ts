@@ -20,7 +20,8 @@ export function viewFromQueue(job: Job<JobEnvelope>, state: JobState | 'unknown'
   const envelope = job.data;
   const lastError = envelope.attemptErrors?.at(-1);
   const error: ErrorRecord | null =
-    lastError ?? (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);
+    lastError ??
+    (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);
   return {
     id: job.id ?? '',
     type: job.name,

@@ -10,7 +10,8 @@ export function requestTimeout(ms: number): MiddlewareHandler {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new ConveyorError('TIMEOUT', `the request took longer than ${ms} ms`, { retryable: true })),
+        () =>
+          reject(new ConveyorError('TIMEOUT', `the request took longer than ${ms} ms`, { retryable: true })),
         ms,
       );
     });

@@ -46,7 +46,8 @@ export const httpRequest: Handler<JobInput<'http.request'>> = async (input, { si
     response = await fetch(input.url, { method: input.method, headers, body, signal, redirect: 'manual' });
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    const cause =
+      error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
     throw new ConveyorError('HANDLER_FAILED', `${input.method} ${input.url} failed: ${cause}`, {
       retryable: true,
       cause: error,

@@ -7,7 +7,8 @@ export const testingHandlers = {
     throw new ConveyorError('HANDLER_FAILED', message, { retryable: unrecoverable !== true });
   },
   'test.flaky': async ({ failures }, { attempt }) => {
-    if (attempt <= failures) throw new ConveyorError('HANDLER_FAILED', `planned failure ${attempt}`, { retryable: true });
+    if (attempt <= failures)
+      throw new ConveyorError('HANDLER_FAILED', `planned failure ${attempt}`, { retryable: true });
     return { attempt };
   },
   'test.hang': () => new Promise<never>(() => {}),

@@ -14,7 +14,10 @@ const MIGRATION_LOCK_ID = 7_302_418_551;
  * session advisory lock on a single connection: replicas starting together apply each
  * migration once, and the later ones find nothing to do.
  */
-export async function migrateDatabase(url: string, migrationsFolder = defaultMigrationsFolder): Promise<void> {
+export async function migrateDatabase(
+  url: string,
+  migrationsFolder = defaultMigrationsFolder,
+): Promise<void> {
   const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     await client`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;

@@ -8,7 +8,8 @@ export async function withTimeout<T>(promise: PromiseLike<T>, ms: number, what: 
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new ConveyorError('TIMEOUT', `${what} did not answer within ${ms} ms`, { retryable: true })),
+      () =>
+        reject(new ConveyorError('TIMEOUT', `${what} did not answer within ${ms} ms`, { retryable: true })),
       ms,
     );
     timer.unref();

@@ -43,7 +43,9 @@ export const httpRequest = defineJob({
       v.check((u) => /^https?:\/\//i.test(u), 'only http and https URLs are allowed'),
     ),
     headers: v.optional(v.record(headerName, v.pipe(v.string(), v.maxLength(8192)))),
-    body: v.optional(v.union([v.pipe(v.string(), v.maxLength(1_000_000)), v.record(v.string(), v.unknown())])),
+    body: v.optional(
+      v.union([v.pipe(v.string(), v.maxLength(1_000_000)), v.record(v.string(), v.unknown())]),
+    ),
   }),
   queue: 'http',
   timeoutMs: 30_000,

@@ -47,7 +47,10 @@ export interface JobRegistry {
 
 /** Builds the registry of one process. */
 export function createJobRegistry({ testing = false }: { testing?: boolean } = {}): JobRegistry {
-  const defs: JobDefinition[] = [...Object.values(jobCatalog), ...(testing ? Object.values(testingJobs) : [])];
+  const defs: JobDefinition[] = [
+    ...Object.values(jobCatalog),
+    ...(testing ? Object.values(testingJobs) : []),
+  ];
   const byName = new Map(defs.map((d) => [d.name, d]));
   const queues = [...new Set(defs.map((d) => d.queue))].sort();
   const names = [...byName.keys()].sort();

@@ -36,7 +36,10 @@ export interface JobDefinition<Name extends string = string, Schema extends v.Ge
   input: Schema;
 }
 
-export type JobDefinitionInit<Name extends string, Schema extends v.GenericSchema> = Partial<JobTypeOptions> & {
+export type JobDefinitionInit<
+  Name extends string,
+  Schema extends v.GenericSchema,
+> = Partial<JobTypeOptions> & {
   name: Name;
   description: string;
   input: Schema;
@@ -64,7 +67,8 @@ export function defineJob<const Name extends string, Schema extends v.GenericSch
     maxTimeoutMs = timeoutMs * 10,
     maxAttempts = Math.max(25, attempts),
   } = init;
-  if (!/^[a-z][a-z0-9-]{0,62}$/.test(queue)) throw new Error(`job type ${init.name}: bad queue name "${queue}"`);
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(queue))
+    throw new Error(`job type ${init.name}: bad queue name "${queue}"`);
   if (!/^[a-z][a-z0-9._-]{0,62}$/.test(init.name)) throw new Error(`bad job type name "${init.name}"`);
   return { ...init, queue, timeoutMs, maxTimeoutMs, attempts, maxAttempts, backoff };
 }

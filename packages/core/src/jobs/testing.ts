@@ -10,7 +10,10 @@ export const testingJobs = {
   'test.fail': defineJob({
     name: 'test.fail',
     description: 'Fails every attempt (testing only).',
-    input: v.strictObject({ message: v.optional(v.string(), 'boom'), unrecoverable: v.optional(v.boolean()) }),
+    input: v.strictObject({
+      message: v.optional(v.string(), 'boom'),
+      unrecoverable: v.optional(v.boolean()),
+    }),
     attempts: 3,
     backoff: { type: 'fixed', delayMs: 10 },
   }),

@@ -1,0 +1,68 @@
+import { createDatabase } from '@conveyor/core/db';
+import { createJobRegistry } from '@conveyor/core/jobs';
+import { createLogger } from '@conveyor/core/log';
+import { createRedis } from '@conveyor/core/redis';
+import { freePort, useTestServices } from '@conveyor/dev';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from './app.js';
+import { createQueueSet } from './queues.js';
+
+const services = useTestServices();
+
+describe('with Redis and Postgres unreachable', () => {
+  let app: ReturnType<typeof createApp>;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    const deadPort = await freePort();
+    const redis = createRedis(`redis://127.0.0.1:${deadPort}`, 'producer');
+    redis.on('error', () => {});
+    const database = createDatabase(`postgres://postgres@127.0.0.1:${deadPort}/none`, {
+      connectTimeoutSeconds: 1,
+    });
+    const registry = createJobRegistry();
+    const queues = createQueueSet({ connection: redis, prefix: services.prefix, names: registry.queues() });
+    app = createApp({
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      registry,
+      queues,
+      redis,
+      database,
+    });
+    close = async () => {
+      redis.disconnect();
+      await database.close();
+    };
+  });
+  afterAll(() => close());
+
+  it('reports not ready with 503, naming both dependencies, within two seconds', async () => {
+    const started = Date.now();
+    const response = await app.request('/health/ready');
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { checks: { redis: string; postgres: string } };
+    expect(body.checks.redis).not.toBe('ok');
+    expect(body.checks.postgres).not.toBe('ok');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('answers a submit with 503 UNAVAILABLE and Retry-After instead of hanging', async () => {
+    const started = Date.now();
+    const response = await app.request('/v1/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'noop' }),
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toMatchObject({
+      code: 'UNAVAILABLE',
+      detail: expect.stringContaining('Redis'),
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('stays alive: liveness does not depend on Redis or Postgres', async () => {
+    expect((await app.request('/health/live')).status).toBe(200);
+  });
+});

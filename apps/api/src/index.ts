@@ -1,0 +1,4 @@
+/** The app's parts, for tests and tools that compose it in-process; main.ts is its entry point. */
+export type { ApiEnv } from './api-env.js';
+export { type ApiDeps, createApp } from './app.js';
+export { createQueueSet, type QueueSet } from './queues.js';

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { createDatabase, type Database, jobs, type NewJobRow } from '@conveyor/core/db';
+import { useTestServices } from '@conveyor/dev';
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBatcher } from './batcher.js';
+import { createResultWriter, upsertTerminalRows } from './result-writer.js';
+
+const services = useTestServices();
+let database: Database;
+
+beforeAll(() => {
+  database = createDatabase(services.databaseUrl);
+});
+afterAll(() => database.close());
+
+function row(overrides: Partial<NewJobRow> = {}): NewJobRow {
+  const now = new Date();
+  return {
+    id: randomUUID(),
+    type: 'echo',
+    queue: 'default',
+    status: 'completed',
+    input: { n: 1 },
+    result: { n: 1 },
+    attempts: 1,
+    maxAttempts: 1,
+    createdAt: now,
+    finishedAt: now,
+    ...overrides,
+  };
+}
+
+describe('result writer on Postgres', () => {
+  it('writes many concurrent rows in few INSERTs, each committed when its promise resolves', async () => {
+    let inserts = 0;
+    const writer = createBatcher<NewJobRow>({
+      maxBatchSize: 200,
+      commit: (rows) => {
+        inserts++;
+        return upsertTerminalRows(database.db, rows);
+      },
+    });
+    const rows = Array.from({ length: 1_000 }, () => row());
+    const visible = await Promise.all(
+      rows.map(async (r) => {
+        await writer.add(r);
+        // Resolved only after commit: another connection of the pool sees the row at once.
+        return (await database.sql`select 1 from jobs where id = ${r.id}`).length;
+      }),
+    );
+    expect(visible.every((n) => n === 1)).toBe(true);
+    expect(inserts).toBeGreaterThanOrEqual(5);
+    expect(inserts).toBeLessThanOrEqual(10);
+  });
+
+  it('keeps the first terminal result of a job and raises runs for a re-run', async () => {
+    const first = row({ result: 'first', runs: 1 });
+    await upsertTerminalRows(database.db, [first]);
+    await upsertTerminalRows(database.db, [{ ...first, status: 'failed', result: 'second', runs: 2 }]);
+    const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, first.id) });
+    expect(stored).toMatchObject({ status: 'completed', result: 'first', runs: 2 });
+  });
+
+  it('merges duplicate ids inside one batch instead of failing the INSERT', async () => {
+    const dup = row();
+    await upsertTerminalRows(database.db, [dup, { ...dup, result: 'later', runs: 3 }, row()]);
+    const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, dup.id) });
+    expect(stored).toMatchObject({ result: { n: 1 }, runs: 3 });
+  });
+
+  it('rejects every waiter of a batch whose commit fails', async () => {
+    const writer = createResultWriter({ db: database.db });
+    const good = row();
+    const bad = row({ status: 'nonsense' as 'completed' });
+    const results = await Promise.allSettled([writer.add(good), writer.add(bad)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const count = await database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(eq(jobs.id, good.id));
+    expect(count[0]?.n).toBe(0);
+  });
+});

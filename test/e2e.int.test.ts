@@ -1,0 +1,92 @@
+import { freePort, useTestServices } from '@conveyor/dev';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForStatus } from './harness.js';
+import { type AppProcess, startApp, stopApp, waitForOk } from './processes.js';
+
+const services = useTestServices();
+const started: AppProcess[] = [];
+let api: string;
+
+function env(extra: Record<string, string> = {}) {
+  return {
+    REDIS_URL: services.redisUrl,
+    DATABASE_URL: services.databaseUrl,
+    QUEUE_PREFIX: services.prefix,
+    ENABLE_TEST_JOB_TYPES: 'true',
+    ...extra,
+  };
+}
+
+async function startWorker(extra: Record<string, string> = {}) {
+  const port = await freePort();
+  const worker = startApp('worker', env({ WORKER_PORT: String(port), ...extra }));
+  started.push(worker);
+  await waitForOk(`http://127.0.0.1:${port}/health/ready`);
+  return worker;
+}
+
+const get = (path: string) => fetch(`${api}${path}`);
+async function submit(body: unknown): Promise<string> {
+  const response = await fetch(`${api}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { id: string }).id;
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  started.push(startApp('api', env({ PORT: String(port), HOST: '127.0.0.1' })));
+  api = `http://127.0.0.1:${port}`;
+  await waitForOk(`${api}/health/ready`);
+});
+
+afterAll(async () => {
+  await Promise.all(started.map((p) => stopApp(p, 'SIGKILL')));
+});
+
+describe('API and worker as separate processes', () => {
+  it('takes a job over HTTP to a completed result', async () => {
+    const worker = await startWorker();
+    const id = await submit({ type: 'echo', data: { over: 'http' } });
+    expect(await waitForStatus(get, id, ['completed'])).toMatchObject({ result: { over: 'http' } });
+    expect(await stopApp(worker)).toBe(0);
+  });
+
+  it('finishes a running job on SIGTERM, records it, and exits 0', async () => {
+    const worker = await startWorker({ SHUTDOWN_GRACE_MS: '10000' });
+    const id = await submit({ type: 'sleep', data: { ms: 1_500 } });
+    await waitForStatus(get, id, ['active']);
+    const exit = stopApp(worker);
+    const view = await waitForStatus(get, id, ['completed', 'failed']);
+    expect(view).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(await exit).toBe(0);
+  });
+
+  it('hands a job back when the grace period runs out, without using an attempt', async () => {
+    const first = await startWorker({ SHUTDOWN_GRACE_MS: '200' });
+    const id = await submit({ type: 'sleep', data: { ms: 2_500 } });
+    await waitForStatus(get, id, ['active']);
+    expect(await stopApp(first)).toBe(0);
+    expect(await waitForStatus(get, id, ['queued'])).toMatchObject({ status: 'queued' });
+
+    const second = await startWorker();
+    const view = await waitForStatus(get, id, ['completed', 'failed']);
+    expect(view.status).toBe('completed');
+    expect(view.error).toBeNull();
+    await stopApp(second);
+  });
+
+  it('stops with exit code 1 and names every bad variable', async () => {
+    const bad = startApp('api', {
+      PORT: 'eighty',
+      REDIS_URL: 'http://nope',
+      DATABASE_URL: services.databaseUrl,
+    });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain('PORT: must be an integer');
+    expect(bad.output()).toContain('REDIS_URL: must be a URL starting with redis://');
+  });
+});

@@ -1,0 +1,60 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export interface AppProcess {
+  child: ChildProcess;
+  /** Everything the process wrote to stderr and stdout so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the process has ended. */
+  exited: Promise<number | string>;
+}
+
+/**
+ * Starts an app the way production does (`node apps/<app>/dist/main.js`, built by the
+ * test command's `tsc -b`), with `env` on top of the test's environment.
+ */
+export function startApp(app: 'api' | 'worker', env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--enable-source-maps', `apps/${app}/dist/main.js`], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  return { child, output: () => output, exited };
+}
+
+/** Polls `url` until it answers 200. */
+export async function waitForOk(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+/** Sends `signal` and waits for the exit, failing after `timeoutMs`. */
+export async function stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000) {
+  if (app.child.exitCode !== null || app.child.signalCode !== null) return app.exited;
+  app.child.kill(signal);
+  const timer = setTimeout(() => app.child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await app.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
