@@ -1,4 +1,5 @@
-import { freePort, useTestServices } from '@conveyor/dev';
+import { freePort } from '@conveyor/dev';
+import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForStatus } from './harness.js';
 import { type AppProcess, startApp, stopApp, waitForOk } from './processes.js';

@@ -1,7 +1,7 @@
 import { createDatabase, type Database } from '@conveyor/core/db';
 import { createJobRegistry, type JobView } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
-import { createRedis } from '@conveyor/core/redis';
+import { createRedis, redisReady } from '@conveyor/core/redis';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { type ApiEnv, createApp, createQueueSet, type QueueSet } from '../apps/api/src/index.js';
@@ -23,15 +23,16 @@ export interface Pipeline {
 }
 
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
-export function createPipeline(services: {
+export async function createPipeline(services: {
   redisUrl: string;
   databaseUrl: string;
   prefix: string;
-}): Pipeline {
+}): Promise<Pipeline> {
   const logger = createLogger({ name: 'test', level: 'silent' });
   const registry = createJobRegistry({ testing: true });
   const database = createDatabase(services.databaseUrl, { max: 5 });
   const producer = createRedis(services.redisUrl, 'producer');
+  await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
   const app = createApp({ logger, registry, queues, redis: producer, database, bodyLimitBytes: 64 * 1024 });
   const workerRedis: Redis[] = [];
@@ -81,7 +82,7 @@ export function postJson(
 
 /** Polls GET /v1/jobs/:id until the job has one of `statuses`. */
 export async function waitForStatus(
-  get: (path: string) => Promise<Response>,
+  get: (path: string) => Response | Promise<Response>,
   id: string,
   statuses: readonly string[],
   timeoutMs = 15_000,

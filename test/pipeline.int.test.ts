@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jobs } from '@conveyor/core/db';
-import { useTestServices } from '@conveyor/dev';
+import { useTestServices } from '@conveyor/dev/testing';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
@@ -9,8 +9,8 @@ const services = useTestServices();
 let p: Pipeline;
 const get = (path: string) => p.app.request(path);
 
-beforeAll(() => {
-  p = createPipeline(services);
+beforeAll(async () => {
+  p = await createPipeline(services);
   p.startWorker();
 });
 afterAll(async () => {

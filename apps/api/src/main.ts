@@ -3,7 +3,7 @@ import { createDatabase, migrateDatabase } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
-import { createRedis } from '@conveyor/core/redis';
+import { createRedis, redisReady } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { createQueueSet } from './queues.js';
@@ -20,6 +20,10 @@ async function main(): Promise<void> {
   });
   const redis = createRedis(config.REDIS_URL, 'producer', 'conveyor-api');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  // Start serving either way: while Redis is down, submits get 503 and /health/ready says why.
+  await redisReady(redis, 5_000).catch((error: unknown) =>
+    logger.warn({ err: error }, 'starting without Redis'),
+  );
   const queues = createQueueSet({ connection: redis, prefix: config.QUEUE_PREFIX, names: registry.queues() });
   const app = createApp({
     logger,

@@ -1,3 +1,4 @@
+import { ConveyorError } from '@conveyor/core/errors';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -6,6 +7,12 @@ export interface QueueSet {
   /** The queue named `name`; throws for a name the registry does not know. */
   get(name: string): Queue;
   all(): readonly Queue[];
+  /**
+   * Throws a retryable UNAVAILABLE at once unless the Redis connection is up. BullMQ waits
+   * for a reconnect instead of failing, so without this a submit during an outage would
+   * hang until the request timeout.
+   */
+  assertConnected(): void;
   close(): Promise<void>;
 }
 
@@ -18,11 +25,13 @@ export interface QueueSetInit {
 
 export function createQueueSet({ connection, prefix, names }: QueueSetInit): QueueSet {
   const queues = new Map(
-    names.map((name) => [
-      name,
+    names.map((name) => {
       // BullMQ's own events stream is not Conveyor's status stream (that is pub/sub): keep it short.
-      new Queue(name, { connection, prefix, streams: { events: { maxLen: 1_000 } } }),
-    ]),
+      const queue = new Queue(name, { connection, prefix, streams: { events: { maxLen: 1_000 } } });
+      // Connection errors are reported once, by the connection's own listener in main.ts.
+      queue.on('error', () => {});
+      return [name, queue] as const;
+    }),
   );
   const list = [...queues.values()];
   return {
@@ -32,6 +41,17 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
       return queue;
     },
     all: () => list,
+    assertConnected() {
+      if (connection.status !== 'ready') {
+        throw new ConveyorError(
+          'UNAVAILABLE',
+          `Redis is unavailable (connection ${connection.status}), try again shortly`,
+          {
+            retryable: true,
+          },
+        );
+      }
+    },
     async close() {
       await Promise.all(list.map((q) => q.close()));
     },

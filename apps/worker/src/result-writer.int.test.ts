@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, type Database, jobs, type NewJobRow } from '@conveyor/core/db';
-import { useTestServices } from '@conveyor/dev';
+import { useTestServices } from '@conveyor/dev/testing';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatcher } from './batcher.js';

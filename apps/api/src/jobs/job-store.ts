@@ -24,6 +24,7 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
   }
 
   async function findInQueues(id: string): Promise<Job<JobEnvelope> | undefined> {
+    queues.assertConnected();
     // Ids are unique across queues; with auto-pipelining these lookups share one round trip.
     const found = await Promise.all(
       queues.all().map((q) => q.getJob(id) as Promise<Job<JobEnvelope> | undefined>),

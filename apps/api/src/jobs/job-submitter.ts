@@ -90,7 +90,7 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
       const envelope: JobEnvelope = {
         v: 1,
         tenant,
-        input,
+        input: input ?? null,
         metadata: body.metadata ?? null,
         timeoutMs: body.timeoutMs ?? definition.timeoutMs,
         submittedAt: new Date(now).toISOString(),
@@ -111,6 +111,7 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
       if (body.priority !== undefined) options.priority = body.priority;
       if (body.delayMs !== undefined && body.delayMs > 0) options.delay = body.delayMs;
 
+      queues.assertConnected();
       const job = await orUnavailable('Redis', () =>
         queues.get(definition.queue).add(definition.name, envelope, options),
       );

@@ -55,7 +55,7 @@ export interface JobEnvelope {
 export const jobEnvelope = v.object({
   v: v.literal(1),
   tenant: v.string(),
-  input: v.unknown(),
+  input: v.optional(v.unknown(), null),
   metadata: v.nullable(v.record(v.string(), v.unknown())),
   timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
   submittedAt: v.string(),

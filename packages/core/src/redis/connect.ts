@@ -24,3 +24,19 @@ export function createRedis(url: string, role: RedisRole, name = `conveyor-${rol
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
 }
+
+/** Resolves once the connection is ready (at once if it already is); rejects after `timeoutMs`. */
+export function redisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis was not ready within ${timeoutMs} ms (connection ${redis.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}

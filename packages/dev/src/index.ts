@@ -1,0 +1,5 @@
+export * from './embedded-postgres.js';
+export * from './free-port.js';
+export * from './redis-server.js';
+export * from './services.js';
+export * from './test-database.js';

@@ -1,0 +1,95 @@
+/**
+ * `npm start`: the dev launcher. Starts a private redis-server and an embedded Postgres
+ * when REDIS_URL / DATABASE_URL are unset, migrates, builds, then runs one API and one
+ * worker with pretty logs. Ctrl-C stops everything.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { migrateDatabase } from '@conveyor/core/db';
+import { resolveServices } from '@conveyor/dev';
+import { PinoPretty } from 'pino-pretty';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const port = process.env.PORT ?? '3000';
+const say = (line: string) => console.log(`\x1b[36mconveyor\x1b[0m ${line}`);
+
+async function main(): Promise<void> {
+  const services = await resolveServices({
+    env: process.env,
+    dataDir: `${root}.data/pg`,
+    persistent: true,
+    log: say,
+  });
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await services.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  await migrateDatabase(services.databaseUrl);
+  say('database migrated');
+  const build = spawnSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) {
+    say('build failed (see above)');
+    return stop(1);
+  }
+
+  const env = {
+    ...process.env,
+    REDIS_URL: services.redisUrl,
+    DATABASE_URL: services.databaseUrl,
+    PORT: port,
+  };
+  for (const app of ['api', 'worker'] as const) {
+    const child = spawn(process.execPath, ['--enable-source-maps', `apps/${app}/dist/main.js`], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout?.pipe(
+      PinoPretty({ colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }),
+    );
+    child.once('exit', (code) => {
+      if (!stopping) {
+        say(`${app} exited with code ${code}; stopping`);
+        void stop(code ?? 1);
+      }
+    });
+    children.push(child);
+  }
+
+  const url = `http://127.0.0.1:${port}`;
+  say(
+    `API on ${url} (Redis ${services.redisUrl}, Postgres ${services.databaseUrl.replace(/:[^:@/]*@/, ':***@')})`,
+  );
+  say('try it:');
+  console.log(
+    `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json' -d '{"type":"echo","data":{"hello":"world"}}'`,
+  );
+  console.log(`  curl -s ${url}/v1/jobs/<id from above>`);
+  say(
+    `job types: ${url}/v1/job-types · readiness: ${url}/health/ready · worker metrics: http://127.0.0.1:3001/metrics`,
+  );
+  say('Ctrl-C stops everything');
+}
+
+main().catch((error: unknown) => {
+  console.error(`conveyor: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run the TypeScript sources of the workspace packages, not their dist.
+    alias: [
+      { find: /^@conveyor\/core\/(.*)$/, replacement: `${path('./packages/core/src/')}$1/index.ts` },
+      { find: /^@conveyor\/dev\/testing$/, replacement: path('./packages/dev/src/testing.ts') },
+      { find: /^@conveyor\/dev$/, replacement: path('./packages/dev/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    globalSetup: ['./packages/dev/src/vitest-global-setup.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
