@@ -92,10 +92,13 @@ describe('submit → worker → Postgres', () => {
     expect(await rowOf(id)).toMatchObject({ result: 1, runs: 1 });
   });
 
-  it('reports a queued job as queued before any worker takes it', async () => {
+  it('reports a queued job as queued before any worker takes it, and its id again with 200', async () => {
     const job = await submit({ type: 'noop', delayMs: 60_000 });
     const response = await get(`/v1/jobs/${job.id}`);
     expect(await response.json()).toMatchObject({ id: job.id, status: 'queued', attempts: 0 });
+    const again = await postJson(p.app, '/v1/jobs', { type: 'noop', id: job.id });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ id: job.id, status: 'queued' });
   });
 });
 

@@ -9,10 +9,10 @@ import { orUnavailable } from './unavailable.js';
 
 /** Reads jobs where they live: in flight in BullMQ, finished in Postgres. */
 export interface JobStore {
+  /** The job's current view, or undefined when neither Redis nor Postgres has it. */
+  find(tenant: string, id: string): Promise<JobView | undefined>;
   /** The job's current view; JOB_NOT_FOUND when neither Redis nor Postgres has it. */
   get(tenant: string, id: string): Promise<JobView>;
-  /** The finished job's view from Postgres, or undefined. */
-  getFinished(tenant: string, id: string): Promise<JobView | undefined>;
 }
 
 export function createJobStore({ queues, database }: { queues: QueueSet; database: Database }): JobStore {
@@ -32,30 +32,35 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
     return found.find((job) => job !== undefined);
   }
 
-  return {
-    getFinished,
-    async get(tenant, id) {
-      let inRedis: Job<JobEnvelope> | undefined;
-      let redisError: unknown;
-      try {
-        inRedis = await findInQueues(id);
-      } catch (error) {
-        redisError = error; // Postgres may still answer for a finished job.
-      }
-      if (inRedis && inRedis.data.tenant === tenant) {
-        const state = await orUnavailable('Redis', () => inRedis.getState());
-        // A finished job's row is committed before BullMQ marks it finished: Postgres is the record.
-        if (state !== 'completed' && state !== 'failed') return viewFromQueue(inRedis, state);
-      }
-      const finished = await getFinished(tenant, id);
-      if (finished) return finished;
-      if (redisError !== undefined) {
-        throw new ConveyorError('UNAVAILABLE', 'Redis is unavailable, try again shortly', {
+  async function find(tenant: string, id: string): Promise<JobView | undefined> {
+    let inRedis: Job<JobEnvelope> | undefined;
+    let redisError: unknown;
+    try {
+      inRedis = await findInQueues(id);
+    } catch (error) {
+      redisError = error; // Postgres may still answer for a finished job.
+    }
+    if (inRedis && inRedis.data.tenant === tenant) {
+      const state = await orUnavailable('Redis', () => inRedis.getState());
+      // A finished job's row is committed before BullMQ marks it finished: Postgres is the record.
+      if (state !== 'completed' && state !== 'failed') return viewFromQueue(inRedis, state);
+    }
+    const finished = await getFinished(tenant, id);
+    if (finished || redisError === undefined) return finished;
+    throw redisError instanceof ConveyorError
+      ? redisError
+      : new ConveyorError('UNAVAILABLE', 'Redis is unavailable, try again shortly', {
           cause: redisError,
           retryable: true,
         });
-      }
-      throw new ConveyorError('JOB_NOT_FOUND', `no job with id ${id}`);
+  }
+
+  return {
+    find,
+    async get(tenant, id) {
+      const view = await find(tenant, id);
+      if (!view) throw new ConveyorError('JOB_NOT_FOUND', `no job with id ${id}`);
+      return view;
     },
   };
 }

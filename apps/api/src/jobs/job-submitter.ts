@@ -81,9 +81,14 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
         links: jobLinks(id),
       };
       if (body.id !== undefined) {
-        // A job that already finished has left Redis; its row says it must not run again.
-        const finished = await store.getFinished(tenant, id);
-        if (finished) return { created: false, job: { ...response, status: finished.status } };
+        // The same id again returns the original job, in Redis or (after it finished) in Postgres.
+        // Concurrent first submits of one id are still deduplicated by BullMQ's jobId.
+        const existing = await store.find(tenant, id);
+        if (existing)
+          return {
+            created: false,
+            job: { ...response, type: existing.type, queue: existing.queue, status: existing.status },
+          };
       }
 
       const now = Date.now();
