@@ -44,7 +44,10 @@ async function main(): Promise<void> {
 
   await migrateDatabase(services.databaseUrl);
   say('database migrated');
-  const build = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-b'], { cwd: root, stdio: 'inherit' });
+  const build = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-b'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (build.status !== 0) {
     say('build failed (see above)');
     return stop(1);
