@@ -23,18 +23,17 @@ export interface Pipeline {
 }
 
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
-export async function createPipeline(services: {
-  redisUrl: string;
-  databaseUrl: string;
-  prefix: string;
-}): Promise<Pipeline> {
+export async function createPipeline(
+  services: { redisUrl: string; databaseUrl: string; prefix: string },
+  { bodyLimitBytes = 64 * 1024 }: { bodyLimitBytes?: number } = {},
+): Promise<Pipeline> {
   const logger = createLogger({ name: 'test', level: 'silent' });
   const registry = createJobRegistry({ testing: true });
   const database = createDatabase(services.databaseUrl, { max: 5 });
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
-  const app = createApp({ logger, registry, queues, redis: producer, database, bodyLimitBytes: 64 * 1024 });
+  const app = createApp({ logger, registry, queues, redis: producer, database, bodyLimitBytes });
   const workerRedis: Redis[] = [];
   const pipeline: Pipeline = {
     app,

@@ -81,13 +81,16 @@ describe('submit → worker → Postgres', () => {
     expect((await waitForStatus(get, job.id, ['failed'])).attempts).toBe(1);
   });
 
-  it('returns the original job for a repeated id and runs it once', async () => {
+  it('returns the original job for a repeated id and runs it once; a different body is 409', async () => {
     const id = randomUUID();
     await submit({ type: 'echo', data: 1, id });
     await waitForStatus(get, id, ['completed']);
-    const again = await postJson(p.app, '/v1/jobs', { type: 'echo', data: 2, id });
+    const again = await postJson(p.app, '/v1/jobs', { id, data: 1, type: 'echo' });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id, status: 'completed' });
+    const different = await postJson(p.app, '/v1/jobs', { type: 'echo', data: 2, id });
+    expect(different.status).toBe(409);
+    expect(await different.json()).toMatchObject({ code: 'CONFLICT' });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await rowOf(id)).toMatchObject({ result: 1, runs: 1 });
   });

@@ -1,5 +1,6 @@
 import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
+import { createEventPublisher } from '@conveyor/core/events';
 import type { JobRegistry } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { Hono } from 'hono';
@@ -9,6 +10,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
 import type { ApiEnv } from './api-env.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './errors/problem.js';
+import { createJobControl } from './jobs/job-control.js';
+import { createJobLister } from './jobs/job-list.js';
 import { createJobStore } from './jobs/job-store.js';
 import { createJobSubmitter } from './jobs/job-submitter.js';
 import { requestLog } from './middleware/request-log.js';
@@ -29,6 +32,8 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** @defaultValue 10 s */
   requestTimeoutMs?: number;
+  /** How long a client id or Idempotency-Key is remembered. @defaultValue 24 h */
+  idempotencyTtlSeconds?: number;
 }
 
 /**
@@ -42,6 +47,9 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const { logger, bodyLimitBytes = 1_048_576, requestTimeoutMs = 10_000 } = deps;
   const store = createJobStore(deps);
   const submitter = createJobSubmitter({ ...deps, store });
+  const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
+  const control = createJobControl({ ...deps, store, publisher });
+  const list = createJobLister(deps);
 
   const app = new Hono<ApiEnv>();
   app.use(requestId());
@@ -59,7 +67,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.use('/v1/*', requestTimeout(requestTimeoutMs));
 
   app.route('/', healthRoutes(deps));
-  app.route('/v1', jobRoutes({ submitter, store }));
+  app.route('/v1', jobRoutes({ submitter, store, control, list }));
   app.route('/v1', jobTypeRoutes(deps));
 
   app.notFound(() => {

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     database,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    idempotencyTtlSeconds: config.IDEMPOTENCY_RETENTION_HOURS * 3_600,
   });
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {

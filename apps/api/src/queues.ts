@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 
 /** The API's BullMQ producers, one per queue of the registry, sharing one Redis connection. */
 export interface QueueSet {
+  /** The BullMQ key prefix of every queue. */
+  readonly prefix: string;
   /** The queue named `name`; throws for a name the registry does not know. */
   get(name: string): Queue;
   all(): readonly Queue[];
@@ -35,6 +37,7 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
   );
   const list = [...queues.values()];
   return {
+    prefix,
     get(name) {
       const queue = queues.get(name);
       if (!queue) throw new Error(`no queue named ${name}`);

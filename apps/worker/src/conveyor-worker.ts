@@ -1,5 +1,5 @@
 import type { Database } from '@conveyor/core/db';
-import { createEventPublisher } from '@conveyor/core/events';
+import { cancelChannel, createEventPublisher } from '@conveyor/core/events';
 import type { JobRegistry } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { Worker } from 'bullmq';
@@ -28,6 +28,8 @@ export interface ConveyorWorkerDeps {
 
 export interface ConveyorWorker {
   readonly queues: readonly string[];
+  /** Resolves once the worker listens for cancellations. */
+  ready(): Promise<void>;
   /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then hands the rest
    * back to their queues (no attempt used) and waits for pending result writes.
@@ -73,6 +75,8 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     logger,
     shutdown: shutdown.signal,
     metrics: deps.metrics,
+    redis: connection,
+    prefix,
   });
   const workers = queues.map((name) => {
     const worker = new Worker(name, processor, {
@@ -85,10 +89,18 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     worker.on('error', (error) => logger.error({ err: error, queue: name }, 'worker error'));
     return worker;
   });
+  // Cancels are broadcast: only the process running a job can abort its handler.
+  const control = connection.duplicate({ connectionName: 'conveyor-worker-control' });
+  control.on('error', (error) => logger.warn({ err: error }, 'control channel error'));
+  control.on('message', (_channel: string, jobId: string) => {
+    for (const worker of workers) worker.cancelJob(jobId, 'cancelled through the API');
+  });
+  const subscribed = control.subscribe(cancelChannel(prefix));
   logger.info({ queues, concurrency }, 'worker started');
 
   return {
     queues,
+    ready: () => subscribed.then(() => undefined),
     async close(graceMs) {
       const timer = setTimeout(() => shutdown.abort(new Error('shutdown grace period over')), graceMs);
       try {
@@ -97,6 +109,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
         clearTimeout(timer);
       }
       await writer.drain();
+      control.disconnect();
     },
   };
 }

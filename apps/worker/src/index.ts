@@ -1,4 +1,3 @@
 /** The worker's parts, for tests and tools that compose it in-process; main.ts is its entry point. */
 export { type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
 export { handlers, testingHandlers } from './handlers/index.js';
-export { upsertTerminalRows } from './result-writer.js';

@@ -8,6 +8,7 @@ import { serve } from '@hono/node-server';
 import { Registry } from 'prom-client';
 import { createConveyorWorker } from './conveyor-worker.js';
 import { handlers, testingHandlers } from './handlers/index.js';
+import { startHistoryPruner } from './history-pruner.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createWorkerServerApp } from './worker-server.js';
 
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     concurrency: config.WORKER_CONCURRENCY,
     batchSize: config.RESULT_BATCH_SIZE,
   });
+  const pruner = startHistoryPruner({ database, logger, retentionDays: config.RESULT_RETENTION_DAYS });
   const server =
     config.WORKER_PORT === 0
       ? undefined
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'worker draining');
     // Reverse order of creation: health server, workers (drain), result writes, Redis, Postgres.
     server?.close();
+    pruner.close();
     await worker.close(config.SHUTDOWN_GRACE_MS);
     await redis.quit().catch(() => redis.disconnect());
     await database.close();

@@ -4,6 +4,7 @@ import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, jobEnvelope, type TerminalStatus } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import type { Batcher } from './batcher.js';
 import type { Handler, HandlerContext } from './handlers/index.js';
@@ -12,6 +13,9 @@ import { recordTerminal } from './terminal-recorder.js';
 
 export interface ProcessorDeps {
   registry: JobRegistry;
+  /** The worker's connection, to read a job's log lines when it ends. */
+  redis: Redis;
+  prefix: string;
   /** Handler by type name; every registered type must have one. */
   handlers: Readonly<Record<string, Handler<never>>>;
   writer: Batcher<NewJobRow>;
@@ -52,7 +56,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * loses it.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { registry, handlers, writer, publisher, logger, shutdown, metrics } = deps;
+  const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix } = deps;
 
   function publish(event: StatusEvent, log: Logger): void {
     publisher
@@ -78,9 +82,6 @@ export function createProcessor(deps: ProcessorDeps) {
 
   async function processJob(job: Job<JobEnvelope>, cancel: AbortSignal | undefined): Promise<unknown> {
     const id = job.id ?? '';
-    const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
-    const log = logger.child({ jobId: id, type: job.name, attempt });
     const parsed = v.safeParse(jobEnvelope, job.data);
     // A payload this release cannot read still ends as a row, with the reason.
     const envelope: JobEnvelope = parsed.success
@@ -93,6 +94,12 @@ export function createProcessor(deps: ProcessorDeps) {
           timeoutMs: 1,
           submittedAt: new Date(job.timestamp).toISOString(),
         };
+    // Attempt numbers continue across retries through the API (generations).
+    const offset = envelope.attemptOffset ?? 0;
+    const attempt = offset + job.attemptsMade + 1;
+    const maxAttempts = offset + (job.opts.attempts ?? 1);
+    let logged = false;
+    const log = logger.child({ jobId: id, type: job.name, attempt });
     const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
     const startedAt = new Date();
 
@@ -139,6 +146,7 @@ export function createProcessor(deps: ProcessorDeps) {
           publish({ ...base, status: 'active', progress: value, ts: new Date().toISOString() }, log);
         },
         appendLog: async (line) => {
+          logged = true;
           await job.log(line);
         },
       };
@@ -175,6 +183,9 @@ export function createProcessor(deps: ProcessorDeps) {
 
     async function finish(result: Outcome): Promise<unknown> {
       const errors = envelope.attemptErrors ?? [];
+      // Only a job that logged (now or in an earlier attempt) costs a read of its log list.
+      const logs =
+        logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${id}:logs`, 0, -1) : [];
       const row: NewJobRow = {
         id,
         tenant: envelope.tenant,
@@ -191,6 +202,9 @@ export function createProcessor(deps: ProcessorDeps) {
         priority: job.opts.priority || null,
         metadata: envelope.metadata,
         progress: job.progress === 0 ? null : job.progress,
+        idempotencyKey: envelope.idempotencyKey ?? null,
+        generation: envelope.generation ?? 0,
+        logs,
         createdAt: new Date(job.timestamp),
         startedAt: new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),

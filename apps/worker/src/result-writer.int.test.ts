@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createDatabase, type Database, jobs, type NewJobRow } from '@conveyor/core/db';
+import { createDatabase, type Database, jobs, type NewJobRow, upsertTerminalRows } from '@conveyor/core/db';
 import { useTestServices } from '@conveyor/dev/testing';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatcher } from './batcher.js';
-import { createResultWriter, upsertTerminalRows } from './result-writer.js';
+import { createResultWriter } from './result-writer.js';
 
 const services = useTestServices();
 let database: Database;

@@ -1,28 +1,33 @@
-import { type Database, jobs } from '@conveyor/core/db';
+import { type Database, type JobRow, jobs } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import type { JobEnvelope, JobView } from '@conveyor/core/jobs';
-import type { Job } from 'bullmq';
+import type { Job, JobState } from 'bullmq';
 import { and, eq } from 'drizzle-orm';
 import type { QueueSet } from '../queues.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
 
+/** Where a job is: its BullMQ job (in flight, or briefly after it ended) and its Postgres row. */
+export interface JobLocation {
+  job?: Job<JobEnvelope>;
+  state?: JobState | 'unknown';
+  row?: JobRow;
+  /** True when the row is the job's current record (it is at least as new as the BullMQ job). */
+  finished: boolean;
+}
+
 /** Reads jobs where they live: in flight in BullMQ, finished in Postgres. */
 export interface JobStore {
+  locate(tenant: string, id: string): Promise<JobLocation>;
   /** The job's current view, or undefined when neither Redis nor Postgres has it. */
   find(tenant: string, id: string): Promise<JobView | undefined>;
   /** The job's current view; JOB_NOT_FOUND when neither Redis nor Postgres has it. */
   get(tenant: string, id: string): Promise<JobView>;
+  /** The view of a located job. */
+  view(location: JobLocation): Promise<JobView | undefined>;
 }
 
 export function createJobStore({ queues, database }: { queues: QueueSet; database: Database }): JobStore {
-  async function getFinished(tenant: string, id: string) {
-    const row = await orUnavailable('Postgres', () =>
-      database.db.query.jobs.findFirst({ where: and(eq(jobs.id, id), eq(jobs.tenant, tenant)) }),
-    );
-    return row ? viewFromRow(row) : undefined;
-  }
-
   async function findInQueues(id: string): Promise<Job<JobEnvelope> | undefined> {
     queues.assertConnected();
     // Ids are unique across queues; with auto-pipelining these lookups share one round trip.
@@ -32,35 +37,57 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
     return found.find((job) => job !== undefined);
   }
 
-  async function find(tenant: string, id: string): Promise<JobView | undefined> {
-    let inRedis: Job<JobEnvelope> | undefined;
-    let redisError: unknown;
-    try {
-      inRedis = await findInQueues(id);
-    } catch (error) {
-      redisError = error; // Postgres may still answer for a finished job.
+  async function locate(tenant: string, id: string): Promise<JobLocation> {
+    const [redis, row] = await Promise.all([
+      findInQueues(id).then(
+        (job) => ({ job, error: undefined }),
+        (error: unknown) => ({ job: undefined, error }),
+      ),
+      orUnavailable('Postgres', () =>
+        database.db.query.jobs.findFirst({ where: and(eq(jobs.id, id), eq(jobs.tenant, tenant)) }),
+      ),
+    ]);
+    const job = redis.job?.data.tenant === tenant ? redis.job : undefined;
+    // A terminal row is written before BullMQ finishes the job: it is the record, unless the
+    // BullMQ job is a newer generation (the job was retried through the API).
+    const finished = row !== undefined && (job === undefined || (job.data.generation ?? 0) <= row.generation);
+    if (finished) return { row, job, finished };
+    if (!job) {
+      if (redis.error !== undefined) {
+        throw redis.error instanceof ConveyorError
+          ? redis.error
+          : new ConveyorError('UNAVAILABLE', 'Redis is unavailable, try again shortly', {
+              cause: redis.error,
+              retryable: true,
+            });
+      }
+      return { finished: false };
     }
-    if (inRedis && inRedis.data.tenant === tenant) {
-      const state = await orUnavailable('Redis', () => inRedis.getState());
-      // A finished job's row is committed before BullMQ marks it finished: Postgres is the record.
-      if (state !== 'completed' && state !== 'failed') return viewFromQueue(inRedis, state);
-    }
-    const finished = await getFinished(tenant, id);
-    if (finished || redisError === undefined) return finished;
-    throw redisError instanceof ConveyorError
-      ? redisError
-      : new ConveyorError('UNAVAILABLE', 'Redis is unavailable, try again shortly', {
-          cause: redisError,
-          retryable: true,
-        });
+    const state = await orUnavailable('Redis', () => job.getState());
+    return { job, state, row, finished: false };
+  }
+
+  async function view(location: JobLocation): Promise<JobView | undefined> {
+    if (location.finished && location.row) return viewFromRow(location.row);
+    const { job, state } = location;
+    if (!job?.id) return undefined;
+    const jobId = job.id;
+    const { logs } = await orUnavailable('Redis', () => queues.get(job.queueName).getJobLogs(jobId));
+    return viewFromQueue(job, state ?? 'unknown', logs);
+  }
+
+  async function find(tenant: string, id: string) {
+    return view(await locate(tenant, id));
   }
 
   return {
+    locate,
     find,
+    view,
     async get(tenant, id) {
-      const view = await find(tenant, id);
-      if (!view) throw new ConveyorError('JOB_NOT_FOUND', `no job with id ${id}`);
-      return view;
+      const found = await find(tenant, id);
+      if (!found) throw new ConveyorError('JOB_NOT_FOUND', `no job with id ${id}`);
+      return found;
     },
   };
 }

@@ -1,40 +1,71 @@
 import { randomUUID } from 'node:crypto';
-import { ConveyorError, type FieldIssue, parseOrThrow } from '@conveyor/core/errors';
+import { ConveyorError, type FieldIssue, isConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import {
+  type BatchItemResult,
   type JobDefinition,
   type JobEnvelope,
   type JobRegistry,
   jobLinks,
+  MAX_DELAY_MS,
+  type SubmitJobBody,
   type SubmitJobResponse,
+  submitBatchBody,
   submitJobBody,
 } from '@conveyor/core/jobs';
 import type { JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
+import { jobIdForKey, requestHash } from './idempotency.js';
+import { jobOptions } from './job-options.js';
 import type { JobStore } from './job-store.js';
 import { orUnavailable } from './unavailable.js';
 
-/** How long finished jobs stay in Redis; Postgres holds them for good. */
-const REMOVE_ON_COMPLETE = { age: 3_600, count: 1_000 } as const;
-const REMOVE_ON_FAIL = { age: 24 * 3_600, count: 1_000 } as const;
+/** How far in the past a runAt may be (clock skew between client and server). */
+const RUN_AT_SKEW_MS = 5_000;
 
 export interface SubmitResult {
-  /** 202 for a new job, 200 when the id was already submitted. */
+  /** 202 for a new job, 200 when the id or key was already submitted. */
   created: boolean;
   job: SubmitJobResponse;
 }
 
+export interface BatchResult {
+  /** False when some item could not be enqueued (Redis failed): the response is a 503. */
+  complete: boolean;
+  items: BatchItemResult[];
+}
+
 export interface JobSubmitter {
-  submit(tenant: string, body: unknown): Promise<SubmitResult>;
+  submit(tenant: string, body: unknown, idempotencyKey?: string): Promise<SubmitResult>;
+  submitBatch(tenant: string, body: unknown): Promise<BatchResult>;
 }
 
 export interface JobSubmitterDeps {
   registry: JobRegistry;
   queues: QueueSet;
   store: JobStore;
+  /** The producer connection, for idempotency claims. */
+  redis: Redis;
+  /** How long an id or Idempotency-Key is remembered. @defaultValue 24 h */
+  idempotencyTtlSeconds?: number;
 }
 
-/** Validates a submit against the catalog and enqueues it into its type's BullMQ queue. */
-export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps): JobSubmitter {
+/** One validated submit, ready for BullMQ. */
+export interface PreparedJob {
+  definition: JobDefinition;
+  id: string;
+  /** Whether the client chose the id (directly or through an Idempotency-Key). */
+  clientId: boolean;
+  envelope: JobEnvelope;
+  options: JobsOptions;
+  response: SubmitJobResponse;
+}
+
+/** Validates submits against the catalog and enqueues them into their type's BullMQ queue. */
+export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
+  const { registry, queues, store, redis, idempotencyTtlSeconds = 24 * 3_600 } = deps;
+  const { prefix } = queues;
+
   function resolveType(type: string): JobDefinition {
     const definition = registry.get(type);
     if (definition) return definition;
@@ -44,85 +75,225 @@ export function createJobSubmitter({ registry, queues, store }: JobSubmitterDeps
       `unknown job type "${type}"; known types: ${known.join(', ')}`,
       {
         details: { knownTypes: known },
+        issues: [{ path: 'type', message: `unknown job type; known types: ${known.join(', ')}` }],
       },
     );
   }
 
+  function delayOf(body: SubmitJobBody, now: number, issues: FieldIssue[]): number {
+    if (body.runAt !== undefined && body.delayMs !== undefined) {
+      issues.push({ path: 'runAt', message: 'give either runAt or delayMs, not both' });
+      return 0;
+    }
+    if (body.runAt === undefined) return body.delayMs ?? 0;
+    const delay = Date.parse(body.runAt) - now;
+    if (delay < -RUN_AT_SKEW_MS) issues.push({ path: 'runAt', message: 'is in the past' });
+    if (delay > MAX_DELAY_MS) issues.push({ path: 'runAt', message: 'is more than 365 days ahead' });
+    return Math.max(0, delay);
+  }
+
+  function prepare(tenant: string, raw: unknown, idempotencyKey?: string): PreparedJob {
+    const body = parseOrThrow(submitJobBody, raw);
+    const definition = resolveType(body.type);
+    const input = parseOrThrow(definition.input, body.data, 'data');
+    const now = Date.now();
+    const issues: FieldIssue[] = [];
+    if (body.attempts !== undefined && body.attempts > definition.maxAttempts) {
+      issues.push({ path: 'attempts', message: `at most ${definition.maxAttempts} for ${definition.name}` });
+    }
+    if (body.timeoutMs !== undefined && body.timeoutMs > definition.maxTimeoutMs) {
+      issues.push({
+        path: 'timeoutMs',
+        message: `at most ${definition.maxTimeoutMs} for ${definition.name}`,
+      });
+    }
+    const delay = delayOf(body, now, issues);
+    let id = body.id ?? randomUUID();
+    if (idempotencyKey !== undefined) {
+      const keyed = jobIdForKey(tenant, idempotencyKey);
+      if (body.id !== undefined && body.id !== keyed) {
+        issues.push({
+          path: 'id',
+          message: 'leave id out when sending an Idempotency-Key: the key names the job',
+        });
+      }
+      id = keyed;
+    }
+    if (issues.length > 0) {
+      const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${summary}`, { issues });
+    }
+
+    const envelope: JobEnvelope = {
+      v: 1,
+      tenant,
+      input: input ?? null,
+      metadata: body.metadata ?? null,
+      timeoutMs: body.timeoutMs ?? definition.timeoutMs,
+      submittedAt: new Date(now).toISOString(),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    };
+    const options = jobOptions(definition, {
+      id,
+      timestamp: now,
+      ...(body.attempts === undefined ? {} : { attempts: body.attempts }),
+      ...(body.priority === undefined ? {} : { priority: body.priority }),
+      delay,
+    });
+    return {
+      definition,
+      id,
+      clientId: body.id !== undefined || idempotencyKey !== undefined,
+      envelope,
+      options,
+      response: { id, type: definition.name, queue: definition.queue, status: 'queued', links: jobLinks(id) },
+    };
+  }
+
+  /**
+   * Claims a client-chosen id for this request body: the first claim wins; a repeat with the
+   * same body gets the original job; a different body under the same id is a 409.
+   */
+  async function claim(tenant: string, id: string, hash: string): Promise<boolean> {
+    const key = `${prefix}:idempotency:${tenant}:${id}`;
+    const claimed = await orUnavailable('Redis', () =>
+      redis.set(key, hash, 'EX', idempotencyTtlSeconds, 'NX'),
+    );
+    if (claimed === 'OK') return true;
+    const stored = await orUnavailable('Redis', () => redis.get(key));
+    if (stored !== null && stored !== hash) {
+      throw new ConveyorError('CONFLICT', `job ${id} was already submitted with a different body`);
+    }
+    return false;
+  }
+
+  async function enqueue(job: PreparedJob): Promise<void> {
+    queues.assertConnected();
+    await orUnavailable('Redis', () =>
+      queues.get(job.definition.queue).add(job.definition.name, job.envelope, job.options),
+    );
+  }
+
   return {
-    async submit(tenant, rawBody) {
-      const body = parseOrThrow(submitJobBody, rawBody);
-      const definition = resolveType(body.type);
-      const input = parseOrThrow(definition.input, body.data, 'data');
-      const limits: FieldIssue[] = [];
-      if (body.attempts !== undefined && body.attempts > definition.maxAttempts) {
-        limits.push({
-          path: 'attempts',
-          message: `at most ${definition.maxAttempts} for ${definition.name}`,
-        });
+    async submit(tenant, raw, idempotencyKey) {
+      const job = prepare(tenant, raw, idempotencyKey);
+      if (job.clientId) {
+        queues.assertConnected();
+        const first = await claim(tenant, job.id, requestHash(raw));
+        if (!first) {
+          const existing = await store.find(tenant, job.id);
+          if (existing) {
+            const { id, type, queue, status, links } = existing;
+            return { created: false, job: { id, type, queue, status, links } };
+          }
+          // The first request claimed the id but has not enqueued yet (or died before it
+          // did): enqueueing again is safe, BullMQ keeps one job per id.
+          await enqueue(job);
+          return { created: false, job: job.response };
+        }
+        // Claimed, yet a job with this id may exist from before the claim expired.
+        const existing = await store.find(tenant, job.id);
+        if (existing) {
+          const { id, type, queue, status, links } = existing;
+          return { created: false, job: { id, type, queue, status, links } };
+        }
       }
-      if (body.timeoutMs !== undefined && body.timeoutMs > definition.maxTimeoutMs) {
-        limits.push({
-          path: 'timeoutMs',
-          message: `at most ${definition.maxTimeoutMs} for ${definition.name}`,
-        });
-      }
-      if (limits.length > 0) {
-        throw new ConveyorError('VALIDATION_FAILED', 'invalid input: limits of the job type exceeded', {
-          issues: limits,
-        });
-      }
+      await enqueue(job);
+      return { created: true, job: job.response };
+    },
 
-      const id = body.id ?? randomUUID();
-      const response: SubmitJobResponse = {
-        id,
-        type: definition.name,
-        queue: definition.queue,
-        status: 'queued',
-        links: jobLinks(id),
-      };
-      if (body.id !== undefined) {
-        // The same id again returns the original job, in Redis or (after it finished) in Postgres.
-        // Concurrent first submits of one id are still deduplicated by BullMQ's jobId.
-        const existing = await store.find(tenant, id);
-        if (existing)
-          return {
-            created: false,
-            job: { ...response, type: existing.type, queue: existing.queue, status: existing.status },
-          };
+    async submitBatch(tenant, raw) {
+      const body = parseOrThrow(submitBatchBody, raw);
+      // Every item is validated before any is enqueued.
+      const prepared: PreparedJob[] = [];
+      const issues: FieldIssue[] = [];
+      const invalidItems: { index: number; errors: FieldIssue[] }[] = [];
+      const seen = new Map<string, number>();
+      body.jobs.forEach((item, index) => {
+        try {
+          const job = prepare(tenant, item);
+          const earlier = seen.get(job.id);
+          if (earlier !== undefined) {
+            throw new ConveyorError('VALIDATION_FAILED', 'duplicate id', {
+              issues: [{ path: 'id', message: `same id as jobs.${earlier}` }],
+            });
+          }
+          seen.set(job.id, index);
+          prepared.push(job);
+        } catch (error) {
+          if (!isConveyorError(error)) throw error;
+          const errors = error.issues.length > 0 ? error.issues : [{ path: '', message: error.message }];
+          invalidItems.push({ index, errors });
+          for (const e of errors)
+            issues.push({ path: `jobs.${index}${e.path ? `.${e.path}` : ''}`, message: e.message });
+        }
+      });
+      if (invalidItems.length > 0) {
+        throw new ConveyorError(
+          'VALIDATION_FAILED',
+          `invalid batch: ${invalidItems.length} of ${body.jobs.length} jobs are invalid; nothing was enqueued`,
+          { issues, details: { invalidItems } },
+        );
       }
-
-      const now = Date.now();
-      const envelope: JobEnvelope = {
-        v: 1,
-        tenant,
-        input: input ?? null,
-        metadata: body.metadata ?? null,
-        timeoutMs: body.timeoutMs ?? definition.timeoutMs,
-        submittedAt: new Date(now).toISOString(),
-      };
-      const { backoff } = definition;
-      const options: JobsOptions = {
-        jobId: id,
-        timestamp: now,
-        attempts: body.attempts ?? definition.attempts,
-        backoff: {
-          type: backoff.type,
-          delay: backoff.delayMs,
-          jitter: backoff.jitter ?? (backoff.type === 'exponential' ? 0.25 : 0),
-        },
-        removeOnComplete: REMOVE_ON_COMPLETE,
-        removeOnFail: REMOVE_ON_FAIL,
-      };
-      if (body.priority !== undefined) options.priority = body.priority;
-      if (body.delayMs !== undefined && body.delayMs > 0) options.delay = body.delayMs;
 
       queues.assertConnected();
-      const job = await orUnavailable('Redis', () =>
-        queues.get(definition.queue).add(definition.name, envelope, options),
+      const items: BatchItemResult[] = prepared.map((job, index) => ({
+        index,
+        id: job.id,
+        outcome: 'enqueued',
+      }));
+      // Client ids already known are reported, not enqueued again.
+      const known = await Promise.all(
+        prepared.map((job) => (job.clientId ? store.find(tenant, job.id) : undefined)),
       );
-      // BullMQ returns the existing job, untouched, when the id is still in Redis.
-      const created = job.timestamp === now && job.data.submittedAt === envelope.submittedAt;
-      return { created, job: response };
+      const toAdd = new Map<string, number[]>();
+      prepared.forEach((job, index) => {
+        const existing = known[index];
+        const item = items[index];
+        if (!item) return;
+        if (existing) {
+          item.outcome = 'duplicate';
+          item.status = existing.status;
+          return;
+        }
+        item.status = 'queued';
+        const group = toAdd.get(job.definition.queue) ?? [];
+        group.push(index);
+        toAdd.set(job.definition.queue, group);
+      });
+
+      // One addBulk (one pipeline, one round trip) per queue. A pipeline is not a
+      // transaction: when it fails, probe which jobs did land.
+      let complete = true;
+      await Promise.all(
+        [...toAdd].map(async ([queueName, indexes]) => {
+          const queue = queues.get(queueName);
+          try {
+            await queue.addBulk(
+              indexes.map((i) => {
+                const job = prepared[i] as PreparedJob;
+                return { name: job.definition.name, data: job.envelope, opts: job.options };
+              }),
+            );
+          } catch (error) {
+            complete = false;
+            const reason = error instanceof Error ? error.message : String(error);
+            const landed = await Promise.all(
+              indexes.map((i) => redis.exists(`${prefix}:${queueName}:${items[i]?.id}`).catch(() => -1)),
+            ).catch(() => indexes.map(() => -1));
+            indexes.forEach((i, n) => {
+              const item = items[i];
+              if (!item) return;
+              const exists = landed[n];
+              if (exists === 1) return;
+              item.outcome = exists === 0 ? 'failed' : 'unknown';
+              item.error = reason;
+              delete item.status;
+            });
+          }
+        }),
+      );
+      return { complete, items };
     },
   };
 }

@@ -16,8 +16,13 @@ const statusByState: Partial<Record<JobState | 'unknown', JobStatus>> = {
 const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
 
 /** The view of a job still in BullMQ. */
-export function viewFromQueue(job: Job<JobEnvelope>, state: JobState | 'unknown'): JobView {
+export function viewFromQueue(
+  job: Job<JobEnvelope>,
+  state: JobState | 'unknown',
+  logs: string[] = [],
+): JobView {
   const envelope = job.data;
+  const offset = envelope.attemptOffset ?? 0;
   const lastError = envelope.attemptErrors?.at(-1);
   const error: ErrorRecord | null =
     lastError ??
@@ -27,14 +32,17 @@ export function viewFromQueue(job: Job<JobEnvelope>, state: JobState | 'unknown'
     type: job.name,
     queue: job.queueName,
     status: statusByState[state] ?? 'queued',
-    attempts: job.attemptsStarted,
-    maxAttempts: job.opts.attempts ?? 1,
+    attempts: offset + job.attemptsStarted,
+    maxAttempts: offset + (job.opts.attempts ?? 1),
     priority: job.opts.priority || null,
     progress: job.progress === 0 ? null : job.progress,
     data: envelope.input,
     result: state === 'completed' ? (job.returnvalue ?? null) : null,
     error,
     metadata: envelope.metadata,
+    attemptErrors: envelope.attemptErrors ?? [],
+    logs,
+    source: 'queue',
     createdAt: new Date(job.timestamp).toISOString(),
     startedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
@@ -57,6 +65,9 @@ export function viewFromRow(row: JobRow): JobView {
     result: row.result ?? null,
     error: row.error ?? null,
     metadata: row.metadata ?? null,
+    attemptErrors: row.attemptErrors,
+    logs: row.logs,
+    source: 'history',
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt.toISOString(),

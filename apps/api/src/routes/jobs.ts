@@ -1,14 +1,15 @@
 import { ConveyorError } from '@conveyor/core/errors';
 import { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
+import { parseIdempotencyKey } from '../jobs/idempotency.js';
+import type { JobControl } from '../jobs/job-control.js';
+import type { createJobLister } from '../jobs/job-list.js';
 import type { JobStore } from '../jobs/job-store.js';
 import type { JobSubmitter } from '../jobs/job-submitter.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { DEFAULT_TENANT } from '../tenant.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The tenant of a request; every request is the default tenant until authentication lands. */
-const DEFAULT_TENANT = 'default';
 
 function jobId(raw: string): string {
   if (!UUID.test(raw)) {
@@ -19,15 +20,40 @@ function jobId(raw: string): string {
   return raw.toLowerCase();
 }
 
-/** POST /v1/jobs and GET /v1/jobs/:id. */
-export function jobRoutes({ submitter, store }: { submitter: JobSubmitter; store: JobStore }): Hono<ApiEnv> {
+export interface JobRouteDeps {
+  submitter: JobSubmitter;
+  store: JobStore;
+  control: JobControl;
+  list: ReturnType<typeof createJobLister>;
+}
+
+/** Submit, batch submit, list, get, cancel and retry jobs. */
+export function jobRoutes({ submitter, store, control, list }: JobRouteDeps): Hono<ApiEnv> {
   return new Hono<ApiEnv>()
     .post('/jobs', async (c) => {
-      const { created, job } = await submitter.submit(DEFAULT_TENANT, await readJsonBody(c));
+      const key = parseIdempotencyKey(c.req.header('idempotency-key'));
+      const { created, job } = await submitter.submit(DEFAULT_TENANT, await readJsonBody(c), key);
       c.header('Location', job.links.self);
       return c.json(job, created ? 202 : 200);
     })
-    .get('/jobs/:id', async (c) => {
-      return c.json(await store.get(DEFAULT_TENANT, jobId(c.req.param('id'))));
-    });
+    .post('/jobs/batch', async (c) => {
+      const { complete, items } = await submitter.submitBatch(DEFAULT_TENANT, await readJsonBody(c));
+      if (!complete) {
+        const landed = items.filter((i) => i.outcome === 'enqueued' || i.outcome === 'duplicate').length;
+        throw new ConveyorError(
+          'UNAVAILABLE',
+          `Redis failed during the batch: ${landed} of ${items.length} jobs are enqueued (see items); send the same ids again to enqueue the rest`,
+          { retryable: true, details: { items } },
+        );
+      }
+      return c.json({ items }, 202);
+    })
+    .get('/jobs', async (c) => c.json(await list(DEFAULT_TENANT, c.req.query())))
+    .get('/jobs/:id', async (c) => c.json(await store.get(DEFAULT_TENANT, jobId(c.req.param('id')))))
+    .post('/jobs/:id/cancel', async (c) =>
+      c.json(await control.cancel(DEFAULT_TENANT, jobId(c.req.param('id')))),
+    )
+    .post('/jobs/:id/retry', async (c) =>
+      c.json(await control.retry(DEFAULT_TENANT, jobId(c.req.param('id')))),
+    );
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { ConveyorError } from '@conveyor/core/errors';
 import type { TestingHandlerTable } from './handler.js';
 
@@ -12,4 +13,16 @@ export const testingHandlers = {
     return { attempt };
   },
   'test.hang': () => new Promise<never>(() => {}),
+  'test.stubborn': async ({ ms }) => {
+    await sleepFor(ms);
+    return { done: true };
+  },
+  'test.progress': async ({ steps }, { progress, appendLog }) => {
+    for (let step = 1; step <= steps; step++) {
+      await progress(Math.round((step * 100) / steps));
+      await appendLog(`step ${step} of ${steps}`);
+      await sleepFor(10);
+    }
+    return { steps };
+  },
 } satisfies TestingHandlerTable;

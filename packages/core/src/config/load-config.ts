@@ -31,6 +31,8 @@ export const apiEnv = v.object({
   BODY_LIMIT_BYTES: intVar(1_048_576, 1_024, 104_857_600),
   /** A request still running after this long gets 503. */
   REQUEST_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  /** How long a client job id or Idempotency-Key is remembered (finished jobs stay findable by id in Postgres). */
+  IDEMPOTENCY_RETENTION_HOURS: intVar(24, 1, 24 * 365),
 });
 
 /** The worker process's variables. */
@@ -46,6 +48,8 @@ export const workerEnv = v.object({
   SHUTDOWN_GRACE_MS: intVar(25_000, 0, 3_600_000),
   /** Most terminal rows written by one INSERT. */
   RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
+  /** Job history older than this many days is deleted (hourly, one worker at a time); 0 keeps it forever. */
+  RESULT_RETENTION_DAYS: intVar(30, 0, 36_500),
 });
 
 export type ApiConfig = v.InferOutput<typeof apiEnv>;

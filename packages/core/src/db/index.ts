@@ -1,3 +1,5 @@
 export * from './connect.js';
 export * from './migrate.js';
+export * from './prune-history.js';
 export * from './schema.js';
+export * from './terminal-rows.js';

@@ -40,6 +40,10 @@ export const jobs = pgTable(
     metadata: jsonb().$type<Record<string, unknown>>(),
     progress: jsonb(),
     idempotencyKey: text(),
+    /** Times the job was retried through the API; a higher generation's row replaces a lower one's. */
+    generation: integer().notNull().default(0),
+    /** Lines the handler appended with ctx.appendLog, across attempts. */
+    logs: jsonb().$type<string[]>().notNull().default([]),
     createdAt: timestamp({ withTimezone: true }).notNull(),
     startedAt: timestamp({ withTimezone: true }),
     finishedAt: timestamp({ withTimezone: true }).notNull(),

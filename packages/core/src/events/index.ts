@@ -1,2 +1,3 @@
+export * from './control.js';
 export * from './publisher.js';
 export * from './status-event.js';

@@ -24,6 +24,8 @@ export const submitJobBody = v.strictObject({
   priority: v.optional(int(1, MAX_PRIORITY)),
   /** Run no earlier than this many milliseconds from now. */
   delayMs: v.optional(int(0, MAX_DELAY_MS)),
+  /** Run no earlier than this ISO 8601 time (with offset); not with delayMs. */
+  runAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
   /** Overrides the type's attempts, up to the type's maxAttempts. */
   attempts: v.optional(int(1, 1_000)),
   /** Overrides the type's timeout per attempt, up to the type's maxTimeoutMs. */
@@ -38,6 +40,28 @@ export const submitJobBody = v.strictObject({
 });
 export type SubmitJobBody = v.InferOutput<typeof submitJobBody>;
 
+/** Most jobs in one POST /v1/jobs/batch. */
+export const MAX_BATCH_SIZE = 1_000;
+
+/** The body of POST /v1/jobs/batch; every item is checked before any is enqueued. */
+export const submitBatchBody = v.strictObject({
+  jobs: v.pipe(
+    v.array(v.unknown()),
+    v.minLength(1, 'must hold at least one job'),
+    v.maxLength(MAX_BATCH_SIZE, `must hold at most ${MAX_BATCH_SIZE} jobs`),
+  ),
+});
+
+/** One item of the batch response, in request order. */
+export interface BatchItemResult {
+  index: number;
+  id: string;
+  /** `enqueued`: new; `duplicate`: the id was known, nothing enqueued; `failed`: not enqueued; `unknown`: Redis failed before it could tell. */
+  outcome: 'enqueued' | 'duplicate' | 'failed' | 'unknown';
+  status?: JobStatus;
+  error?: string;
+}
+
 /** What Conveyor stores in BullMQ's job.data: the input plus what the worker needs to run it. */
 export interface JobEnvelope {
   /** Envelope format version, so a worker can read payloads from an older release. */
@@ -50,6 +74,12 @@ export interface JobEnvelope {
   submittedAt: string;
   /** Errors of the failed attempts so far, oldest first; written by the worker. */
   attemptErrors?: ErrorRecord[];
+  /** How many times the job was retried through the API; a later generation's result replaces an earlier one's. */
+  generation?: number;
+  /** Attempts used by earlier generations, so attempt numbers continue across a retry. */
+  attemptOffset?: number;
+  /** The client's Idempotency-Key, if the job was submitted with one. */
+  idempotencyKey?: string;
 }
 
 export const jobEnvelope = v.object({
@@ -59,6 +89,9 @@ export const jobEnvelope = v.object({
   metadata: v.nullable(v.record(v.string(), v.unknown())),
   timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
   submittedAt: v.string(),
+  generation: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  attemptOffset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  idempotencyKey: v.optional(v.string()),
   attemptErrors: v.optional(
     v.array(
       v.object({
@@ -78,7 +111,7 @@ export interface JobView {
   type: string;
   queue: string;
   status: JobStatus;
-  /** Attempts started so far (the current one included). */
+  /** Attempts started so far (the current one included), across retries. */
   attempts: number;
   maxAttempts: number;
   priority: number | null;
@@ -87,6 +120,12 @@ export interface JobView {
   result: unknown;
   error: ErrorRecord | null;
   metadata: Record<string, unknown> | null;
+  /** Every failed attempt's error, oldest first. */
+  attemptErrors: ErrorRecord[];
+  /** Lines the handler appended with ctx.appendLog. */
+  logs: string[];
+  /** Where this view was read: `queue` (in flight, BullMQ) or `history` (finished, Postgres). */
+  source: 'queue' | 'history';
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -33,4 +33,18 @@ export const testingJobs = {
     attempts: 1,
     timeoutMs: 200,
   }),
+  /** Ignores its AbortSignal and completes after `ms`: a handler that does not honour cancellation. */
+  'test.stubborn': defineJob({
+    name: 'test.stubborn',
+    description: 'Completes after ms, ignoring cancellation (testing only).',
+    input: v.strictObject({ ms: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(60_000)) }),
+    attempts: 1,
+  }),
+  /** Reports progress and appends a log line `steps` times, then completes. */
+  'test.progress': defineJob({
+    name: 'test.progress',
+    description: 'Reports progress and log lines in steps (testing only).',
+    input: v.strictObject({ steps: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)) }),
+    attempts: 1,
+  }),
 } as const;

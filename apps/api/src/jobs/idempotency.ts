@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { ConveyorError } from '@conveyor/core/errors';
+
+/** Idempotency-Key values: 1–255 visible ASCII characters. */
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** JSON with object keys sorted, so the same body hashes the same whatever its key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** A fingerprint of a submit body, to tell a true repeat from a different request under the same key. */
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('base64url');
+}
+
+/** Checks an Idempotency-Key header value. */
+export function parseIdempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!KEY.test(header)) {
+    throw new ConveyorError(
+      'VALIDATION_FAILED',
+      'invalid Idempotency-Key header: must be 1-255 visible ASCII characters',
+      {
+        issues: [{ path: 'Idempotency-Key', message: 'must be 1-255 visible ASCII characters' }],
+      },
+    );
+  }
+  return header;
+}
+
+/**
+ * The job id an Idempotency-Key stands for: a UUID (version 8, name-based) derived from
+ * the tenant and the key, so every replica and every repeat maps the key to the same job.
+ */
+export function jobIdForKey(tenant: string, key: string): string {
+  const hex = createHash('sha256').update(`${tenant}\u0000${key}`).digest('hex');
+  const variant = ((Number.parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

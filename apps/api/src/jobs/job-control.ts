@@ -1,0 +1,182 @@
+import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
+import { upsertTerminalRows } from '@conveyor/core/db';
+import { ConveyorError } from '@conveyor/core/errors';
+import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
+import type { JobEnvelope, JobRegistry, JobView } from '@conveyor/core/jobs';
+import type { Logger } from '@conveyor/core/log';
+import type { Redis } from 'ioredis';
+import type { QueueSet } from '../queues.js';
+import { jobOptions } from './job-options.js';
+import type { JobLocation, JobStore } from './job-store.js';
+import { orUnavailable } from './unavailable.js';
+
+/** BullMQ states in which a job has not started: it can simply be removed. */
+const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
+
+export interface JobControl {
+  /** Cancels a queued, delayed or running job; 409 once it has finished. */
+  cancel(tenant: string, id: string): Promise<JobView>;
+  /** Runs a failed, cancelled or expired job again under the same id; 409 otherwise. */
+  retry(tenant: string, id: string): Promise<JobView>;
+}
+
+export interface JobControlDeps {
+  registry: JobRegistry;
+  queues: QueueSet;
+  store: JobStore;
+  database: Database;
+  /** The producer connection, for the cancel broadcast. */
+  redis: Redis;
+  publisher: EventPublisher;
+  logger: Logger;
+}
+
+function notFound(id: string): ConveyorError {
+  return new ConveyorError('JOB_NOT_FOUND', `no job with id ${id}`);
+}
+
+export function createJobControl(deps: JobControlDeps): JobControl {
+  const { registry, queues, store, database, redis, publisher, logger } = deps;
+
+  async function currentView(tenant: string, id: string): Promise<JobView> {
+    const view = await store.find(tenant, id);
+    if (!view) throw notFound(id);
+    return view;
+  }
+
+  function cancelledRow(location: Required<Pick<JobLocation, 'job'>>, id: string): NewJobRow {
+    const { job } = location;
+    const envelope: JobEnvelope = job.data;
+    const offset = envelope.attemptOffset ?? 0;
+    const now = new Date();
+    return {
+      id,
+      tenant: envelope.tenant,
+      type: job.name,
+      queue: job.queueName,
+      status: 'cancelled',
+      input: envelope.input,
+      result: null,
+      error: {
+        code: 'CANCELLED',
+        message: 'cancelled through the API',
+        retryable: false,
+        at: now.toISOString(),
+      },
+      attemptErrors: envelope.attemptErrors ?? [],
+      attempts: offset + job.attemptsStarted,
+      maxAttempts: offset + (job.opts.attempts ?? 1),
+      runs: job.attemptsStarted,
+      priority: job.opts.priority || null,
+      metadata: envelope.metadata,
+      progress: job.progress === 0 ? null : job.progress,
+      idempotencyKey: envelope.idempotencyKey ?? null,
+      generation: envelope.generation ?? 0,
+      createdAt: new Date(job.timestamp),
+      startedAt: job.processedOn ? new Date(job.processedOn) : null,
+      finishedAt: now,
+    };
+  }
+
+  return {
+    async cancel(tenant, id) {
+      const location = await store.locate(tenant, id);
+      const { job, state } = location;
+      if (location.finished && location.row) {
+        throw new ConveyorError('CONFLICT', `job ${id} has already finished (${location.row.status})`);
+      }
+      if (!job) throw notFound(id);
+      if (state === 'completed' || state === 'failed') {
+        throw new ConveyorError('CONFLICT', `job ${id} has already finished`);
+      }
+      // The row first: if this process dies after it, the job is recorded cancelled and a
+      // worker that still runs it cannot overwrite that (the first terminal row wins).
+      await orUnavailable('Postgres', () => upsertTerminalRows(database.db, [cancelledRow({ job }, id)]));
+      let removed = false;
+      if (state !== undefined && NOT_STARTED.has(state)) {
+        removed = await job.remove().then(
+          () => true,
+          () => false, // locked: a worker took it meanwhile; the broadcast reaches it
+        );
+      }
+      if (!removed) await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, id));
+      const view = await currentView(tenant, id);
+      if (view.status !== 'cancelled') {
+        throw new ConveyorError(
+          'CONFLICT',
+          `job ${id} finished (${view.status}) before it could be cancelled`,
+        );
+      }
+      publisher
+        .publish({
+          jobId: id,
+          tenant,
+          type: view.type,
+          queue: view.queue,
+          status: 'cancelled',
+          attempt: view.attempts,
+          ...(view.error ? { error: view.error } : {}),
+          ts: new Date().toISOString(),
+        })
+        .catch((error: unknown) => logger.warn({ err: error, jobId: id }, 'publishing cancel event failed'));
+      return view;
+    },
+
+    async retry(tenant, id) {
+      const location = await store.locate(tenant, id);
+      const row: JobRow | undefined = location.finished ? location.row : undefined;
+      if (!row) {
+        if (!location.job) throw notFound(id);
+        throw new ConveyorError(
+          'CONFLICT',
+          `job ${id} is still in flight; only failed, cancelled or expired jobs can be retried`,
+        );
+      }
+      if (row.status === 'completed') {
+        throw new ConveyorError(
+          'CONFLICT',
+          `job ${id} completed; only failed, cancelled or expired jobs can be retried`,
+        );
+      }
+      const definition = registry.get(row.type);
+      if (!definition) throw new ConveyorError('CONFLICT', `job type ${row.type} is no longer registered`);
+      const old = location.job;
+      if (old) {
+        // The previous run is still in Redis (kept briefly after it ended, or a cancelled
+        // handler still stopping): it must leave before the same id can be enqueued again.
+        const removed = await old.remove().then(
+          () => true,
+          () => false,
+        );
+        if (!removed) {
+          throw new ConveyorError('CONFLICT', `job ${id} is still stopping; retry it in a moment`, {
+            retryable: true,
+          });
+        }
+      }
+      const envelope: JobEnvelope = {
+        v: 1,
+        tenant,
+        input: row.input,
+        metadata: row.metadata ?? null,
+        timeoutMs: definition.timeoutMs,
+        submittedAt: new Date().toISOString(),
+        attemptErrors: row.attemptErrors,
+        generation: row.generation + 1,
+        attemptOffset: row.attempts,
+        ...(row.idempotencyKey ? { idempotencyKey: row.idempotencyKey } : {}),
+      };
+      queues.assertConnected();
+      await orUnavailable('Redis', () =>
+        queues
+          .get(definition.queue)
+          .add(
+            definition.name,
+            envelope,
+            jobOptions(definition, { id, timestamp: row.createdAt.getTime(), priority: row.priority }),
+          ),
+      );
+      return currentView(tenant, id);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { Database } from './connect.js';
+
+/** Fixed lock id: one pruner at a time across every worker process. */
+const PRUNE_LOCK_ID = 7_302_418_552;
+
+/**
+ * Deletes finished jobs older than `olderThan`, `batchSize` rows per statement (so no
+ * transaction grows with the backlog). Safe with many workers running it: whoever holds
+ * the advisory lock prunes, the others return `null` at once.
+ */
+export async function pruneHistory(
+  database: Database,
+  olderThan: Date,
+  batchSize = 5_000,
+): Promise<number | null> {
+  const connection = await database.sql.reserve();
+  try {
+    const [lock] = await connection`select pg_try_advisory_lock(${PRUNE_LOCK_ID}) as locked`;
+    if (!lock?.locked) return null;
+    try {
+      let total = 0;
+      for (;;) {
+        const result = await connection`
+          delete from jobs where id in (
+            select id from jobs where finished_at < ${olderThan} limit ${batchSize}
+          )`;
+        total += result.count;
+        if (result.count < batchSize) return total;
+      }
+    } finally {
+      await connection`select pg_advisory_unlock(${PRUNE_LOCK_ID})`;
+    }
+  } finally {
+    connection.release();
+  }
+}
