@@ -22,7 +22,7 @@ export async function pruneHistory(
       for (;;) {
         const result = await connection`
           delete from jobs where id in (
-            select id from jobs where finished_at < ${olderThan} limit ${batchSize}
+            select id from jobs where finished_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
           )`;
         total += result.count;
         if (result.count < batchSize) return total;

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { createDatabase, type Database, jobs, type NewJobRow, upsertTerminalRows } from '@conveyor/core/db';
+import { createLogger } from '@conveyor/core/log';
+import { useTestServices } from '@conveyor/dev/testing';
+import { inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHistoryPruner } from './history-pruner.js';
+
+const services = useTestServices();
+let database: Database;
+beforeAll(() => {
+  database = createDatabase(services.databaseUrl);
+});
+afterAll(() => database.close());
+
+const DAY = 86_400_000;
+function finishedDaysAgo(days: number, now: Date): NewJobRow {
+  const at = new Date(now.getTime() - days * DAY);
+  return {
+    id: randomUUID(),
+    type: 'noop',
+    queue: 'default',
+    status: 'completed',
+    attempts: 1,
+    maxAttempts: 1,
+    createdAt: at,
+    finishedAt: at,
+  };
+}
+
+describe('history pruner', () => {
+  it('removes only rows older than the retention window, with several pruners running at once', async () => {
+    const now = new Date();
+    const old = [40, 31, 30.01].map((d) => finishedDaysAgo(d, now));
+    const recent = [29.99, 5, 0].map((d) => finishedDaysAgo(d, now));
+    await upsertTerminalRows(database.db, [...old, ...recent]);
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const pruners = [1, 2, 3].map(() =>
+      startHistoryPruner({ database, logger, retentionDays: 30, intervalMs: 3_600_000 }),
+    );
+    const results = await Promise.all(pruners.map((pruner) => pruner.runOnce(now)));
+    for (const pruner of pruners) pruner.close();
+    // Whoever held the lock deleted; the others stepped aside (null) or found nothing left.
+    expect(results.reduce<number>((sum, r) => sum + (r ?? 0), 0)).toBe(3);
+    const left = await database.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(
+        inArray(
+          jobs.id,
+          [...old, ...recent].map((r) => r.id),
+        ),
+      );
+    expect(left.map((r) => r.id).sort()).toEqual(recent.map((r) => r.id).sort());
+  });
+});
