@@ -8,7 +8,8 @@ import { type ApiEnv, createApp, createQueueSet, type QueueSet } from '../apps/a
 import {
   type ConveyorWorker,
   createConveyorWorker,
-  handlers,
+  createAddressGuard,
+  createHandlers,
   testingHandlers,
 } from '../apps/worker/src/index.js';
 
@@ -49,7 +50,7 @@ export async function createPipeline(
         database,
         logger,
         registry,
-        handlers: { ...handlers, ...testingHandlers },
+        handlers: { ...createHandlers({ guard: createAddressGuard(['127.0.0.1']) }), ...testingHandlers },
         prefix: services.prefix,
         concurrency,
       });

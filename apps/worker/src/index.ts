@@ -1,3 +1,4 @@
 /** The worker's parts, for tests and tools that compose it in-process; main.ts is its entry point. */
 export { type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
-export { handlers, testingHandlers } from './handlers/index.js';
+export { createHandlers, testingHandlers } from './handlers/index.js';
+export { createAddressGuard } from './net/address-guard.js';

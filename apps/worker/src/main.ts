@@ -7,9 +7,10 @@ import { createRedis } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
 import { Registry } from 'prom-client';
 import { createConveyorWorker } from './conveyor-worker.js';
-import { handlers, testingHandlers } from './handlers/index.js';
+import { createHandlers, testingHandlers } from './handlers/index.js';
 import { startHistoryPruner } from './history-pruner.js';
 import { createWorkerMetrics } from './metrics.js';
+import { createAddressGuard } from './net/address-guard.js';
 import { createWorkerServerApp } from './worker-server.js';
 
 async function main(): Promise<void> {
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
   });
   const redis = createRedis(config.REDIS_URL, 'worker', 'conveyor-worker');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  const handlers = createHandlers({ guard: createAddressGuard(config.HTTP_ALLOWLIST) });
   const worker = createConveyorWorker({
     connection: redis,
     database,

@@ -16,6 +16,7 @@ export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
   TIMEOUT: 503,
   CANCELLED: 409,
   HANDLER_FAILED: 500,
+  TARGET_FORBIDDEN: 400,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
 };

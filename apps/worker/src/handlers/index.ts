@@ -1,3 +1,3 @@
 export type { Handler, HandlerContext, HandlerTable, TestingHandlerTable } from './handler.js';
-export { handlers } from './table.js';
+export { createHandlers } from './table.js';
 export { testingHandlers } from './testing.js';

@@ -48,6 +48,11 @@ export const workerEnv = v.object({
   SHUTDOWN_GRACE_MS: intVar(25_000, 0, 3_600_000),
   /** Most terminal rows written by one INSERT. */
   RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
+  /**
+   * Private or reserved destinations http.request jobs and callbacks may reach anyway:
+   * comma-separated host names, IPs or CIDR ranges. Everything else private is refused.
+   */
+  HTTP_ALLOWLIST: listVar(/^[A-Za-z0-9.:[\]-]+(\/\d{1,3})?$/, 'host names, IP addresses or CIDR ranges'),
   /** Job history older than this many days is deleted (hourly, one worker at a time); 0 keeps it forever. */
   RESULT_RETENTION_DAYS: intVar(30, 0, 36_500),
 });

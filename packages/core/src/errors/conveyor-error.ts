@@ -17,6 +17,7 @@ export const errorCodes = [
   'TIMEOUT',
   'CANCELLED',
   'HANDLER_FAILED',
+  'TARGET_FORBIDDEN',
   'CONFIG_INVALID',
   'INTERNAL',
 ] as const;
