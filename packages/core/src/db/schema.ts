@@ -61,3 +61,27 @@ export const jobs = pgTable(
 
 export type JobRow = typeof jobs.$inferSelect;
 export type NewJobRow = typeof jobs.$inferInsert;
+
+/**
+ * API keys. The secret part is stored only as a SHA-256 hash (keys are 256-bit random, so a
+ * slow hash adds nothing); the public key id finds the row.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid().primaryKey(),
+    /** The public part of the key (`cvk_<keyId>_<secret>`). */
+    keyId: text().notNull(),
+    tenant: text().notNull(),
+    name: text().notNull(),
+    scopes: jsonb().$type<string[]>().notNull(),
+    /** base64url SHA-256 of the secret part. */
+    secretHash: text().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp({ withTimezone: true }),
+    revokedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_keys_key_id_idx').on(t.keyId), index('api_keys_tenant_idx').on(t.tenant)],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
