@@ -10,7 +10,7 @@ import { createPipeline, type Pipeline, postJson, waitForStatus } from './harnes
 
 const services = useTestServices();
 let p: Pipeline;
-const get = (path: string) => p.app.request(path);
+const get = (path: string) => p.request(path);
 
 beforeAll(async () => {
   p = await createPipeline(services, { bodyLimitBytes: 16 * 1024 * 1024 });
@@ -20,7 +20,7 @@ afterAll(() => p.close());
 
 describe('batch submit', () => {
   it('enqueues every job of a valid batch and reports each in order', async () => {
-    const response = await postJson(p.app, '/v1/jobs/batch', {
+    const response = await postJson(p, '/v1/jobs/batch', {
       jobs: [
         { type: 'echo', data: 1 },
         { type: 'echo', data: 2 },
@@ -41,7 +41,7 @@ describe('batch submit', () => {
 
   it('enqueues nothing when one item is invalid, naming the index and reason of each bad item', async () => {
     const before = await p.queues.get('default').count();
-    const response = await postJson(p.app, '/v1/jobs/batch', {
+    const response = await postJson(p, '/v1/jobs/batch', {
       jobs: [{ type: 'noop' }, { type: 'sleep', data: { ms: 'x' } }, { type: 'noop' }, { type: 'nope' }],
     });
     expect(response.status).toBe(400);
@@ -52,11 +52,11 @@ describe('batch submit', () => {
   });
 
   it('rejects an empty batch, more than 1,000 jobs, and a repeated id inside one batch', async () => {
-    expect((await postJson(p.app, '/v1/jobs/batch', { jobs: [] })).status).toBe(400);
+    expect((await postJson(p, '/v1/jobs/batch', { jobs: [] })).status).toBe(400);
     const big = Array.from({ length: 1_001 }, () => ({ type: 'noop' }));
-    expect((await postJson(p.app, '/v1/jobs/batch', { jobs: big })).status).toBe(400);
+    expect((await postJson(p, '/v1/jobs/batch', { jobs: big })).status).toBe(400);
     const id = randomUUID();
-    const dup = await postJson(p.app, '/v1/jobs/batch', {
+    const dup = await postJson(p, '/v1/jobs/batch', {
       jobs: [
         { type: 'noop', id },
         { type: 'noop', id },
@@ -67,9 +67,9 @@ describe('batch submit', () => {
 
   it('reports known ids as duplicates instead of enqueueing them again', async () => {
     const id = randomUUID();
-    await postJson(p.app, '/v1/jobs', { type: 'echo', data: 'once', id });
+    await postJson(p, '/v1/jobs', { type: 'echo', data: 'once', id });
     await waitForStatus(get, id, ['completed']);
-    const response = await postJson(p.app, '/v1/jobs/batch', { jobs: [{ type: 'echo', data: 'once', id }] });
+    const response = await postJson(p, '/v1/jobs/batch', { jobs: [{ type: 'echo', data: 'once', id }] });
     expect(await response.json()).toMatchObject({
       items: [{ id, outcome: 'duplicate', status: 'completed' }],
     });
@@ -106,7 +106,7 @@ describe('batch submit when Redis fails mid-batch', () => {
         data: { pad: 'x'.repeat(20_000) },
       })),
     };
-    const first = await postJson(broken.app, '/v1/jobs/batch', batch);
+    const first = await postJson(broken, '/v1/jobs/batch', batch);
     expect(first.status).toBe(503);
     const { items } = (await first.json()) as { items: BatchItemResult[] };
     const enqueued = items.filter((i) => i.outcome === 'enqueued');
@@ -119,7 +119,7 @@ describe('batch submit when Redis fails mid-batch', () => {
     for (const item of failed) expect(await queue.getJob(item.id)).toBeUndefined();
 
     await admin.config('SET', 'maxmemory', '0');
-    const second = await postJson(broken.app, '/v1/jobs/batch', batch);
+    const second = await postJson(broken, '/v1/jobs/batch', batch);
     expect(second.status).toBe(202);
     const resent = ((await second.json()) as { items: BatchItemResult[] }).items;
     expect(resent.filter((i) => i.outcome === 'duplicate').length).toBe(enqueued.length);
@@ -133,7 +133,7 @@ describe('idempotency', () => {
     const key = `order-${randomUUID()}`;
     const body = { type: 'echo', data: { order: 42 } };
     const responses = await Promise.all(
-      Array.from({ length: 30 }, () => postJson(p.app, '/v1/jobs', body, { 'Idempotency-Key': key })),
+      Array.from({ length: 30 }, () => postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key })),
     );
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 202)).toHaveLength(1);
@@ -156,21 +156,19 @@ describe('idempotency', () => {
 
   it('answers 409 for the same key with a different body', async () => {
     const key = `k-${randomUUID()}`;
-    expect((await postJson(p.app, '/v1/jobs', { type: 'noop' }, { 'Idempotency-Key': key })).status).toBe(
-      202,
-    );
-    const other = await postJson(p.app, '/v1/jobs', { type: 'echo', data: 1 }, { 'Idempotency-Key': key });
+    expect((await postJson(p, '/v1/jobs', { type: 'noop' }, { 'Idempotency-Key': key })).status).toBe(202);
+    const other = await postJson(p, '/v1/jobs', { type: 'echo', data: 1 }, { 'Idempotency-Key': key });
     expect(await other.json()).toMatchObject({ status: 409, code: 'CONFLICT' });
   });
 
   it('returns the original job after it finished and left Redis, without running it again', async () => {
     const key = `gone-${randomUUID()}`;
     const body = { type: 'echo', data: 'gone' };
-    const first = await postJson(p.app, '/v1/jobs', body, { 'Idempotency-Key': key });
+    const first = await postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key });
     const { id } = (await first.json()) as { id: string };
     await waitForStatus(get, id, ['completed']);
     await (await p.queues.get('default').getJob(id))?.remove();
-    const again = await postJson(p.app, '/v1/jobs', body, { 'Idempotency-Key': key });
+    const again = await postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id, status: 'completed' });
     expect(await p.queues.get('default').getJob(id)).toBeUndefined();
@@ -178,11 +176,11 @@ describe('idempotency', () => {
   });
 
   it('rejects a malformed Idempotency-Key and an id that contradicts the key', async () => {
-    expect(
-      (await postJson(p.app, '/v1/jobs', { type: 'noop' }, { 'Idempotency-Key': 'has space' })).status,
-    ).toBe(400);
+    expect((await postJson(p, '/v1/jobs', { type: 'noop' }, { 'Idempotency-Key': 'has space' })).status).toBe(
+      400,
+    );
     const both = await postJson(
-      p.app,
+      p,
       '/v1/jobs',
       { type: 'noop', id: randomUUID() },
       { 'Idempotency-Key': 'k1' },

@@ -2,7 +2,7 @@ import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForStatus } from './harness.js';
-import { type AppProcess, startApp, stopApp, waitForOk } from './processes.js';
+import { type AppProcess, authHeaders, startApp, stopApp, waitForOk } from './processes.js';
 
 const services = useTestServices();
 const started: AppProcess[] = [];
@@ -26,11 +26,11 @@ async function startWorker(extra: Record<string, string> = {}) {
   return worker;
 }
 
-const get = (path: string) => fetch(`${api}${path}`);
+const get = (path: string) => fetch(`${api}${path}`, { headers: authHeaders() });
 async function submit(body: unknown): Promise<string> {
   const response = await fetch(`${api}/v1/jobs`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: authHeaders({ 'content-type': 'application/json' }),
     body: JSON.stringify(body),
   });
   expect(response.status).toBe(202);

@@ -4,17 +4,32 @@ import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
-import { type ApiEnv, createApp, createQueueSet, type QueueSet } from '../apps/api/src/index.js';
+import {
+  type ApiEnv,
+  type ApiKeyStore,
+  createApiKeyStore,
+  createApp,
+  createQueueSet,
+  type QueueSet,
+} from '../apps/api/src/index.js';
 import {
   type ConveyorWorker,
-  createConveyorWorker,
   createAddressGuard,
+  createConveyorWorker,
   createHandlers,
   testingHandlers,
 } from '../apps/worker/src/index.js';
 
-export interface Pipeline {
+/** Anything that answers `request(path, init)` like a Hono app. */
+export interface Requester {
+  request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
+
+export interface Pipeline extends Requester {
   app: Hono<ApiEnv>;
+  /** An admin key of tenant `default`; `request` sends it. */
+  apiKey: string;
+  keys: ApiKeyStore;
   database: Database;
   queues: QueueSet;
   producer: Redis;
@@ -26,7 +41,15 @@ export interface Pipeline {
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
 export async function createPipeline(
   services: { redisUrl: string; databaseUrl: string; prefix: string },
-  { bodyLimitBytes = 64 * 1024 }: { bodyLimitBytes?: number } = {},
+  {
+    bodyLimitBytes = 64 * 1024,
+    rateLimit = { perSecond: 0, burst: 1 },
+    tenantMaxInFlight = 0,
+  }: {
+    bodyLimitBytes?: number;
+    rateLimit?: { perSecond: number; burst: number };
+    tenantMaxInFlight?: number;
+  } = {},
 ): Promise<Pipeline> {
   const logger = createLogger({ name: 'test', level: 'silent' });
   const registry = createJobRegistry({ testing: true });
@@ -34,10 +57,25 @@ export async function createPipeline(
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
-  const app = createApp({ logger, registry, queues, redis: producer, database, bodyLimitBytes });
+  const keys = createApiKeyStore({ database });
+  const { key: apiKey } = await keys.create({ tenant: 'default', name: 'test', scopes: ['admin'] });
+  const app = createApp({
+    logger,
+    registry,
+    queues,
+    redis: producer,
+    database,
+    bodyLimitBytes,
+    auth: { keys },
+    rateLimit,
+    tenantMaxInFlight,
+  });
   const workerRedis: Redis[] = [];
   const pipeline: Pipeline = {
     app,
+    apiKey,
+    keys,
+    request: (path, init = {}) => app.request(path, withKey(apiKey, init)),
     database,
     queues,
     producer,
@@ -66,14 +104,16 @@ export async function createPipeline(
   return pipeline;
 }
 
-/** POSTs JSON to the in-process app. */
-export function postJson(
-  app: Hono<ApiEnv>,
-  path: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-) {
-  return app.request(path, {
+/** `init` with `Authorization: Bearer <key>` added (unless it sets its own). */
+export function withKey(key: string, init: RequestInit = {}): RequestInit {
+  const headers = new Headers(init.headers);
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
+  return { ...init, headers };
+}
+
+/** POSTs JSON through `to` (a pipeline sends its admin key). */
+export function postJson(to: Requester, path: string, body: unknown, headers: Record<string, string> = {}) {
+  return to.request(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),

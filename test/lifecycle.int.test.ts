@@ -11,9 +11,9 @@ import { type AppProcess, startApp, stopApp, waitForOk } from './processes.js';
 const services = useTestServices();
 let p: Pipeline;
 let workerProcess: AppProcess;
-const get = (path: string) => p.app.request(path);
+const get = (path: string) => p.request(path);
 const post = (path: string, body: unknown = {}, headers: Record<string, string> = {}) =>
-  postJson(p.app, path, body, headers);
+  postJson(p, path, body, headers);
 
 async function submit(body: unknown): Promise<string> {
   const response = await post('/v1/jobs', body);

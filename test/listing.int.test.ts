@@ -5,7 +5,7 @@ import { createPipeline, type Pipeline, postJson, waitForStatus } from './harnes
 
 const services = useTestServices();
 let p: Pipeline;
-const get = (path: string) => p.app.request(path);
+const get = (path: string) => p.request(path);
 const queuedIds: string[] = [];
 const finishedIds: string[] = [];
 
@@ -31,12 +31,12 @@ beforeAll(async () => {
   p = await createPipeline(services);
   p.startWorker();
   for (let i = 0; i < 13; i++) {
-    const response = await postJson(p.app, '/v1/jobs', { type: 'echo', data: i });
+    const response = await postJson(p, '/v1/jobs', { type: 'echo', data: i });
     finishedIds.push(((await response.json()) as { id: string }).id);
   }
   await Promise.all(finishedIds.map((id) => waitForStatus(get, id, ['completed'])));
   for (let i = 0; i < 7; i++) {
-    const response = await postJson(p.app, '/v1/jobs', { type: 'noop', delayMs: 600_000 });
+    const response = await postJson(p, '/v1/jobs', { type: 'noop', delayMs: 600_000 });
     queuedIds.push(((await response.json()) as { id: string }).id);
   }
 });

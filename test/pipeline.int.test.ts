@@ -7,7 +7,7 @@ import { createPipeline, type Pipeline, postJson, waitForStatus } from './harnes
 
 const services = useTestServices();
 let p: Pipeline;
-const get = (path: string) => p.app.request(path);
+const get = (path: string) => p.request(path);
 
 beforeAll(async () => {
   p = await createPipeline(services);
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 async function submit(body: unknown) {
-  const response = await postJson(p.app, '/v1/jobs', body);
+  const response = await postJson(p, '/v1/jobs', body);
   expect(response.status).toBe(202);
   return (await response.json()) as { id: string; status: string; links: { self: string } };
 }
@@ -85,10 +85,10 @@ describe('submit → worker → Postgres', () => {
     const id = randomUUID();
     await submit({ type: 'echo', data: 1, id });
     await waitForStatus(get, id, ['completed']);
-    const again = await postJson(p.app, '/v1/jobs', { id, data: 1, type: 'echo' });
+    const again = await postJson(p, '/v1/jobs', { id, data: 1, type: 'echo' });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id, status: 'completed' });
-    const different = await postJson(p.app, '/v1/jobs', { type: 'echo', data: 2, id });
+    const different = await postJson(p, '/v1/jobs', { type: 'echo', data: 2, id });
     expect(different.status).toBe(409);
     expect(await different.json()).toMatchObject({ code: 'CONFLICT' });
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -99,7 +99,7 @@ describe('submit → worker → Postgres', () => {
     const job = await submit({ type: 'noop', delayMs: 60_000 });
     const response = await get(`/v1/jobs/${job.id}`);
     expect(await response.json()).toMatchObject({ id: job.id, status: 'queued', attempts: 0 });
-    const again = await postJson(p.app, '/v1/jobs', { type: 'noop', id: job.id });
+    const again = await postJson(p, '/v1/jobs', { type: 'noop', id: job.id });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id: job.id, status: 'queued' });
   });
@@ -116,14 +116,14 @@ describe('bad requests', () => {
   }
 
   it('rejects an unknown type with 400 and lists the known types', async () => {
-    const body = await problem(await postJson(p.app, '/v1/jobs', { type: 'nope' }), 400, 'UNKNOWN_JOB_TYPE');
+    const body = await problem(await postJson(p, '/v1/jobs', { type: 'nope' }), 400, 'UNKNOWN_JOB_TYPE');
     expect(body.knownTypes).toEqual(expect.arrayContaining(['echo', 'noop', 'sleep', 'http.request']));
     expect(body.detail).toContain('echo');
   });
 
   it('rejects data that does not match the type schema and names the field', async () => {
     const body = await problem(
-      await postJson(p.app, '/v1/jobs', { type: 'sleep', data: { ms: 'x' } }),
+      await postJson(p, '/v1/jobs', { type: 'sleep', data: { ms: 'x' } }),
       400,
       'VALIDATION_FAILED',
     );
@@ -131,17 +131,13 @@ describe('bad requests', () => {
   });
 
   it('rejects attempts above the type limit', async () => {
-    await problem(
-      await postJson(p.app, '/v1/jobs', { type: 'noop', attempts: 999 }),
-      400,
-      'VALIDATION_FAILED',
-    );
+    await problem(await postJson(p, '/v1/jobs', { type: 'noop', attempts: 999 }), 400, 'VALIDATION_FAILED');
   });
 
   it('answers malformed JSON with 400, a wrong content type with 415, a big body with 413', async () => {
-    await problem(await postJson(p.app, '/v1/jobs', '{"type":'), 400, 'MALFORMED_JSON');
+    await problem(await postJson(p, '/v1/jobs', '{"type":'), 400, 'MALFORMED_JSON');
     await problem(
-      await p.app.request('/v1/jobs', {
+      await p.request('/v1/jobs', {
         method: 'POST',
         headers: { 'content-type': 'text/plain' },
         body: '{}',
@@ -150,7 +146,7 @@ describe('bad requests', () => {
       'UNSUPPORTED_MEDIA_TYPE',
     );
     await problem(
-      await postJson(p.app, '/v1/jobs', { type: 'echo', data: 'x'.repeat(70 * 1024) }),
+      await postJson(p, '/v1/jobs', { type: 'echo', data: 'x'.repeat(70 * 1024) }),
       413,
       'PAYLOAD_TOO_LARGE',
     );
@@ -164,8 +160,8 @@ describe('bad requests', () => {
 
   it('enqueues nothing for a rejected request', async () => {
     const before = await p.queues.get('default').count();
-    await postJson(p.app, '/v1/jobs', { type: 'sleep', data: { ms: -1 } });
-    await postJson(p.app, '/v1/jobs', { type: 'noop', colour: 'blue' });
+    await postJson(p, '/v1/jobs', { type: 'sleep', data: { ms: -1 } });
+    await postJson(p, '/v1/jobs', { type: 'noop', colour: 'blue' });
     expect(await p.queues.get('default').count()).toBe(before);
   });
 });

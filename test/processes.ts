@@ -1,8 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The admin key every API started by `startApp` accepts (BOOTSTRAP_ADMIN_KEY), tenant `default`. */
+export const TEST_API_KEY = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+
+/** Headers that authenticate with TEST_API_KEY. */
+export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${TEST_API_KEY}`, ...extra };
+}
 
 export interface AppProcess {
   child: ChildProcess;
@@ -19,7 +28,7 @@ export interface AppProcess {
 export function startApp(app: 'api' | 'worker', env: Record<string, string>): AppProcess {
   const child = spawn(process.execPath, ['--enable-source-maps', `apps/${app}/dist/main.js`], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_KEY: TEST_API_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -6,6 +6,7 @@ import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
+import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
 import { createQueueSet } from './queues.js';
 
 const services = useTestServices();
@@ -29,6 +30,7 @@ describe('with Redis and Postgres unreachable', () => {
       queues,
       redis,
       database,
+      auth: { keys: createApiKeyStore({ database }) },
     });
     close = async () => {
       redis.disconnect();
@@ -51,14 +53,14 @@ describe('with Redis and Postgres unreachable', () => {
     const started = Date.now();
     const response = await app.request('/v1/jobs', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${generateApiKey().key}` },
       body: JSON.stringify({ type: 'noop' }),
     });
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');
     expect(await response.json()).toMatchObject({
       code: 'UNAVAILABLE',
-      detail: expect.stringContaining('Redis'),
+      detail: expect.stringContaining('Postgres'),
     });
     expect(Date.now() - started).toBeLessThan(2_000);
   });

@@ -5,10 +5,15 @@ import type { JobRegistry } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
 import type { ApiEnv } from './api-env.js';
+import type { ApiKeyStore } from './auth/api-keys.js';
+import { authenticate } from './auth/authenticate.js';
+import type { JwtVerifier } from './auth/jwt-verifier.js';
+import { rateLimit } from './auth/rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './errors/problem.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
@@ -20,6 +25,7 @@ import type { QueueSet } from './queues.js';
 import { healthRoutes } from './routes/health.js';
 import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyRoutes } from './routes/keys.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -34,6 +40,14 @@ export interface ApiDeps {
   requestTimeoutMs?: number;
   /** How long a client id or Idempotency-Key is remembered. @defaultValue 24 h */
   idempotencyTtlSeconds?: number;
+  /** API keys and, optionally, JWT bearer tokens. */
+  auth: { keys: ApiKeyStore; jwt?: JwtVerifier | undefined };
+  /** Per-key request rate; perSecond 0 turns it off. @defaultValue 50/s, burst 100 */
+  rateLimit?: { perSecond: number; burst: number };
+  /** Most queued plus running jobs per tenant; 0: no cap. @defaultValue 0 */
+  tenantMaxInFlight?: number;
+  /** Browser origins allowed by CORS; empty: CORS off. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -65,10 +79,29 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     }),
   );
   app.use('/v1/*', requestTimeout(requestTimeoutMs));
+  const { corsOrigins = [], rateLimit: limits = { perSecond: 50, burst: 100 } } = deps;
+  if (corsOrigins.length > 0) {
+    app.use(
+      '/v1/*',
+      cors({ origin: [...corsOrigins], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] }),
+    );
+  }
+  app.use('/v1/*', authenticate(deps.auth));
+  app.use(
+    '/v1/*',
+    rateLimit({
+      redis: deps.redis,
+      prefix: deps.queues.prefix,
+      perSecond: limits.perSecond,
+      burst: limits.burst,
+      logger,
+    }),
+  );
 
   app.route('/', healthRoutes(deps));
   app.route('/v1', jobRoutes({ submitter, store, control, list }));
   app.route('/v1', jobTypeRoutes(deps));
+  app.route('/v1', keyRoutes({ keys: deps.auth.keys }));
 
   app.notFound(() => {
     throw new ConveyorError('NOT_FOUND', 'no such route');

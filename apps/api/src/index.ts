@@ -1,4 +1,5 @@
 /** The app's parts, for tests and tools that compose it in-process; main.ts is its entry point. */
 export type { ApiEnv } from './api-env.js';
 export { type ApiDeps, createApp } from './app.js';
+export { type ApiKeyStore, createApiKeyStore } from './auth/api-keys.js';
 export { createQueueSet, type QueueSet } from './queues.js';

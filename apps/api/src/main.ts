@@ -6,6 +6,8 @@ import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { createApiKeyStore } from './auth/api-keys.js';
+import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createQueueSet } from './queues.js';
 
 async function main(): Promise<void> {
@@ -25,6 +27,25 @@ async function main(): Promise<void> {
     logger.warn({ err: error }, 'starting without Redis'),
   );
   const queues = createQueueSet({ connection: redis, prefix: config.QUEUE_PREFIX, names: registry.queues() });
+  const keys = createApiKeyStore({ database, cacheTtlMs: config.AUTH_CACHE_TTL_MS });
+  if (config.BOOTSTRAP_ADMIN_KEY) {
+    await keys
+      .create({
+        tenant: config.BOOTSTRAP_TENANT,
+        name: 'bootstrap',
+        scopes: ['admin'],
+        key: config.BOOTSTRAP_ADMIN_KEY,
+      })
+      .then(() => logger.info({ tenant: config.BOOTSTRAP_TENANT }, 'bootstrap admin key ready'))
+      .catch((error: unknown) => logger.error({ err: error }, 'could not store BOOTSTRAP_ADMIN_KEY'));
+  }
+  const jwt = createJwtVerifier({
+    secret: config.JWT_SECRET,
+    jwksUrl: config.JWT_JWKS_URL,
+    tenantClaim: config.JWT_TENANT_CLAIM,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
   const app = createApp({
     logger,
     registry,
@@ -34,6 +55,10 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     idempotencyTtlSeconds: config.IDEMPOTENCY_RETENTION_HOURS * 3_600,
+    auth: { keys, jwt },
+    rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+    tenantMaxInFlight: config.TENANT_MAX_IN_FLIGHT,
+    corsOrigins: config.CORS_ORIGINS,
   });
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {

@@ -3,6 +3,7 @@ import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, jobEnvelope, type TerminalStatus } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import { tenantInFlightKey } from '@conveyor/core/redis';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
@@ -214,6 +215,8 @@ export function createProcessor(deps: ProcessorDeps) {
       } catch {
         throw new HandBack();
       }
+      // The tenant's in-flight slot (reserved by the API at submit) is free again.
+      redis.decr(tenantInFlightKey(prefix, envelope.tenant)).catch(() => {});
       const ts = row.finishedAt?.toISOString() ?? new Date().toISOString();
       metrics?.jobsFinished.inc({ type: job.name, status: result.status });
       metrics?.jobDuration.observe({ type: job.name }, (Date.now() - startedAt.getTime()) / 1_000);

@@ -4,6 +4,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 /** HTTP status of every error code; exhaustive, so a new code must be placed here to compile. */
 export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
   VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
+  QUEUE_FULL: 429,
   MALFORMED_JSON: 400,
   UNKNOWN_JOB_TYPE: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -23,6 +27,9 @@ export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
 
 const titleByStatus: Partial<Record<number, string>> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  429: 'Too Many Requests',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',

@@ -4,6 +4,7 @@ import { ConveyorError } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
 import type { JobEnvelope, JobRegistry, JobView } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import { tenantInFlightKey } from '@conveyor/core/redis';
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
 import { jobOptions } from './job-options.js';
@@ -99,7 +100,12 @@ export function createJobControl(deps: JobControlDeps): JobControl {
           () => false, // locked: a worker took it meanwhile; the broadcast reaches it
         );
       }
-      if (!removed) await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, id));
+      if (removed) {
+        // No worker will finish it: free its in-flight slot here.
+        redis.decr(tenantInFlightKey(queues.prefix, tenant)).catch(() => {});
+      } else {
+        await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, id));
+      }
       const view = await currentView(tenant, id);
       if (view.status !== 'cancelled') {
         throw new ConveyorError(

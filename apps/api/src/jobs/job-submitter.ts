@@ -12,6 +12,7 @@ import {
   submitBatchBody,
   submitJobBody,
 } from '@conveyor/core/jobs';
+import { createInFlightCounter } from '@conveyor/core/redis';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
@@ -48,6 +49,8 @@ export interface JobSubmitterDeps {
   redis: Redis;
   /** How long an id or Idempotency-Key is remembered. @defaultValue 24 h */
   idempotencyTtlSeconds?: number;
+  /** Most queued plus running jobs per tenant; 0: no cap. @defaultValue 0 */
+  tenantMaxInFlight?: number;
 }
 
 /** One validated submit, ready for BullMQ. */
@@ -63,8 +66,26 @@ export interface PreparedJob {
 
 /** Validates submits against the catalog and enqueues them into their type's BullMQ queue. */
 export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
-  const { registry, queues, store, redis, idempotencyTtlSeconds = 24 * 3_600 } = deps;
+  const { registry, queues, store, redis, idempotencyTtlSeconds = 24 * 3_600, tenantMaxInFlight = 0 } = deps;
   const { prefix } = queues;
+  const inFlight = createInFlightCounter(redis, prefix);
+
+  /** Takes `n` of the tenant's in-flight slots, or answers 429 QUEUE_FULL. */
+  async function reserveSlots(tenant: string, n: number): Promise<void> {
+    if (tenantMaxInFlight <= 0 || n === 0) return;
+    const ok = await orUnavailable('Redis', () => inFlight.reserve(tenant, n, tenantMaxInFlight));
+    if (!ok) {
+      throw new ConveyorError(
+        'QUEUE_FULL',
+        `tenant ${tenant} already has ${tenantMaxInFlight} queued or running jobs; wait for some to finish`,
+        { retryable: true },
+      );
+    }
+  }
+
+  async function releaseSlots(tenant: string, n: number): Promise<void> {
+    if (tenantMaxInFlight > 0 && n > 0) await inFlight.release(tenant, n).catch(() => {});
+  }
 
   function resolveType(type: string): JobDefinition {
     const definition = registry.get(type);
@@ -262,6 +283,8 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
         toAdd.set(job.definition.queue, group);
       });
 
+      const adding = [...toAdd.values()].reduce((n, group) => n + group.length, 0);
+      await reserveSlots(tenant, adding);
       // One addBulk (one pipeline, one round trip) per queue. A pipeline is not a
       // transaction: when it fails, probe which jobs did land.
       let complete = true;
@@ -293,6 +316,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
           }
         }),
       );
+      await releaseSlots(tenant, items.filter((i) => i.outcome === 'failed').length);
       return { complete, items };
     },
   };

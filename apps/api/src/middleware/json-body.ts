@@ -3,9 +3,27 @@ import type { Context } from 'hono';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
+/** Deepest nesting of arrays and objects a body may have. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Nesting depth of a parsed JSON value, counted without recursion (a hostile body cannot overflow the stack). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    if (depth + 1 > max) max = depth + 1;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
 /**
  * Reads the request body as JSON: 415 unless the content type is JSON, 400 when it does
- * not parse. The size limit is enforced before, by the bodyLimit middleware.
+ * not parse or nests deeper than MAX_JSON_DEPTH. The size limit is enforced before, by the
+ * bodyLimit middleware.
  */
 export async function readJsonBody(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type') ?? '';
@@ -16,10 +34,15 @@ export async function readJsonBody(c: Context): Promise<unknown> {
     );
   }
   const text = await c.req.text();
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : 'unparseable';
     throw new ConveyorError('MALFORMED_JSON', `the body is not valid JSON: ${reason}`);
   }
+  if (depthOf(value) > MAX_JSON_DEPTH) {
+    throw new ConveyorError('VALIDATION_FAILED', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
 }

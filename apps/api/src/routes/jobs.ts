@@ -7,7 +7,7 @@ import type { createJobLister } from '../jobs/job-list.js';
 import type { JobStore } from '../jobs/job-store.js';
 import type { JobSubmitter } from '../jobs/job-submitter.js';
 import { readJsonBody } from '../middleware/json-body.js';
-import { DEFAULT_TENANT } from '../tenant.js';
+import { tenantOf } from '../tenant.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,12 +32,12 @@ export function jobRoutes({ submitter, store, control, list }: JobRouteDeps): Ho
   return new Hono<ApiEnv>()
     .post('/jobs', async (c) => {
       const key = parseIdempotencyKey(c.req.header('idempotency-key'));
-      const { created, job } = await submitter.submit(DEFAULT_TENANT, await readJsonBody(c), key);
+      const { created, job } = await submitter.submit(tenantOf(c), await readJsonBody(c), key);
       c.header('Location', job.links.self);
       return c.json(job, created ? 202 : 200);
     })
     .post('/jobs/batch', async (c) => {
-      const { complete, items } = await submitter.submitBatch(DEFAULT_TENANT, await readJsonBody(c));
+      const { complete, items } = await submitter.submitBatch(tenantOf(c), await readJsonBody(c));
       if (!complete) {
         const landed = items.filter((i) => i.outcome === 'enqueued' || i.outcome === 'duplicate').length;
         throw new ConveyorError(
@@ -48,12 +48,10 @@ export function jobRoutes({ submitter, store, control, list }: JobRouteDeps): Ho
       }
       return c.json({ items }, 202);
     })
-    .get('/jobs', async (c) => c.json(await list(DEFAULT_TENANT, c.req.query())))
-    .get('/jobs/:id', async (c) => c.json(await store.get(DEFAULT_TENANT, jobId(c.req.param('id')))))
+    .get('/jobs', async (c) => c.json(await list(tenantOf(c), c.req.query())))
+    .get('/jobs/:id', async (c) => c.json(await store.get(tenantOf(c), jobId(c.req.param('id')))))
     .post('/jobs/:id/cancel', async (c) =>
-      c.json(await control.cancel(DEFAULT_TENANT, jobId(c.req.param('id')))),
+      c.json(await control.cancel(tenantOf(c), jobId(c.req.param('id')))),
     )
-    .post('/jobs/:id/retry', async (c) =>
-      c.json(await control.retry(DEFAULT_TENANT, jobId(c.req.param('id')))),
-    );
+    .post('/jobs/:id/retry', async (c) => c.json(await control.retry(tenantOf(c), jobId(c.req.param('id')))));
 }

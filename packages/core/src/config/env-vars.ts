@@ -74,3 +74,26 @@ export function enumVar<const T extends readonly [string, ...string[]]>(options:
 export function stringVar(fallback: string, pattern: RegExp, message: string) {
   return v.optional(v.pipe(v.string(), v.trim(), v.regex(pattern, message)), fallback);
 }
+
+/** An optional string matching `pattern`; undefined when unset. */
+export function optionalVar(pattern: RegExp, message: string) {
+  return v.optional(v.pipe(v.string(), v.trim(), v.regex(pattern, message)));
+}
+
+/** An optional URL with one of `schemes`; undefined when unset. */
+export function optionalUrlVar(schemes: readonly string[]) {
+  const expected = schemes.map((s) => `${s}://`).join(' or ');
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => {
+        try {
+          return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      }, `must be a URL starting with ${expected}`),
+    ),
+  );
+}

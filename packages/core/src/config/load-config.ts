@@ -1,6 +1,15 @@
 import * as v from 'valibot';
 import { ConveyorError } from '../errors/index.js';
-import { boolVar, enumVar, intVar, listVar, stringVar, urlVar } from './env-vars.js';
+import {
+  boolVar,
+  enumVar,
+  intVar,
+  listVar,
+  optionalUrlVar,
+  optionalVar,
+  stringVar,
+  urlVar,
+} from './env-vars.js';
 
 /** Variables both the API and the worker read. */
 const commonEnv = {
@@ -31,6 +40,33 @@ export const apiEnv = v.object({
   BODY_LIMIT_BYTES: intVar(1_048_576, 1_024, 104_857_600),
   /** A request still running after this long gets 503. */
   REQUEST_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  /** An admin API key (cvk_…, from `npm run keys -- generate`) ensured at start, for a first login; unset: none. */
+  BOOTSTRAP_ADMIN_KEY: optionalVar(
+    /^cvk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/,
+    'must be a key from `npm run keys -- generate`',
+  ),
+  /** Tenant of BOOTSTRAP_ADMIN_KEY. */
+  BOOTSTRAP_TENANT: stringVar('default', /^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . -'),
+  /** How long an API key lookup is cached per process: a revoked key stops working within this. */
+  AUTH_CACHE_TTL_MS: intVar(5_000, 0, 60_000),
+  /** HS256 secret for JWT bearer tokens (at least 32 characters); unset: no HS256 tokens. */
+  JWT_SECRET: optionalVar(/^.{32,}$/, 'must be at least 32 characters'),
+  /** JWKS URL of an identity provider for RS256/ES256 JWTs; unset: none. */
+  JWT_JWKS_URL: optionalUrlVar(['https', 'http']),
+  /** JWT claim that names the tenant. */
+  JWT_TENANT_CLAIM: stringVar('tenant', /^[A-Za-z0-9_:./-]{1,100}$/, 'must be a claim name'),
+  /** Required JWT issuer (iss); unset: not checked. */
+  JWT_ISSUER: optionalVar(/^.{1,500}$/, 'must be 1-500 characters'),
+  /** Required JWT audience (aud); unset: not checked. */
+  JWT_AUDIENCE: optionalVar(/^.{1,500}$/, 'must be 1-500 characters'),
+  /** Requests per second per API key or token, shared by all API replicas; 0 turns rate limits off. */
+  RATE_LIMIT_PER_SECOND: intVar(50, 0, 1_000_000),
+  /** Requests a key may make at once above its rate. */
+  RATE_LIMIT_BURST: intVar(100, 1, 1_000_000),
+  /** Most queued plus running jobs per tenant (429 QUEUE_FULL beyond); 0: no cap. */
+  TENANT_MAX_IN_FLIGHT: intVar(100_000, 0, 100_000_000),
+  /** Origins allowed to call the API from a browser, comma-separated; empty: CORS off. */
+  CORS_ORIGINS: listVar(/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/, 'origins like https://app.example.com'),
   /** How long a client job id or Idempotency-Key is remembered (finished jobs stay findable by id in Postgres). */
   IDEMPOTENCY_RETENTION_HOURS: intVar(24, 1, 24 * 365),
 });

@@ -1,2 +1,3 @@
 export * from './connect.js';
 export * from './ping.js';
+export * from './tenant-in-flight.js';

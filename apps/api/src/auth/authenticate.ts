@@ -1,0 +1,56 @@
+import { ConveyorError } from '@conveyor/core/errors';
+import type { MiddlewareHandler } from 'hono';
+import type { ApiEnv } from '../api-env.js';
+import type { ApiKeyStore } from './api-keys.js';
+import type { JwtVerifier } from './jwt-verifier.js';
+import { hasScope, type Scope } from './principal.js';
+
+/**
+ * The scope every /v1 route needs, in one table: reads need jobs:read, writes jobs:write,
+ * key management and pausing queues admin.
+ */
+export function requiredScope(method: string, path: string): Scope {
+  if (path === '/v1/keys' || path.startsWith('/v1/keys/')) return 'admin';
+  if (/^\/v1\/queues\/[^/]+\/(pause|resume)$/.test(path)) return 'admin';
+  return method === 'GET' || method === 'HEAD' ? 'jobs:read' : 'jobs:write';
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/;
+
+/**
+ * Authenticates every request with `Authorization: Bearer <API key or JWT>` and checks the
+ * route's scope: 401 without valid credentials, 403 without the scope. Sets c.var.principal.
+ */
+export function authenticate({
+  keys,
+  jwt,
+}: {
+  keys: ApiKeyStore;
+  jwt?: JwtVerifier | undefined;
+}): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    if (token === undefined) {
+      c.header('WWW-Authenticate', 'Bearer realm="conveyor"');
+      throw new ConveyorError(
+        'UNAUTHENTICATED',
+        header === undefined
+          ? 'send an API key: Authorization: Bearer <key>'
+          : 'malformed Authorization header',
+      );
+    }
+    const principal = token.startsWith('cvk_') ? await keys.authenticate(token) : await jwt?.(token);
+    if (!principal) {
+      c.header('WWW-Authenticate', 'Bearer realm="conveyor", error="invalid_token"');
+      throw new ConveyorError('UNAUTHENTICATED', 'the API key or token is invalid, expired or revoked');
+    }
+    const scope = requiredScope(c.req.method, c.req.path);
+    if (!hasScope(principal, scope)) {
+      throw new ConveyorError('FORBIDDEN', `this key lacks the ${scope} scope`);
+    }
+    c.set('principal', principal);
+    c.set('log', c.var.log.child({ tenant: principal.tenant, subject: principal.subject }));
+    await next();
+  };
+}

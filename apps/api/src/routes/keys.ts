@@ -1,0 +1,48 @@
+import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { ApiEnv } from '../api-env.js';
+import type { ApiKeyStore } from '../auth/api-keys.js';
+import { scopes } from '../auth/principal.js';
+import { readJsonBody } from '../middleware/json-body.js';
+import { tenantOf } from '../tenant.js';
+
+const createKeyBody = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  scopes: v.pipe(
+    v.array(v.picklist(scopes, `each scope must be one of ${scopes.join(', ')}`)),
+    v.minLength(1),
+  ),
+  expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Admin routes: create (the key is shown once), list and revoke the API keys of the caller's tenant. */
+export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
+  return new Hono<ApiEnv>()
+    .post('/keys', async (c) => {
+      const body = parseOrThrow(createKeyBody, await readJsonBody(c));
+      const expiresAt = body.expiresAt === undefined ? undefined : new Date(body.expiresAt);
+      if (expiresAt && expiresAt.getTime() <= Date.now()) {
+        throw new ConveyorError('VALIDATION_FAILED', 'invalid input: expiresAt is in the past', {
+          issues: [{ path: 'expiresAt', message: 'is in the past' }],
+        });
+      }
+      const created = await keys.create({
+        tenant: tenantOf(c),
+        name: body.name,
+        scopes: body.scopes,
+        expiresAt,
+      });
+      return c.json(created, 201);
+    })
+    .get('/keys', async (c) => c.json({ items: await keys.list(tenantOf(c)) }))
+    .delete('/keys/:id', async (c) => {
+      const id = c.req.param('id');
+      if (!UUID.test(id) || !(await keys.revoke(tenantOf(c), id.toLowerCase()))) {
+        throw new ConveyorError('NOT_FOUND', `no API key with id ${id}`);
+      }
+      return c.body(null, 204);
+    });
+}
