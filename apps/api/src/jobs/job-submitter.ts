@@ -190,9 +190,15 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
 
   async function enqueue(job: PreparedJob): Promise<void> {
     queues.assertConnected();
-    await orUnavailable('Redis', () =>
-      queues.get(job.definition.queue).add(job.definition.name, job.envelope, job.options),
-    );
+    await reserveSlots(job.envelope.tenant, 1);
+    try {
+      await orUnavailable('Redis', () =>
+        queues.get(job.definition.queue).add(job.definition.name, job.envelope, job.options),
+      );
+    } catch (error) {
+      await releaseSlots(job.envelope.tenant, 1);
+      throw error;
+    }
   }
 
   return {

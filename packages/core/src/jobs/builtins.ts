@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { defineJob } from './define-job.js';
+import { plainRecord } from './plain-record.js';
 
 /** Does nothing; for benchmarks and smoke tests. */
 export const noop = defineJob({
@@ -42,9 +43,9 @@ export const httpRequest = defineJob({
       v.url(),
       v.check((u) => /^https?:\/\//i.test(u), 'only http and https URLs are allowed'),
     ),
-    headers: v.optional(v.record(headerName, v.pipe(v.string(), v.maxLength(8192)))),
+    headers: v.optional(plainRecord(headerName, v.pipe(v.string(), v.maxLength(8192)))),
     body: v.optional(
-      v.union([v.pipe(v.string(), v.maxLength(1_000_000)), v.record(v.string(), v.unknown())]),
+      v.union([v.pipe(v.string(), v.maxLength(1_000_000)), plainRecord(v.string(), v.unknown())]),
     ),
   }),
   queue: 'http',

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { type ErrorRecord, errorCodes } from '../errors/index.js';
 import type { JobStatus } from './job-status.js';
+import { plainRecord } from './plain-record.js';
 
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
@@ -33,7 +34,7 @@ export const submitJobBody = v.strictObject({
   /** Free-form client data kept with the job (at most 64 keys). */
   metadata: v.optional(
     v.pipe(
-      v.record(v.pipe(v.string(), v.maxLength(128)), v.unknown()),
+      plainRecord(v.pipe(v.string(), v.maxLength(128)), v.unknown()),
       v.check((m) => Object.keys(m).length <= 64, 'at most 64 keys'),
     ),
   ),
