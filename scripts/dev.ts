@@ -4,6 +4,8 @@
  * worker with pretty logs. Ctrl-C stops everything.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase } from '@conveyor/core/db';
 import { resolveServices } from '@conveyor/dev';
@@ -12,6 +14,17 @@ import { PinoPretty } from 'pino-pretty';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const port = process.env.PORT ?? '3000';
 const say = (line: string) => console.log(`\x1b[36mconveyor\x1b[0m ${line}`);
+
+/** The dev admin key: made once, kept in .data/ so it survives restarts with the embedded Postgres. */
+async function devAdminKey(): Promise<string> {
+  const file = `${root}.data/dev-admin-key`;
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (/^cvk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+  const key = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+  await mkdir(`${root}.data`, { recursive: true });
+  await writeFile(file, key, { mode: 0o600 });
+  return key;
+}
 
 async function main(): Promise<void> {
   const services = await resolveServices({
@@ -53,10 +66,12 @@ async function main(): Promise<void> {
     return stop(1);
   }
 
+  const apiKey = await devAdminKey();
   const env = {
     ...process.env,
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
+    BOOTSTRAP_ADMIN_KEY: apiKey,
     PORT: port,
   };
   for (const app of ['api', 'worker'] as const) {
@@ -81,11 +96,13 @@ async function main(): Promise<void> {
   say(
     `API on ${url} (Redis ${services.redisUrl}, Postgres ${services.databaseUrl.replace(/:[^:@/]*@/, ':***@')})`,
   );
+  say(`admin API key (tenant default, kept in .data/dev-admin-key): ${apiKey}`);
   say('try it:');
+  console.log(`  export CONVEYOR_KEY=${apiKey}`);
   console.log(
-    `  curl -s -X POST ${url}/v1/jobs -H 'content-type: application/json' -d '{"type":"echo","data":{"hello":"world"}}'`,
+    `  curl -s -X POST ${url}/v1/jobs -H "authorization: Bearer $CONVEYOR_KEY" -H 'content-type: application/json' -d '{"type":"echo","data":{"hello":"world"}}'`,
   );
-  console.log(`  curl -s ${url}/v1/jobs/<id from above>`);
+  console.log(`  curl -s ${url}/v1/jobs/<id from above> -H "authorization: Bearer $CONVEYOR_KEY"`);
   say(
     `job types: ${url}/v1/job-types · readiness: ${url}/health/ready · worker metrics: http://127.0.0.1:3001/metrics`,
   );

@@ -76,7 +76,8 @@ export async function startEmbeddedPostgres(
   const isRoot = userInfo().uid === 0;
   if (isRoot) {
     await mkdir(dataDir, { recursive: true });
-    await ensureTraversable([await binariesDir(), dataDir], log);
+    // The data directory itself must stay private (Postgres refuses one others can enter): only its parents.
+    await ensureTraversable([await binariesDir(), dirname(resolve(dataDir))], log);
   }
   const recent: string[] = [];
   const remember = (message: unknown) => {
