@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,7 @@ async function waitForPing(port: number, timeoutMs: number): Promise<void> {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   if (!hasRedisServer()) throw new Error(REDIS_INSTALL_HINT);
   const port = options.port ?? (await freePort());
+  const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'conveyor-redis-')));
   const args = [
     '--port',
@@ -119,7 +120,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     get pid() {
       return child.pid ?? -1;
     },
-    stop,
+    async stop() {
+      await stop();
+      if (ownDir) await rm(dir, { recursive: true, force: true });
+    },
     kill: (signal = 'SIGKILL') => child.kill(signal),
     async restart() {
       await stop();
