@@ -24,6 +24,10 @@ export interface ConveyorWorkerDeps {
   concurrency?: number;
   /** Most rows per result INSERT. @defaultValue 500 */
   batchSize?: number;
+  /** BullMQ lock duration: a dead worker's jobs are picked up again after it. @defaultValue 30 s */
+  lockDurationMs?: number;
+  /** How often stalled jobs are looked for. @defaultValue 30 s */
+  stalledIntervalMs?: number;
 }
 
 export interface ConveyorWorker {
@@ -83,6 +87,8 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       connection,
       prefix,
       concurrency,
+      lockDuration: deps.lockDurationMs ?? 30_000,
+      stalledInterval: deps.stalledIntervalMs ?? 30_000,
       // Conveyor fails a job that keeps crashing its worker itself (with its row): see processor.
       maxStalledCount: Number.MAX_SAFE_INTEGER,
     });

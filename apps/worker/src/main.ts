@@ -38,6 +38,8 @@ async function main(): Promise<void> {
     queues: config.WORKER_QUEUES,
     concurrency: config.WORKER_CONCURRENCY,
     batchSize: config.RESULT_BATCH_SIZE,
+    lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
   });
   const pruner = startHistoryPruner({ database, logger, retentionDays: config.RESULT_RETENTION_DAYS });
   const server =

@@ -21,11 +21,15 @@ export interface RedisServerHandle {
   url: string;
   port: number;
   readonly pid: number;
-  /** Shuts the server down and waits for it to exit. */
+  /** Shuts the server down, waits for it to exit, and removes a directory it made. */
   stop(): Promise<void>;
   /** Sends a signal (SIGKILL, SIGSTOP, …) without waiting. */
   kill(signal?: NodeJS.Signals): void;
-  /** Stops, then starts again on the same port and directory. */
+  /** Stops the server but keeps its directory, for up() or restart() (an outage). */
+  down(): Promise<void>;
+  /** Starts a server stopped by down() again, on the same port and directory. */
+  up(): Promise<void>;
+  /** down() then up(). */
   restart(): Promise<void>;
 }
 
@@ -125,6 +129,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (ownDir) await rm(dir, { recursive: true, force: true });
     },
     kill: (signal = 'SIGKILL') => child.kill(signal),
+    down: stop,
+    up: start,
     async restart() {
       await stop();
       await start();

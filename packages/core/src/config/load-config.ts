@@ -82,6 +82,10 @@ export const workerEnv = v.object({
   WORKER_PORT: intVar(3001, 0, 65_535),
   /** On SIGTERM, how long active jobs may run before they are handed back to the queue. */
   SHUTDOWN_GRACE_MS: intVar(25_000, 0, 3_600_000),
+  /** How long a worker's claim on a running job lasts without renewal; a frozen or dead worker's jobs run elsewhere after it. */
+  WORKER_LOCK_DURATION_MS: intVar(30_000, 500, 3_600_000),
+  /** How often each worker looks for jobs whose lock lapsed (stalled) and puts them back. */
+  WORKER_STALLED_INTERVAL_MS: intVar(30_000, 500, 3_600_000),
   /** Most terminal rows written by one INSERT. */
   RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
   /**
