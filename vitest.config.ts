@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@conveyor\/core\/(.*)$/, replacement: `${path('./packages/core/src/')}$1/index.ts` },
       { find: /^@conveyor\/dev\/testing$/, replacement: path('./packages/dev/src/testing.ts') },
       { find: /^@conveyor\/dev$/, replacement: path('./packages/dev/src/index.ts') },
+      { find: /^@conveyor\/client$/, replacement: path('./packages/client/src/index.ts') },
     ],
   },
   test: {

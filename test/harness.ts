@@ -9,7 +9,9 @@ import {
   type ApiKeyStore,
   createApiKeyStore,
   createApp,
+  createEventHub,
   createQueueSet,
+  type EventHub,
   type QueueSet,
 } from '../apps/api/src/index.js';
 import {
@@ -27,6 +29,7 @@ export interface Requester {
 
 export interface Pipeline extends Requester {
   app: Hono<ApiEnv>;
+  hub: EventHub;
   /** An admin key of tenant `default`; `request` sends it. */
   apiKey: string;
   keys: ApiKeyStore;
@@ -45,7 +48,9 @@ export async function createPipeline(
     bodyLimitBytes = 64 * 1024,
     rateLimit = { perSecond: 0, burst: 1 },
     tenantMaxInFlight = 0,
+    heartbeatMs = 15_000,
   }: {
+    heartbeatMs?: number;
     bodyLimitBytes?: number;
     rateLimit?: { perSecond: number; burst: number };
     tenantMaxInFlight?: number;
@@ -59,7 +64,11 @@ export async function createPipeline(
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
   const keys = createApiKeyStore({ database });
   const { key: apiKey } = await keys.create({ tenant: 'default', name: 'test', scopes: ['admin'] });
+  const subscriber = createRedis(services.redisUrl, 'subscriber');
+  const hub = createEventHub({ subscriber, logger });
   const app = createApp({
+    hub,
+    heartbeatMs,
     logger,
     registry,
     queues,
@@ -73,6 +82,7 @@ export async function createPipeline(
   const workerRedis: Redis[] = [];
   const pipeline: Pipeline = {
     app,
+    hub,
     apiKey,
     keys,
     request: (path, init = {}) => app.request(path, withKey(apiKey, init)),
@@ -95,6 +105,7 @@ export async function createPipeline(
       return pipeline.worker;
     },
     async close() {
+      await hub.close();
       await pipeline.worker?.close(1_000);
       await queues.close();
       for (const r of [producer, ...workerRedis]) r.disconnect();

@@ -87,7 +87,8 @@ describe('drill: graceful shutdown under load', () => {
     for (const r of answered) expect([202, 503]).toContain(r.value.status);
     // Refused at connect (listener closed, or still in the kernel backlog): the request never
     // reached the app. A cut mid-request would be a "socket hang up" or a read error instead.
-    for (const r of refused) expect(String((r.reason as Error).cause)).toMatch(/connect (ECONNREFUSED|ECONNRESET)/);
+    for (const r of refused)
+      expect(String((r.reason as Error).cause)).toMatch(/connect (ECONNREFUSED|ECONNRESET)/);
     expect(answered.length).toBeGreaterThan(0);
   });
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
 import { createQueueSet } from './queues.js';
+import { createEventHub } from './streams/event-hub.js';
 
 const services = useTestServices();
 
@@ -31,6 +32,7 @@ describe('with Redis and Postgres unreachable', () => {
       redis,
       database,
       auth: { keys: createApiKeyStore({ database }) },
+      hub: createEventHub({ subscriber: redis, logger: createLogger({ name: 'test', level: 'silent' }) }),
     });
     close = async () => {
       redis.disconnect();

@@ -22,10 +22,14 @@ import { createJobSubmitter } from './jobs/job-submitter.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import type { QueueSet } from './queues.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
+import { queueRoutes } from './routes/queues.js';
+import { wsRoutes } from './routes/ws.js';
+import type { EventHub } from './streams/event-hub.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -48,6 +52,10 @@ export interface ApiDeps {
   tenantMaxInFlight?: number;
   /** Browser origins allowed by CORS; empty: CORS off. */
   corsOrigins?: readonly string[];
+  /** Status events for SSE and WebSocket streams (one Redis subscriber per process). */
+  hub: EventHub;
+  /** SSE heartbeat period. @defaultValue 15 s */
+  heartbeatMs?: number;
 }
 
 /**
@@ -102,6 +110,13 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/v1', jobRoutes({ submitter, store, control, list }));
   app.route('/v1', jobTypeRoutes(deps));
   app.route('/v1', keyRoutes({ keys: deps.auth.keys }));
+  app.route('/v1', queueRoutes(deps));
+  const streams = { hub: deps.hub, store, prefix: deps.queues.prefix };
+  app.route(
+    '/v1',
+    eventRoutes({ ...streams, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) }),
+  );
+  app.route('/v1', wsRoutes(streams));
 
   app.notFound(() => {
     throw new ConveyorError('NOT_FOUND', 'no such route');

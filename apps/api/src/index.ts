@@ -3,3 +3,4 @@ export type { ApiEnv } from './api-env.js';
 export { type ApiDeps, createApp } from './app.js';
 export { type ApiKeyStore, createApiKeyStore } from './auth/api-keys.js';
 export { createQueueSet, type QueueSet } from './queues.js';
+export { createEventHub, type EventHub } from './streams/event-hub.js';

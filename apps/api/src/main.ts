@@ -5,10 +5,12 @@ import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
 import { createApp } from './app.js';
 import { createApiKeyStore } from './auth/api-keys.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createQueueSet } from './queues.js';
+import { createEventHub } from './streams/event-hub.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(apiEnv, process.env);
@@ -46,6 +48,9 @@ async function main(): Promise<void> {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
   });
+  const subscriber = createRedis(config.REDIS_URL, 'subscriber', 'conveyor-api-events');
+  subscriber.on('error', (error) => logger.warn({ err: error }, 'redis subscriber error'));
+  const hub = createEventHub({ subscriber, logger });
   const app = createApp({
     logger,
     registry,
@@ -59,11 +64,20 @@ async function main(): Promise<void> {
     rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
     tenantMaxInFlight: config.TENANT_MAX_IN_FLIGHT,
     corsOrigins: config.CORS_ORIGINS,
+    hub,
   });
 
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-    logger.info({ port: info.port, host: config.HOST }, `api listening on http://127.0.0.1:${info.port}`);
-  });
+  const server = serve(
+    {
+      fetch: app.fetch,
+      port: config.PORT,
+      hostname: config.HOST,
+      websocket: { server: new WebSocketServer({ noServer: true }) },
+    },
+    (info) => {
+      logger.info({ port: info.port, host: config.HOST }, `api listening on http://127.0.0.1:${info.port}`);
+    },
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -71,7 +85,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'api shutting down');
     // Reverse order of creation: stop taking requests, finish in-flight ones, then close clients.
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Streams are long-lived: end them, or the server would wait for them forever.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await hub.close();
+    await closed;
     await queues.close();
     redis.disconnect();
     await database.close();

@@ -1,0 +1,178 @@
+import type { StatusEvent } from '@conveyor/core/events';
+import {
+  type BatchItemResult,
+  isTerminalStatus,
+  type JobStatus,
+  type JobSubmitInput,
+  type JobType,
+  type JobView,
+  type SubmitJobResponse,
+} from '@conveyor/core/jobs';
+import { parseSse } from './sse.js';
+
+/** A problem+json answer of the API, as an Error. */
+export class ConveyorApiError extends Error {
+  override readonly name = 'ConveyorApiError';
+  readonly status: number;
+  /** The problem's stable code, e.g. VALIDATION_FAILED. */
+  readonly code: string;
+  /** The whole problem document. */
+  readonly problem: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, problem: Record<string, unknown>) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.problem = problem;
+  }
+}
+
+/** Options of one submit, besides type and data. */
+export interface SubmitOptions {
+  id?: string;
+  idempotencyKey?: string;
+  priority?: number;
+  delayMs?: number;
+  runAt?: string;
+  attempts?: number;
+  timeoutMs?: number;
+  metadata?: Record<string, unknown>;
+}
+
+/** One item of submitBatch, typed by its job type. */
+export type BatchJob = {
+  [T in JobType]: { type: T; data: JobSubmitInput<T> } & Omit<SubmitOptions, 'idempotencyKey'>;
+}[JobType];
+
+export interface ListQuery {
+  status?: JobStatus | JobStatus[];
+  type?: string;
+  queue?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** A status stream item: the snapshot first, then events. */
+export type WatchItem = { kind: 'snapshot'; job: JobView } | { kind: 'event'; event: StatusEvent };
+
+export interface ClientOptions {
+  /** Base URL of the API, e.g. http://127.0.0.1:3000 */
+  url: string;
+  /** API key (cvk_…) or JWT, sent as a bearer token. */
+  apiKey?: string;
+  /** @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+/**
+ * A typed client for the Conveyor API, on fetch: Node 20+ and browsers.
+ *
+ * @example
+ * const conveyor = createClient({ url: 'http://127.0.0.1:3000', apiKey });
+ * const { id } = await conveyor.submit('sleep', { ms: 500 });
+ * const job = await conveyor.waitFor(id); // job.status === 'completed'
+ */
+export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }: ClientOptions) {
+  const base = url.replace(/\/+$/, '');
+
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    const response = await doFetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    const parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+    if (!response.ok) {
+      throw new ConveyorApiError(
+        response.status,
+        typeof parsed.code === 'string' ? parsed.code : 'HTTP_ERROR',
+        typeof parsed.detail === 'string' ? parsed.detail : `${method} ${path} answered ${response.status}`,
+        parsed,
+      );
+    }
+    return parsed as T;
+  }
+
+  async function* watch(id: string, signal?: AbortSignal): AsyncGenerator<WatchItem> {
+    const response = await doFetch(`${base}/v1/jobs/${encodeURIComponent(id)}/events`, {
+      headers: { accept: 'text/event-stream', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+      ...(signal ? { signal } : {}),
+    });
+    if (!response.ok || !response.body) {
+      const problem = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+      throw new ConveyorApiError(
+        response.status,
+        String(problem.code ?? 'HTTP_ERROR'),
+        String(problem.detail ?? 'watch failed'),
+        problem,
+      );
+    }
+    for await (const message of parseSse(response.body, signal)) {
+      if (message.event === 'snapshot') yield { kind: 'snapshot', job: JSON.parse(message.data) as JobView };
+      else if (message.event === 'status')
+        yield { kind: 'event', event: JSON.parse(message.data) as StatusEvent };
+    }
+  }
+
+  return {
+    /** Submits one job; 202 and 200 (a repeated id or key) both resolve with the job. */
+    submit<T extends JobType>(
+      type: T,
+      data: JobSubmitInput<T>,
+      options: SubmitOptions = {},
+    ): Promise<SubmitJobResponse> {
+      const { idempotencyKey, ...rest } = options;
+      return call(
+        'POST',
+        '/v1/jobs',
+        { type, data, ...rest },
+        idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+      );
+    },
+    /** Submits up to 1,000 jobs, all validated before any is enqueued. */
+    async submitBatch(jobs: BatchJob[]): Promise<BatchItemResult[]> {
+      return (await call<{ items: BatchItemResult[] }>('POST', '/v1/jobs/batch', { jobs })).items;
+    },
+    get: (id: string) => call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    list(query: ListQuery = {}): Promise<{ items: JobView[]; nextCursor: string | null }> {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined) params.set(key, Array.isArray(value) ? value.join(',') : String(value));
+      }
+      const qs = params.toString();
+      return call('GET', `/v1/jobs${qs ? `?${qs}` : ''}`);
+    },
+    cancel: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+    retry: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`),
+    queues: () =>
+      call<{ items: { name: string; counts: Record<string, number>; paused: boolean }[] }>(
+        'GET',
+        '/v1/queues',
+      ),
+    /** The job's snapshot, then its status events as they happen, ending after the terminal one. */
+    watch,
+    /** Resolves with the job once it is terminal (completed, failed, cancelled or expired). */
+    async waitFor(id: string, signal?: AbortSignal): Promise<JobView> {
+      for await (const item of watch(id, signal)) {
+        if (item.kind === 'snapshot' && isTerminalStatus(item.job.status)) return item.job;
+        if (item.kind === 'event' && isTerminalStatus(item.event.status))
+          return call<JobView>('GET', `/v1/jobs/${id}`);
+      }
+      return call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    },
+  };
+}
+
+export type ConveyorClient = ReturnType<typeof createClient>;
