@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createClient, parseSse } from '@conveyor/client';
 import { eventChannels } from '@conveyor/core/events';
-import type { JobView } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { type ServerType, serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
@@ -269,4 +268,3 @@ describe('WebSocket: GET /v1/ws', () => {
   });
 });
 
-export type { JobView };
