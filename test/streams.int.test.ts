@@ -267,4 +267,3 @@ describe('WebSocket: GET /v1/ws', () => {
     expect(status).toBe(401);
   });
 });
-
