@@ -141,6 +141,31 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
         idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
       );
     },
+    /** Submits a job whose type is only known at run time (a CLI, a form); the API validates it. */
+    submitUntyped(type: string, data: unknown, options: SubmitOptions = {}): Promise<SubmitJobResponse> {
+      const { idempotencyKey, ...rest } = options;
+      return call(
+        'POST',
+        '/v1/jobs',
+        { type, data, ...rest },
+        idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+      );
+    },
+    /** Manages the caller tenant's API keys (admin scope). */
+    keys: {
+      create: (name: string, scopes: string[], expiresAt?: string) =>
+        call<{ id: string; key: string; scopes: string[] }>('POST', '/v1/keys', {
+          name,
+          scopes,
+          ...(expiresAt ? { expiresAt } : {}),
+        }),
+      list: () =>
+        call<{ items: { id: string; name: string; scopes: string[]; revokedAt: string | null }[] }>(
+          'GET',
+          '/v1/keys',
+        ),
+      revoke: (id: string) => call<void>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
+    },
     /** Submits up to 1,000 jobs, all validated before any is enqueued. */
     async submitBatch(jobs: BatchJob[]): Promise<BatchItemResult[]> {
       return (await call<{ items: BatchItemResult[] }>('POST', '/v1/jobs/batch', { jobs })).items;

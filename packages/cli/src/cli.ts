@@ -1,0 +1,242 @@
+import { parseArgs } from 'node:util';
+import { ConveyorApiError, type ConveyorClient, createClient, type SubmitOptions } from '@conveyor/client';
+import { isTerminalStatus, type JobStatus, type JobView } from '@conveyor/core/jobs';
+
+export const USAGE = `usage: conveyor <command> [options]
+
+commands:
+  submit <type> [data]     submit a job; data is JSON, or read from stdin when omitted or "-"
+      --id <uuid> --idempotency-key <key> --priority <n> --delay-ms <n> --run-at <iso>
+      --attempts <n> --timeout-ms <n> --wait (follow it to the end)
+  get <id>                 show a job
+  watch <id>               follow a job live until it ends
+  cancel <id>              cancel a queued, delayed or running job
+  retry <id>               run a failed, cancelled or expired job again
+  list                     list jobs  --status <s[,s]> --type <t> --queue <q> --limit <n> --cursor <c>
+  queues                   queue depth per state
+  keys create --name <n> --scopes <s[,s]> [--expires <iso>] | keys list | keys revoke <id>
+
+options:
+  --url <url>              API base URL (CONVEYOR_URL; default http://127.0.0.1:3000)
+  --api-key <key>          API key (CONVEYOR_API_KEY)
+  --json                   print JSON, for scripts
+
+exit codes: 0 success · 1 the job failed, was cancelled or expired, or the API refused · 2 bad usage`;
+
+export class UsageError extends Error {}
+
+/** Where the CLI writes, and what it reads: injected so tests and main.ts differ only here. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  readStdin(): Promise<string>;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const options = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean' },
+  id: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  priority: { type: 'string' },
+  'delay-ms': { type: 'string' },
+  'run-at': { type: 'string' },
+  attempts: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  wait: { type: 'boolean' },
+  status: { type: 'string' },
+  type: { type: 'string' },
+  queue: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  name: { type: 'string' },
+  scopes: { type: 'string' },
+  expires: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number`);
+  return Number(value);
+}
+
+function describe(job: JobView): string {
+  const outcome =
+    job.status === 'completed'
+      ? ` result ${JSON.stringify(job.result)}`
+      : job.error
+        ? ` error ${job.error.code}: ${job.error.message}`
+        : '';
+  return `${job.id}  ${job.type}  ${job.status}  attempt ${job.attempts}/${job.maxAttempts}${outcome}`;
+}
+
+const failed = (status: JobStatus) => status === 'failed' || status === 'cancelled' || status === 'expired';
+
+async function follow(client: ConveyorClient, id: string, io: CliIo, json: boolean): Promise<number> {
+  let status: JobStatus = 'queued';
+  for await (const item of client.watch(id)) {
+    if (item.kind === 'snapshot') {
+      status = item.job.status;
+      io.out(json ? JSON.stringify(item) : describe(item.job));
+    } else {
+      const e = item.event;
+      status = e.status;
+      const detail =
+        e.progress !== undefined
+          ? ` progress ${JSON.stringify(e.progress)}`
+          : e.error
+            ? ` error ${e.error.code}: ${e.error.message}`
+            : '';
+      io.out(
+        json ? JSON.stringify(item) : `${e.ts.slice(11, 23)}  ${e.status}  attempt ${e.attempt}${detail}`,
+      );
+    }
+  }
+  if (isTerminalStatus(status)) {
+    const job = await client.get(id);
+    if (!json && job.status === 'completed') io.out(`result ${JSON.stringify(job.result)}`);
+    return failed(job.status) ? 1 : 0;
+  }
+  return 1;
+}
+
+/** Runs one CLI invocation; resolves with the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
+    try {
+      parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    const { values, positionals } = parsed;
+    const [command, ...args] = positionals;
+    if (values.help || command === undefined || command === 'help') {
+      io.out(USAGE);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    const json = values.json === true;
+    const url = values.url ?? io.env.CONVEYOR_URL ?? 'http://127.0.0.1:3000';
+    if (!/^https?:\/\//.test(url)) throw new UsageError('--url must start with http:// or https://');
+    const apiKey = values['api-key'] ?? io.env.CONVEYOR_API_KEY;
+    const client = createClient({ url, ...(apiKey ? { apiKey } : {}) });
+    const one = (what: string) => {
+      const value = args[0];
+      if (value === undefined || args.length > 1)
+        throw new UsageError(`${command} takes exactly one ${what}`);
+      return value;
+    };
+    const print = (job: JobView) => io.out(json ? JSON.stringify(job) : describe(job));
+
+    switch (command) {
+      case 'submit': {
+        const [type, rawData] = args;
+        if (type === undefined || args.length > 2)
+          throw new UsageError('submit takes a type and optionally JSON data');
+        const text = rawData === undefined || rawData === '-' ? await io.readStdin() : rawData;
+        let data: unknown;
+        try {
+          data = text.trim() === '' ? undefined : JSON.parse(text);
+        } catch {
+          throw new UsageError('data must be JSON (as an argument, or on stdin)');
+        }
+        const submitOptions: SubmitOptions = {};
+        if (values.id) submitOptions.id = values.id;
+        if (values['idempotency-key']) submitOptions.idempotencyKey = values['idempotency-key'];
+        const priority = integer('priority', values.priority);
+        if (priority !== undefined) submitOptions.priority = priority;
+        const delayMs = integer('delay-ms', values['delay-ms']);
+        if (delayMs !== undefined) submitOptions.delayMs = delayMs;
+        if (values['run-at']) submitOptions.runAt = values['run-at'];
+        const attempts = integer('attempts', values.attempts);
+        if (attempts !== undefined) submitOptions.attempts = attempts;
+        const timeoutMs = integer('timeout-ms', values['timeout-ms']);
+        if (timeoutMs !== undefined) submitOptions.timeoutMs = timeoutMs;
+        const job = await client.submitUntyped(type, data, submitOptions);
+        io.out(json ? JSON.stringify(job) : `${job.id}  ${job.type}  ${job.status}`);
+        return values.wait ? follow(client, job.id, io, json) : 0;
+      }
+      case 'get':
+        print(await client.get(one('job id')));
+        return 0;
+      case 'watch':
+        return follow(client, one('job id'), io, json);
+      case 'cancel':
+        print(await client.cancel(one('job id')));
+        return 0;
+      case 'retry':
+        print(await client.retry(one('job id')));
+        return 0;
+      case 'list': {
+        const limit = integer('limit', values.limit);
+        const page = await client.list({
+          ...(values.status ? { status: values.status.split(',') as JobStatus[] } : {}),
+          ...(values.type ? { type: values.type } : {}),
+          ...(values.queue ? { queue: values.queue } : {}),
+          ...(limit === undefined ? {} : { limit }),
+          ...(values.cursor ? { cursor: values.cursor } : {}),
+        });
+        if (json) io.out(JSON.stringify(page));
+        else {
+          for (const job of page.items) print(job);
+          if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}`);
+        }
+        return 0;
+      }
+      case 'queues': {
+        const { items } = await client.queues();
+        if (json) io.out(JSON.stringify(items));
+        else
+          for (const q of items)
+            io.out(
+              `${q.name}${q.paused ? ' (paused)' : ''}  ${Object.entries(q.counts)
+                .map(([k, n]) => `${k} ${n}`)
+                .join('  ')}`,
+            );
+        return 0;
+      }
+      case 'keys': {
+        const [sub, id] = args;
+        if (sub === 'create') {
+          if (!values.name || !values.scopes) throw new UsageError('keys create needs --name and --scopes');
+          const created = await client.keys.create(values.name, values.scopes.split(','), values.expires);
+          io.out(json ? JSON.stringify(created) : `${created.key}\n(id ${created.id}; shown once)`);
+          return 0;
+        }
+        if (sub === 'list') {
+          const { items } = await client.keys.list();
+          for (const k of items)
+            io.out(
+              json
+                ? JSON.stringify(k)
+                : `${k.id}  ${k.name}  ${k.scopes.join(',')}${k.revokedAt ? '  revoked' : ''}`,
+            );
+          return 0;
+        }
+        if (sub === 'revoke' && id) {
+          await client.keys.revoke(id);
+          io.out(`revoked ${id}`);
+          return 0;
+        }
+        throw new UsageError('keys takes create, list or revoke <id>');
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`conveyor: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ConveyorApiError) {
+      io.err(`conveyor: ${error.status} ${error.code}: ${error.message}`);
+      return 1;
+    }
+    io.err(
+      `conveyor: ${error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error)}`,
+    );
+    return 1;
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConveyorApiError, createClient } from './client.js';
+
+/** Records requests and answers them; stands in for the network, not for Redis or Postgres. */
+function recordingFetch(status: number, body: unknown) {
+  const calls: { url: string; init: RequestInit }[] = [];
+  const fetch = async (url: string | URL | Request, init: RequestInit = {}) => {
+    calls.push({ url: String(url), init });
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  };
+  return { calls, fetch: fetch as typeof globalThis.fetch };
+}
+
+describe('createClient', () => {
+  it('sends typed submits with the key and the Idempotency-Key header', async () => {
+    const { calls, fetch } = recordingFetch(202, { id: 'x', status: 'queued' });
+    const client = createClient({ url: 'http://api.test/', apiKey: 'cvk_k', fetch });
+    await client.submit('sleep', { ms: 10 }, { idempotencyKey: 'k1', priority: 1 });
+    const [call] = calls;
+    expect(call?.url).toBe('http://api.test/v1/jobs');
+    expect(JSON.parse(String(call?.init.body))).toEqual({ type: 'sleep', data: { ms: 10 }, priority: 1 });
+    expect(call?.init.headers).toMatchObject({ authorization: 'Bearer cvk_k', 'idempotency-key': 'k1' });
+  });
+
+  it('rejects compile-time mistakes (checked by tsc, which the test command runs first)', () => {
+    const { fetch } = recordingFetch(202, {});
+    const client = createClient({ url: 'http://api.test', fetch });
+    const typeErrors = () => {
+      // @ts-expect-error ms must be a number
+      void client.submit('sleep', { ms: 'x' });
+      // @ts-expect-error no such job type
+      void client.submit('sleeep', { ms: 1 });
+      // @ts-expect-error http.request needs a url
+      void client.submitBatch([{ type: 'http.request', data: { method: 'GET' } }]);
+    };
+    expect(typeof typeErrors).toBe('function');
+  });
+
+  it('turns a problem+json answer into a ConveyorApiError with its code', async () => {
+    const { fetch } = recordingFetch(404, { status: 404, code: 'JOB_NOT_FOUND', detail: 'no job with id x' });
+    const client = createClient({ url: 'http://api.test', fetch });
+    const error = await client.get('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConveyorApiError);
+    expect(error).toMatchObject({ status: 404, code: 'JOB_NOT_FOUND', message: 'no job with id x' });
+  });
+
+  it('encodes list filters in the query string', async () => {
+    const { calls, fetch } = recordingFetch(200, { items: [], nextCursor: null });
+    await createClient({ url: 'http://api.test', fetch }).list({
+      status: ['failed', 'cancelled'],
+      limit: 10,
+    });
+    expect(calls[0]?.url).toBe('http://api.test/v1/jobs?status=failed%2Ccancelled&limit=10');
+  });
+});
