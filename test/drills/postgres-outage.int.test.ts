@@ -38,7 +38,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('drill: Postgres outage', () => {
+describe('drill: Postgres outage', { timeout: 120_000 }, () => {
   it('acknowledges no job without its row, retries the writes, and completes everything after recovery', async () => {
     const drill = { ...services, databaseUrl: pg.url };
     const api = await startApi(drill);

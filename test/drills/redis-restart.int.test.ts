@@ -27,7 +27,7 @@ afterAll(async () => {
   await sql.end();
 });
 
-describe('drill: Redis restart (AOF, appendfsync always)', () => {
+describe('drill: Redis restart (AOF, appendfsync always)', { timeout: 120_000 }, () => {
   it('answers 503 fast while Redis is down, reconnects by itself and loses no accepted job', async () => {
     const drill = { ...services, redisUrl: redis.url };
     const api = await startApi(drill, { REQUEST_TIMEOUT_MS: '3000' });

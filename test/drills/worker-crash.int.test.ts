@@ -25,7 +25,7 @@ afterAll(async () => {
   await sql.end();
 });
 
-describe('drill: worker crashes', () => {
+describe('drill: worker crashes', { timeout: 120_000 }, () => {
   it('records every accepted job exactly once while workers are SIGKILLed every second', async () => {
     const api = await startApi(services);
     started.push(api.process);
