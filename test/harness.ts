@@ -4,6 +4,7 @@ import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import {
   type ApiEnv,
   type ApiKeyStore,
@@ -19,7 +20,9 @@ import {
   createAddressGuard,
   createConveyorWorker,
   createHandlers,
+  createWorkerMetrics,
   testingHandlers,
+  type WorkerMetrics,
 } from '../apps/worker/src/index.js';
 
 /** Anything that answers `request(path, init)` like a Hono app. */
@@ -37,6 +40,8 @@ export interface Pipeline extends Requester {
   queues: QueueSet;
   producer: Redis;
   worker: ConveyorWorker | undefined;
+  /** The metrics of the worker startWorker() made last. */
+  workerMetrics: WorkerMetrics | undefined;
   startWorker(options?: { concurrency?: number }): ConveyorWorker;
   close(): Promise<void>;
 }
@@ -90,10 +95,13 @@ export async function createPipeline(
     queues,
     producer,
     worker: undefined,
+    workerMetrics: undefined,
     startWorker({ concurrency = 8 } = {}) {
       const connection = createRedis(services.redisUrl, 'worker');
       workerRedis.push(connection);
+      pipeline.workerMetrics = createWorkerMetrics(new Registry());
       pipeline.worker = createConveyorWorker({
+        metrics: pipeline.workerMetrics,
         connection,
         database,
         logger,

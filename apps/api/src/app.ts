@@ -9,6 +9,7 @@ import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import type { ApiEnv } from './api-env.js';
 import type { ApiKeyStore } from './auth/api-keys.js';
 import { authenticate } from './auth/authenticate.js';
@@ -19,6 +20,7 @@ import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
 import { createJobStore } from './jobs/job-store.js';
 import { createJobSubmitter } from './jobs/job-submitter.js';
+import { createApiMetrics } from './metrics/api-metrics.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import type { QueueSet } from './queues.js';
@@ -56,6 +58,8 @@ export interface ApiDeps {
   hub: EventHub;
   /** SSE heartbeat period. @defaultValue 15 s */
   heartbeatMs?: number;
+  /** Where the API's metrics are registered (served at /metrics). @defaultValue a new Registry */
+  metricsRegistry?: Registry;
 }
 
 /**
@@ -73,9 +77,10 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const control = createJobControl({ ...deps, store, publisher });
   const list = createJobLister(deps);
 
+  const metrics = createApiMetrics(deps.metricsRegistry ?? new Registry(), deps.queues, deps.hub.clients);
   const app = new Hono<ApiEnv>();
   app.use(requestId());
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, metrics));
   app.use(secureHeaders());
   app.use(
     '/v1/*',
@@ -107,7 +112,10 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   );
 
   app.route('/', healthRoutes(deps));
-  app.route('/v1', jobRoutes({ submitter, store, control, list }));
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  );
+  app.route('/v1', jobRoutes({ submitter, store, control, list, metrics }));
   app.route('/v1', jobTypeRoutes(deps));
   app.route('/v1', keyRoutes({ keys: deps.auth.keys }));
   app.route('/v1', queueRoutes(deps));

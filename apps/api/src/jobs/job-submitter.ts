@@ -267,6 +267,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       const items: BatchItemResult[] = prepared.map((job, index) => ({
         index,
         id: job.id,
+        type: job.definition.name,
         outcome: 'enqueued',
       }));
       // Client ids already known are reported, not enqueued again.

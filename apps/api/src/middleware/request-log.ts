@@ -2,24 +2,31 @@ import type { Logger } from '@conveyor/core/log';
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { ApiEnv } from '../api-env.js';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
 
 /**
  * Gives each request a child logger bound to its request id, and writes one line per
- * request when it finishes: method, route template, status and duration.
+ * request when it finishes (method, route template, status, duration), and counts it in the
+ * HTTP metrics.
  */
-export function requestLog(logger: Logger): MiddlewareHandler<ApiEnv> {
+export function requestLog(logger: Logger, metrics?: ApiMetrics): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const start = performance.now();
     const log = logger.child({ requestId: c.var.requestId });
     c.set('log', log);
     await next();
     const status = c.res.status;
+    // The route template, never the raw path: bounded label values.
+    const route = routePath(c, -1);
+    const seconds = (performance.now() - start) / 1_000;
+    metrics?.httpRequests.inc({ method: c.req.method, route, status: String(status) });
+    metrics?.httpDuration.observe({ method: c.req.method, route }, seconds);
     const line = {
       method: c.req.method,
-      route: routePath(c, -1),
+      route,
       path: c.req.path,
       status,
-      ms: Math.round((performance.now() - start) * 10) / 10,
+      ms: Math.round(seconds * 10_000) / 10,
     };
     if (status >= 500) log.error(line, 'request failed');
     else log.info(line, 'request');

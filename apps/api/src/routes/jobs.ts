@@ -6,6 +6,7 @@ import type { JobControl } from '../jobs/job-control.js';
 import type { createJobLister } from '../jobs/job-list.js';
 import type { JobStore } from '../jobs/job-store.js';
 import type { JobSubmitter } from '../jobs/job-submitter.js';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { tenantOf } from '../tenant.js';
 
@@ -21,6 +22,7 @@ function jobId(raw: string): string {
 }
 
 export interface JobRouteDeps {
+  metrics: ApiMetrics;
   submitter: JobSubmitter;
   store: JobStore;
   control: JobControl;
@@ -28,11 +30,12 @@ export interface JobRouteDeps {
 }
 
 /** Submit, batch submit, list, get, cancel and retry jobs. */
-export function jobRoutes({ submitter, store, control, list }: JobRouteDeps): Hono<ApiEnv> {
+export function jobRoutes({ submitter, store, control, list, metrics }: JobRouteDeps): Hono<ApiEnv> {
   return new Hono<ApiEnv>()
     .post('/jobs', async (c) => {
       const key = parseIdempotencyKey(c.req.header('idempotency-key'));
       const { created, job } = await submitter.submit(tenantOf(c), await readJsonBody(c), key);
+      if (created) metrics.jobsSubmitted.inc({ type: job.type });
       c.header('Location', job.links.self);
       return c.json(job, created ? 202 : 200);
     })
@@ -46,6 +49,8 @@ export function jobRoutes({ submitter, store, control, list }: JobRouteDeps): Ho
           { retryable: true, details: { items } },
         );
       }
+      for (const item of items)
+        if (item.outcome === 'enqueued' && item.type) metrics.jobsSubmitted.inc({ type: item.type });
       return c.json({ items }, 202);
     })
     .get('/jobs', async (c) => c.json(await list(tenantOf(c), c.req.query())))

@@ -57,6 +57,7 @@ export const submitBatchBody = v.strictObject({
 export interface BatchItemResult {
   index: number;
   id: string;
+  type: string;
   /** `enqueued`: new; `duplicate`: the id was known, nothing enqueued; `failed`: not enqueued; `unknown`: Redis failed before it could tell. */
   outcome: 'enqueued' | 'duplicate' | 'failed' | 'unknown';
   status?: JobStatus;

@@ -1,0 +1,95 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import type { QueueSet } from '../queues.js';
+
+/** BullMQ states exported as `conveyor_queue_depth{state}`; waiting + prioritized is the backlog. */
+export const DEPTH_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'paused'] as const;
+
+/** How long one depth reading is reused: scrapes from many Prometheus replicas cost Redis one read. */
+const DEPTH_CACHE_MS = 2_000;
+
+/** The API's metrics, registered on an injected registry. Labels are bounded: route templates, never ids. */
+export interface ApiMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+  jobsSubmitted: Counter<'type'>;
+  streamClients: Gauge;
+}
+
+/**
+ * @param streamClients how many SSE/WebSocket clients are connected, read at scrape time.
+ */
+export function createApiMetrics(
+  registry: Registry,
+  queues: QueueSet,
+  streamClients: () => number,
+): ApiMetrics {
+  collectDefaultMetrics({ register: registry });
+  let cached: { at: number; values: { queue: string; state: string; n: number }[] } | undefined;
+
+  new Gauge({
+    name: 'conveyor_queue_depth',
+    help: 'Jobs per queue and BullMQ state (exported by the API only, so sums across pods stay right).',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      if (!cached || Date.now() - cached.at > DEPTH_CACHE_MS) {
+        const values: { queue: string; state: string; n: number }[] = [];
+        await Promise.all(
+          queues.all().map(async (queue) => {
+            const [counts, paused] = await Promise.all([
+              queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
+              queue.isPaused(),
+            ]);
+            const waiting = counts.wait ?? 0;
+            values.push(
+              // A paused queue's waiting jobs are reported as paused, as BullMQ used to.
+              { queue: queue.name, state: 'waiting', n: paused ? 0 : waiting },
+              { queue: queue.name, state: 'paused', n: paused ? waiting : 0 },
+              { queue: queue.name, state: 'prioritized', n: counts.prioritized ?? 0 },
+              { queue: queue.name, state: 'delayed', n: counts.delayed ?? 0 },
+              { queue: queue.name, state: 'active', n: counts.active ?? 0 },
+              { queue: queue.name, state: 'failed', n: counts.failed ?? 0 },
+            );
+          }),
+        ).catch(() => {
+          // Redis down: export nothing rather than stale or zero depths.
+        });
+        cached = { at: Date.now(), values };
+      }
+      this.reset();
+      for (const v of cached.values) this.set({ queue: v.queue, state: v.state }, v.n);
+    },
+  });
+
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'conveyor_http_requests_total',
+      help: 'HTTP requests by method, route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'conveyor_http_request_duration_seconds',
+      help: 'HTTP request latency by method and route template.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    jobsSubmitted: new Counter({
+      name: 'conveyor_jobs_submitted_total',
+      help: 'Jobs accepted (202) by type.',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    streamClients: new Gauge({
+      name: 'conveyor_stream_clients',
+      help: 'Connected SSE and WebSocket clients.',
+      registers: [registry],
+      collect() {
+        this.set(streamClients());
+      },
+    }),
+  };
+}
