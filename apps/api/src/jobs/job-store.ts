@@ -37,15 +37,19 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
     return found.find((job) => job !== undefined);
   }
 
+  function readRow(tenant: string, id: string): Promise<JobRow | undefined> {
+    return orUnavailable('Postgres', () =>
+      database.db.query.jobs.findFirst({ where: and(eq(jobs.id, id), eq(jobs.tenant, tenant)) }),
+    );
+  }
+
   async function locate(tenant: string, id: string): Promise<JobLocation> {
     const [redis, row] = await Promise.all([
       findInQueues(id).then(
         (job) => ({ job, error: undefined }),
         (error: unknown) => ({ job: undefined, error }),
       ),
-      orUnavailable('Postgres', () =>
-        database.db.query.jobs.findFirst({ where: and(eq(jobs.id, id), eq(jobs.tenant, tenant)) }),
-      ),
+      readRow(tenant, id),
     ]);
     const job = redis.job?.data.tenant === tenant ? redis.job : undefined;
     // A terminal row is written before BullMQ finishes the job: it is the record, unless the
@@ -64,6 +68,13 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
       return { finished: false };
     }
     const state = await orUnavailable('Redis', () => job.getState());
+    if (state === 'completed' || state === 'failed') {
+      // It ended between the two reads above: its row was committed before BullMQ finished
+      // it, so the row read now is the record (with its result, which BullMQ does not keep).
+      const current = await readRow(tenant, id);
+      if (current && current.generation >= (job.data.generation ?? 0))
+        return { row: current, job, finished: true };
+    }
     return { job, state, row, finished: false };
   }
 
