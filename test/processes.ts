@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { onProcessExit } from '@conveyor/dev';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -38,7 +39,12 @@ export function startApp(app: 'api' | 'worker', env: Record<string, string>): Ap
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  // However the test process ends (failure, timeout, Ctrl-C), the app does not outlive it.
+  const removeHook = onProcessExit(() => child.kill('SIGKILL'));
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    removeHook();
+    return (code ?? signal) as number | string;
+  });
   return { child, output: () => output, exited };
 }
 

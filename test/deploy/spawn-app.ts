@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { onProcessExit } from '@conveyor/dev';
 import type { AppProcess } from '../processes.js';
 
 /** Starts `sh <entrypoint> <command>` the way the image's ENTRYPOINT does. */
@@ -15,6 +16,10 @@ export function spawnApp(entrypoint: string, command: string, env: Record<string
   child.stderr?.on('data', (c: Buffer) => {
     output += c.toString();
   });
-  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  const removeHook = onProcessExit(() => child.kill('SIGKILL'));
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    removeHook();
+    return (code ?? signal) as number | string;
+  });
   return { child, output: () => output, exited };
 }

@@ -1,4 +1,5 @@
 export * from './embedded-postgres.js';
+export * from './exit-hooks.js';
 export * from './free-port.js';
 export * from './redis-server.js';
 export * from './services.js';
