@@ -1,12 +1,15 @@
 /**
- * `npm run soak`: steady load for SOAK_MINUTES (30) with a worker restart every
- * SOAK_RESTART_SECONDS (60, alternating SIGTERM and SIGKILL), sampling every process's RSS;
- * at the end every accepted job must have exactly one terminal row. Not run in CI.
+ * `npm run soak`: steady load for SOAK_MINUTES (30) while one worker is restarted every
+ * SOAK_RESTART_SECONDS (60, alternating SIGTERM and SIGKILL) next to a worker that runs
+ * throughout. Samples every process's RSS; at the end every accepted job must have exactly
+ * one terminal row, and the long-lived processes (the API and the steady worker) must hold
+ * flat memory: the mean RSS of the last third of the run within SOAK_RSS_TOLERANCE (10 %)
+ * of the middle third (the first third is warm-up). Exits 1 otherwise. Not run in CI.
  * Uses REDIS_URL / DATABASE_URL, or private servers like the tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createTemplateDatabase, createTestDatabase, freePort, resolveServices } from '@conveyor/dev';
 import postgres from 'postgres';
@@ -15,12 +18,24 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const minutes = Number(process.env.SOAK_MINUTES ?? 30);
 const restartEvery = Number(process.env.SOAK_RESTART_SECONDS ?? 60) * 1_000;
 const rate = Number(process.env.SOAK_JOBS_PER_SECOND ?? 200);
+const tolerance = Number(process.env.SOAK_RSS_TOLERANCE ?? 0.1);
+const sampleEvery = Math.min(30_000, (minutes * 60_000) / 30);
 const key = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
 async function rssMb(pid: number | undefined): Promise<number> {
   if (!pid) return 0;
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Mean RSS of the last third against the middle third: the growth after warm-up. */
+function growth(series: number[]): { middleMb: number; lastMb: number; growth: number } {
+  const third = Math.floor(series.length / 3);
+  const middleMb = mean(series.slice(third, 2 * third));
+  const lastMb = mean(series.slice(2 * third));
+  return { middleMb: Math.round(middleMb), lastMb: Math.round(lastMb), growth: lastMb / middleMb - 1 };
 }
 
 async function main(): Promise<void> {
@@ -48,13 +63,16 @@ async function main(): Promise<void> {
       stdio: 'inherit',
     });
   const api = start('api', { PORT: String(apiPort) });
-  let workers = [start('worker', { WORKER_PORT: '0' }), start('worker', { WORKER_PORT: '0' })];
+  const steady = start('worker', { WORKER_PORT: '0' });
+  let rotating = start('worker', { WORKER_PORT: '0' });
   await new Promise((resolve) => setTimeout(resolve, 3_000));
 
   const accepted: string[] = [];
-  const samples: { minute: number; api: number; workers: number[] }[] = [];
-  const until = Date.now() + minutes * 60_000;
-  let nextRestart = Date.now() + restartEvery;
+  const samples: { second: number; api: number; steadyWorker: number; rotatingWorker: number }[] = [];
+  const began = Date.now();
+  const until = began + minutes * 60_000;
+  let nextRestart = began + restartEvery;
+  let nextSample = began + sampleEvery;
   let restarts = 0;
   while (Date.now() < until) {
     const tick = Date.now();
@@ -72,54 +90,73 @@ async function main(): Promise<void> {
       accepted.push(...items.filter((i) => i.outcome === 'enqueued').map((i) => i.id));
     }
     if (Date.now() >= nextRestart) {
-      const [old, ...rest] = workers;
-      old?.kill(restarts % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
-      workers = [...rest, start('worker', { WORKER_PORT: '0' })];
+      rotating.kill(restarts % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
+      rotating = start('worker', { WORKER_PORT: '0' });
       restarts++;
       nextRestart += restartEvery;
+    }
+    if (Date.now() >= nextSample) {
+      nextSample += sampleEvery;
       samples.push({
-        minute: Math.round((Date.now() - (until - minutes * 60_000)) / 60_000),
+        second: Math.round((Date.now() - began) / 1_000),
         api: await rssMb(api.pid),
-        workers: await Promise.all(workers.map((w) => rssMb(w.pid))),
+        steadyWorker: await rssMb(steady.pid),
+        rotatingWorker: await rssMb(rotating.pid),
       });
       console.log(
-        `soak: ${accepted.length} accepted, ${restarts} restarts, RSS ${JSON.stringify(samples.at(-1))}`,
+        `soak: ${accepted.length} accepted, ${restarts} restarts, RSS MB ${JSON.stringify(samples.at(-1))}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 100 - (Date.now() - tick))));
   }
 
+  // Every accepted id must have its row: compared id by id, not by counts.
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const missing = async () => {
+    const rows = await sql<{ id: string }[]>`
+      select a.id from unnest(${accepted}::uuid[]) as a(id)
+      where not exists (select 1 from jobs j where j.id = a.id)`;
+    return rows.length;
+  };
   const deadline = Date.now() + 120_000;
-  let recorded = 0;
-  while (Date.now() < deadline) {
-    [{ n: recorded = 0 } = { n: 0 }] = await sql<{ n: number }[]>`select count(*)::int as n from jobs`;
-    if (recorded >= accepted.length) break;
+  let lost = await missing();
+  while (lost > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
+    lost = await missing();
   }
-  const [{ reruns = 0 } = {}] = await sql<
-    { reruns: number }[]
-  >`select count(*)::int as reruns from jobs where runs > 1`;
+  const [{ reruns = 0, rows = 0 } = {}] = await sql<{ reruns: number; rows: number }[]>`
+    select count(*) filter (where runs > 1)::int as reruns, count(*)::int as rows from jobs`;
+  const memory = {
+    api: growth(samples.map((s) => s.api)),
+    steadyWorker: growth(samples.map((s) => s.steadyWorker)),
+  };
+  const flat = Object.values(memory).every((m) => Math.abs(m.growth) <= tolerance);
+  const report = {
+    at: new Date().toISOString(),
+    minutes,
+    jobsPerSecond: rate,
+    accepted: accepted.length,
+    rows,
+    lost,
+    reruns,
+    restarts,
+    memory,
+    flat,
+    samples,
+  };
+  await mkdir(`${root}bench/results`, { recursive: true });
+  const file = `${root}bench/results/soak-${report.at.replace(/[:.]/g, '-')}.json`;
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(
-    JSON.stringify(
-      {
-        minutes,
-        accepted: accepted.length,
-        recorded,
-        lost: accepted.length - recorded,
-        reruns,
-        restarts,
-        samples,
-      },
-      null,
-      2,
-    ),
+    `soak: ${minutes} min, ${accepted.length} accepted, ${rows} rows, ${lost} lost, ${reruns} re-run, ${restarts} worker restarts; ` +
+      `RSS API ${memory.api.middleMb}→${memory.api.lastMb} MB, steady worker ${memory.steadyWorker.middleMb}→${memory.steadyWorker.lastMb} MB ` +
+      `(${flat ? 'flat' : 'NOT flat'} within ${tolerance * 100} %); written to ${file}`,
   );
-  for (const child of [api, ...workers]) child.kill('SIGTERM');
+  for (const child of [api, steady, rotating]) child.kill('SIGTERM');
   await sql.end();
   await db.drop();
   await services.stop();
-  process.exit(recorded === accepted.length ? 0 : 1);
+  process.exit(lost === 0 && flat ? 0 : 1);
 }
 
 main().catch((error: unknown) => {
