@@ -13,6 +13,7 @@ import {
   createEventHub,
   createQueueSet,
   type EventHub,
+  type JwtVerifier,
   type QueueSet,
 } from '../apps/api/src/index.js';
 import {
@@ -54,7 +55,10 @@ export async function createPipeline(
     rateLimit = { perSecond: 0, burst: 1 },
     tenantMaxInFlight = 0,
     heartbeatMs = 15_000,
+    jwt,
   }: {
+    /** Accept JWT bearer tokens too. */
+    jwt?: JwtVerifier;
     heartbeatMs?: number;
     bodyLimitBytes?: number;
     rateLimit?: { perSecond: number; burst: number };
@@ -80,7 +84,7 @@ export async function createPipeline(
     redis: producer,
     database,
     bodyLimitBytes,
-    auth: { keys },
+    auth: { keys, jwt },
     rateLimit,
     tenantMaxInFlight,
   });

@@ -2,5 +2,6 @@
 export type { ApiEnv } from './api-env.js';
 export { type ApiDeps, createApp } from './app.js';
 export { type ApiKeyStore, createApiKeyStore } from './auth/api-keys.js';
+export { createJwtVerifier, type JwtOptions, type JwtVerifier } from './auth/jwt-verifier.js';
 export { createQueueSet, type QueueSet } from './queues.js';
 export { createEventHub, type EventHub } from './streams/event-hub.js';

@@ -1,5 +1,5 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { verify, verifyWithJwks } from 'hono/jwt';
+import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
 import { isScope, type Principal } from './principal.js';
 
 export interface JwtOptions {
@@ -18,6 +18,29 @@ export interface JwtOptions {
 /** Verifies a bearer JWT and maps its claims to a principal: tenant from `tenantClaim`, scopes from `scope`. */
 export type JwtVerifier = (token: string) => Promise<Principal | undefined>;
 
+/** jose errors that mean "this token is not acceptable" (401); any other failure is the IdP's (503). */
+const INVALID_TOKEN = new Set<string>([
+  errors.JWTClaimValidationFailed.code,
+  errors.JWTExpired.code,
+  errors.JWTInvalid.code,
+  errors.JWSInvalid.code,
+  errors.JWSSignatureVerificationFailed.code,
+  errors.JOSEAlgNotAllowed.code,
+  errors.JOSENotSupported.code,
+  errors.JWKInvalid.code,
+  errors.JWKSNoMatchingKey.code,
+  errors.JWKSMultipleMatchingKeys.code,
+]);
+
+/**
+ * JWT bearer tokens, for teams with an identity provider: HS256 with a shared secret, or
+ * RS256/ES256 with keys from a JWKS URL. The key set is cached (10 min, refetched at most
+ * every 30 s for an unknown `kid`), so requests do not each call the identity provider;
+ * when it cannot be read, requests get 503 rather than a misleading 401.
+ *
+ * @example
+ * const jwt = createJwtVerifier({ jwksUrl: 'https://idp.example/.well-known/jwks.json', audience: 'conveyor' });
+ */
 export function createJwtVerifier({
   secret,
   jwksUrl,
@@ -26,19 +49,31 @@ export function createJwtVerifier({
   audience,
 }: JwtOptions): JwtVerifier | undefined {
   if (!secret && !jwksUrl) return undefined;
-  const verification = { ...(issuer ? { iss: issuer } : {}), ...(audience ? { aud: audience } : {}) };
+  const options = {
+    ...(issuer ? { issuer } : {}),
+    ...(audience ? { audience } : {}),
+  };
+  const verify: (token: string) => Promise<JWTPayload> = secret
+    ? (() => {
+        const key = new TextEncoder().encode(secret);
+        return async (token) => (await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload;
+      })()
+    : (() => {
+        const keys = createRemoteJWKSet(new URL(jwksUrl ?? ''), { timeoutDuration: 3_000 });
+        return async (token) =>
+          (await jwtVerify(token, keys, { ...options, algorithms: ['RS256', 'ES256'] })).payload;
+      })();
+
   return async (token) => {
-    let payload: Record<string, unknown>;
+    let payload: JWTPayload;
     try {
-      payload = secret
-        ? await verify(token, secret, { alg: 'HS256', ...verification })
-        : await verifyWithJwks(token, {
-            jwks_uri: jwksUrl,
-            allowedAlgorithms: ['RS256', 'ES256'],
-            verification,
-          });
-    } catch {
-      return undefined;
+      payload = await verify(token);
+    } catch (error) {
+      if (error instanceof errors.JOSEError && INVALID_TOKEN.has(error.code)) return undefined;
+      throw new ConveyorError('UNAVAILABLE', `the identity provider's keys (${jwksUrl}) could not be read`, {
+        cause: error,
+        retryable: true,
+      });
     }
     const tenant = payload[tenantClaim];
     if (typeof tenant !== 'string' || tenant === '') {
