@@ -62,6 +62,53 @@ describe('result writer on Postgres', () => {
     expect(stored).toMatchObject({ status: 'completed', result: 'first', runs: 2 });
   });
 
+  it('stores every column as given: JSON values of each kind, timestamps, defaults for left-out columns', async () => {
+    const createdAt = new Date('2026-01-02T03:04:05.678Z');
+    const full = row({
+      tenant: 'acme',
+      input: [1, 'two', { three: 3 }],
+      result: 'a plain string',
+      error: { code: 'HANDLER_FAILED', message: 'x', retryable: false },
+      attemptErrors: [
+        { code: 'TIMEOUT', message: 't', retryable: true, attempt: 1, at: createdAt.toISOString() },
+      ],
+      metadata: { nested: { deep: [true, null] } },
+      progress: 42,
+      priority: 7,
+      idempotencyKey: 'key-1',
+      generation: 2,
+      runs: 3,
+      logs: ['one', 'two'],
+      createdAt,
+      startedAt: createdAt,
+    });
+    const sparse = row({ result: null, input: null });
+    await upsertTerminalRows(database.db, [full, sparse]);
+    const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, full.id) });
+    expect(stored).toMatchObject({ ...full, finishedAt: full.finishedAt });
+    expect(stored?.createdAt.toISOString()).toBe(createdAt.toISOString());
+    const defaults = await database.db.query.jobs.findFirst({ where: eq(jobs.id, sparse.id) });
+    expect(defaults).toMatchObject({
+      tenant: 'default',
+      result: null,
+      input: null,
+      attemptErrors: [],
+      logs: [],
+      runs: 1,
+      generation: 0,
+      startedAt: null,
+    });
+    expect(defaults?.updatedAt).toBeInstanceOf(Date);
+  });
+
+  it('stores a NUL character (which Postgres refuses) as U+FFFD instead of failing the batch', async () => {
+    const nul = row({ result: { body: 'a\u0000b', literal: '\\u0000' }, logs: ['\u0000'] });
+    await upsertTerminalRows(database.db, [nul, row()]);
+    const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, nul.id) });
+    expect(stored?.result).toEqual({ body: 'a\ufffdb', literal: '\\u0000' });
+    expect(stored?.logs).toEqual(['\ufffd']);
+  });
+
   it('merges duplicate ids inside one batch instead of failing the INSERT', async () => {
     const dup = row();
     await upsertTerminalRows(database.db, [dup, { ...dup, result: 'later', runs: 3 }, row()]);

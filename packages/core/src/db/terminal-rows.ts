@@ -1,19 +1,59 @@
-import { getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { type Column, getTableColumns, getTableName, is, SQL, sql } from 'drizzle-orm';
 import type { Db } from './connect.js';
 import { jobs, type NewJobRow } from './schema.js';
 
-const { id: _id, runs: _runs, ...replaced } = getTableColumns(jobs);
+/** The database name of a column key: its snake_case (the schema is declared with casing: 'snake_case'). */
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-/** On conflict: every column from the newer generation's row, or kept as it is. */
-const onConflictSet: Record<string, SQL> = {
-  runs: sql`case when excluded.generation > ${jobs.generation} then ${jobs.runs} + excluded.runs
-    else greatest(${jobs.runs}, excluded.runs) end`,
-};
-for (const [key, column] of Object.entries(replaced)) {
-  // `excluded` takes the database column name: the snake_case of the key (casing: 'snake_case').
-  const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  onConflictSet[key] = sql`case when excluded.generation > ${jobs.generation}
-    then excluded.${sql.identifier(name)} else ${column} end`;
+const columns = Object.entries(getTableColumns(jobs)).map(([key, column]: [string, Column]) => ({
+  key,
+  name: snake(key),
+  /** A default the database computes (now()): applied in SQL when the row leaves it out. */
+  sqlDefault: is(column.default, SQL) ? column.default : undefined,
+  /** A constant default ('default', [], 0): applied when the record is built. */
+  valueDefault: column.hasDefault && !is(column.default, SQL) ? column.default : undefined,
+}));
+
+const table = sql.identifier(getTableName(jobs));
+const columnList = sql.join(
+  columns.map((c) => sql.identifier(c.name)),
+  sql`, `,
+);
+const selectList = sql.join(
+  columns.map((c) =>
+    c.sqlDefault
+      ? sql`coalesce(r.${sql.identifier(c.name)}, ${c.sqlDefault})`
+      : sql`r.${sql.identifier(c.name)}`,
+  ),
+  sql`, `,
+);
+/** On conflict: every column from the newer generation's row, or kept as it is; runs add up. */
+const onConflictSet = sql.join(
+  columns
+    .filter((c) => c.name !== 'id')
+    .map((c) =>
+      c.name === 'runs'
+        ? sql`runs = case when excluded.generation > ${table}.generation then ${table}.runs + excluded.runs
+            else greatest(${table}.runs, excluded.runs) end`
+        : sql`${sql.identifier(c.name)} = case when excluded.generation > ${table}.generation
+            then excluded.${sql.identifier(c.name)} else ${table}.${sql.identifier(c.name)} end`,
+    ),
+  sql`, `,
+);
+
+/**
+ * Postgres text and jsonb cannot hold U+0000, and one such character (a handler's result, an
+ * HTTP response body) would fail every batch its row is in, forever. Stored as U+FFFD; the
+ * look-behind keeps an escaped backslash followed by "u0000" as it is.
+ */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/** A row as the JSON object jsonb_populate_recordset reads: database column names, defaults filled. */
+function toRecord(row: NewJobRow): Record<string, unknown> {
+  const values = row as Record<string, unknown>;
+  const record: Record<string, unknown> = {};
+  for (const c of columns) record[c.name] = values[c.key] ?? c.valueDefault ?? null;
+  return record;
 }
 
 /**
@@ -22,7 +62,10 @@ for (const [key, column] of Object.entries(replaced)) {
  * (a re-run after a crash, or a cancel racing completion) only raises `runs`; a row of a
  * newer generation (the job was retried through the API) replaces it.
  *
- * Duplicate ids in one call are merged first (Postgres refuses them in one statement).
+ * The rows travel as one jsonb parameter (jsonb_populate_recordset), so the statement text
+ * is the same for every batch size: prepared once, and no per-value parameter to build —
+ * this is the worker's hottest write. Duplicate ids in one call are merged first (Postgres
+ * refuses them in one statement).
  */
 export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<void> {
   const byId = new Map<string, NewJobRow>();
@@ -31,8 +74,8 @@ export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<voi
     if (!first || (row.generation ?? 0) > (first.generation ?? 0)) byId.set(row.id, { ...row });
     else first.runs = Math.max(first.runs ?? 1, row.runs ?? 1);
   }
-  await db
-    .insert(jobs)
-    .values([...byId.values()])
-    .onConflictDoUpdate({ target: jobs.id, set: onConflictSet });
+  const records = JSON.stringify([...byId.values()].map(toRecord)).replace(NUL_ESCAPE, '$1\\ufffd');
+  await db.execute(sql`insert into ${table} (${columnList})
+    select ${selectList} from jsonb_populate_recordset(null::${table}, ${records}::jsonb) as r
+    on conflict (id) do update set ${onConflictSet}`);
 }

@@ -3,7 +3,7 @@ import { eventChannels, type StatusEvent } from './status-event.js';
 
 /** Publishes status events; the one place that knows which channels an event goes to. */
 export interface EventPublisher {
-  /** Sends the event to its job's channel and its tenant's channel in one round trip. */
+  /** Sends the event to its job's channel and its tenant's channel. */
   publish(event: StatusEvent): Promise<void>;
 }
 
@@ -12,11 +12,12 @@ export function createEventPublisher(redis: Redis, prefix: string): EventPublish
   return {
     async publish(event) {
       const payload = JSON.stringify(event);
-      await redis
-        .multi({ pipeline: true })
-        .publish(channels.job(event.jobId), payload)
-        .publish(channels.tenant(event.tenant), payload)
-        .exec();
+      // Two plain commands, no MULTI: on an auto-pipelined connection they join the same
+      // write as every other command of this tick (a MULTI would be a socket write of its own).
+      await Promise.all([
+        redis.publish(channels.job(event.jobId), payload),
+        redis.publish(channels.tenant(event.tenant), payload),
+      ]);
     },
   };
 }
