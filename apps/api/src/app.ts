@@ -4,7 +4,6 @@ import { createEventPublisher } from '@conveyor/core/events';
 import type { JobRegistry } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -21,6 +20,7 @@ import { createJobLister } from './jobs/job-list.js';
 import { createJobStore } from './jobs/job-store.js';
 import { createJobSubmitter } from './jobs/job-submitter.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
+import { bodyLimit } from './middleware/body-limit.js';
 import { requestLog } from './middleware/request-log.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import type { QueueSet } from './queues.js';
@@ -82,15 +82,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.use(requestId());
   app.use(requestLog(logger, metrics));
   app.use(secureHeaders());
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: bodyLimitBytes,
-      onError: () => {
-        throw new ConveyorError('PAYLOAD_TOO_LARGE', `the body is larger than ${bodyLimitBytes} bytes`);
-      },
-    }),
-  );
+  app.use('/v1/*', bodyLimit(bodyLimitBytes));
   app.use('/v1/*', requestTimeout(requestTimeoutMs));
   const { corsOrigins = [], rateLimit: limits = { perSecond: 50, burst: 100 } } = deps;
   if (corsOrigins.length > 0) {
