@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => p.close());
 
-const escape = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
 /**
  * Checks one real answer against the document: its status is documented for the operation,
@@ -49,7 +49,7 @@ async function conforms(method: string, template: string, response: Response): P
   }
   const base = documented.$ref
     ? documented.$ref.slice(1)
-    : `/paths/${escape(path)}/${method}/responses/${response.status}`;
+    : `/paths/${pointer(path)}/${method}/responses/${response.status}`;
   const contentType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
   const target = documented.$ref
     ? ((document.components.responses as Record<string, { content?: Record<string, unknown> }>)[
@@ -66,7 +66,7 @@ async function conforms(method: string, template: string, response: Response): P
   expect(mediaType, `${method} ${path} ${response.status}: ${contentType} not documented`).toBeDefined();
   if (!contentType.endsWith('json')) return response.text();
   const body: unknown = await response.json();
-  const validate = ajv.getSchema(`${DOC_ID}#${base}/content/${escape(mediaType ?? '')}/schema`);
+  const validate = ajv.getSchema(`${DOC_ID}#${base}/content/${pointer(mediaType ?? '')}/schema`);
   if (!validate) throw new Error(`no schema at ${base}`);
   expect(validate(body), `${method} ${path} ${response.status}: ${JSON.stringify(validate.errors)}`).toBe(
     true,
