@@ -89,13 +89,16 @@ describe('the API and a worker process', () => {
       route: '/v1/jobs',
       status: 202,
       tenant: 'default',
+      jobId: ok,
     });
     expect(JSON.stringify(lines(api))).not.toContain(authHeaders().authorization);
 
     const outcomes = lines(worker).filter((l) => l.msg === 'job finished');
     const of = (id: string) => outcomes.filter((l) => l.jobId === id);
     expect(of(ok)).toHaveLength(1);
+    // The job's lines carry the id of the request that submitted it: one grep joins API and worker.
     expect(of(ok)[0]).toMatchObject({
+      requestId,
       tenant: 'default',
       type: 'echo',
       queue: 'default',

@@ -119,6 +119,7 @@ export function createProcessor(deps: ProcessorDeps) {
     let logged = false;
     // Every line about this job carries its id, tenant and type: one grep follows it.
     const log = logger.child({
+      ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
       jobId: id,
       tenant: envelope.tenant,
       type: job.name,

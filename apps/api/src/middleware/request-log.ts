@@ -27,6 +27,7 @@ export function requestLog(logger: Logger, metrics?: ApiMetrics): MiddlewareHand
       path: c.req.path,
       status,
       ms: Math.round(seconds * 10_000) / 10,
+      ...(c.var.jobId === undefined ? {} : { jobId: c.var.jobId }),
     };
     // authenticate() swaps in a child that also carries the tenant and key: log with that one.
     const done = c.var.log ?? log;
