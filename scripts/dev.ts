@@ -103,8 +103,11 @@ async function main(): Promise<void> {
     `  curl -s -X POST ${url}/v1/jobs -H "authorization: Bearer $CONVEYOR_KEY" -H 'content-type: application/json' -d '{"type":"echo","data":{"hello":"world"}}'`,
   );
   console.log(`  curl -s ${url}/v1/jobs/<id from above> -H "authorization: Bearer $CONVEYOR_KEY"`);
+  // The key rides in the URL fragment, which the browser never sends to the server.
+  say(`dashboard: ${url}/dashboard#key=${apiKey}`);
+  say(`API reference: ${url}/docs (OpenAPI document: ${url}/openapi.json)`);
   say(
-    `job types: ${url}/v1/job-types · readiness: ${url}/health/ready · worker metrics: http://127.0.0.1:3001/metrics`,
+    `job types: ${url}/v1/job-types · readiness: ${url}/health/ready · metrics: ${url}/metrics (API), http://127.0.0.1:3001/metrics (worker)`,
   );
   say('Ctrl-C stops everything');
 }

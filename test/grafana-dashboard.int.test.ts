@@ -123,3 +123,18 @@ describe('the Grafana dashboard (charts/conveyor/dashboards/conveyor.json)', () 
     expect(values).toMatch(/grafanaDashboard:\n {2}enabled: false\n {2}label: grafana_dashboard/);
   });
 });
+
+describe('docs/observability.md', () => {
+  it('lists every metric the API and the worker export, with its labels', () => {
+    const doc = readFileSync(`${root}docs/observability.md`, 'utf8');
+    const names = [...exported.keys()]
+      .filter((name) => name.startsWith('conveyor_'))
+      .map((name) => name.replace(/_(bucket|sum|count)$/, ''));
+    for (const name of new Set(names)) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+      expect(row, name).toBeDefined();
+      const labels = (exported.get(name) ?? exported.get(`${name}_count`) ?? []).filter((l) => l !== 'le');
+      for (const label of labels) expect(row, `${name} label ${label}`).toContain(`\`${label}\``);
+    }
+  });
+});
