@@ -8,6 +8,7 @@ import {
 } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { PROBLEM_CONTENT_TYPE, statusByCode } from '../errors/problem.js';
+import { jsonSchemaConfig } from './json-schema.js';
 import { extraSchemas, type OperationSpec, operations, type ResponseSpec } from './operations.js';
 import {
   apiKeyInfoSchema,
@@ -113,11 +114,8 @@ export function createOpenApiDocument({
     FieldIssue: fieldIssueSchema,
     ...extraSchemas,
   };
-  // Pipes with transforms (query strings parsed to numbers and lists) are documented by their input.
   const config: ConversionConfig = {
-    target: 'draft-2020-12',
-    typeMode: 'ignore',
-    errorMode: 'ignore',
+    ...jsonSchemaConfig,
     overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
   };
   const convert = (schema: v.GenericSchema): JsonSchema =>
