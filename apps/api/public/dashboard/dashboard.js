@@ -72,6 +72,8 @@ const state = {
   /** @type {Set<string>} */
   expanded: new Set(),
   refreshing: false,
+  /** A refresh was asked for while one ran: run another when it ends (a click shows its effect at once). */
+  again: false,
 };
 
 /**
@@ -304,8 +306,13 @@ async function act(done, action) {
 
 /** One poll: queues, failed and recent jobs in parallel. */
 async function refresh() {
-  if (!state.key || state.refreshing) return;
+  if (!state.key) return;
+  if (state.refreshing) {
+    state.again = true;
+    return;
+  }
   state.refreshing = true;
+  state.again = false;
   try {
     const [queues, failed, recent] = await Promise.all([
       api('v1/queues'),
@@ -325,6 +332,7 @@ async function refresh() {
   } finally {
     state.refreshing = false;
   }
+  if (state.again) await refresh();
 }
 
 function schedule() {

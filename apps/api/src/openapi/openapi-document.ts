@@ -133,7 +133,16 @@ export function createOpenApiDocument({
   const problemStatuses = new Set<number>();
   const response = ({ description, schema, mediaType = 'application/json', headers }: ResponseSpec) => ({
     description,
-    ...(schema ? { content: { [mediaType]: { schema: convert(schema) } } } : {}),
+    ...(schema
+      ? {
+          content: Object.fromEntries(
+            (typeof mediaType === 'string' ? [mediaType] : mediaType).map((type) => [
+              type,
+              { schema: convert(schema) },
+            ]),
+          ),
+        }
+      : {}),
     ...(headers
       ? {
           headers: Object.fromEntries(

@@ -5,7 +5,13 @@ import { listJobsQuery } from '../jobs/job-list.js';
 import { firehoseQuery } from '../routes/events.js';
 import { createKeyBody } from '../routes/keys.js';
 import { wsClientMessage } from '../routes/ws.js';
-import { dashboardAssetNames, docsAssetNames } from '../ui/ui-assets.js';
+import {
+  dashboardAssetNames,
+  dashboardAssets,
+  docsAssetNames,
+  docsAssets,
+  type UiAsset,
+} from '../ui/ui-assets.js';
 import {
   batchResponseSchema,
   createdKeySchema,
@@ -24,8 +30,8 @@ export interface ResponseSpec {
   description: string;
   /** The body's schema; none for an empty body. */
   schema?: v.GenericSchema;
-  /** @defaultValue application/json */
-  mediaType?: string;
+  /** The content type, or several when the route serves files of different kinds. @defaultValue application/json */
+  mediaType?: string | readonly string[];
   /** Response headers worth knowing, by name. */
   headers?: Record<string, string>;
 }
@@ -60,6 +66,10 @@ const jobId = {
   id: { description: 'The job id (a UUID).', schema: v.pipe(v.string(), v.uuid()) },
 };
 const queueName = { name: { description: 'A queue name from GET /v1/queues.', schema: v.string() } };
+/** The distinct content types of a set of served files. */
+const contentTypes = (assets: Record<string, UiAsset>) => [
+  ...new Set(Object.values(assets).map((a) => a.contentType.split(';')[0] ?? a.contentType)),
+];
 const sse = (description: string): ResponseSpec => ({
   description,
   mediaType: 'text/event-stream',
@@ -321,7 +331,7 @@ export const operations: readonly OperationSpec[] = [
     summary: 'A script or stylesheet of the API reference',
     pathParams: { file: { description: 'Asset name.', schema: v.picklist(docsAssetNames) } },
     responses: {
-      200: { description: 'The file.', mediaType: 'application/octet-stream', schema: v.string() },
+      200: { description: 'The file.', mediaType: contentTypes(docsAssets), schema: v.string() },
     },
     problems: [404],
   },
@@ -341,7 +351,7 @@ export const operations: readonly OperationSpec[] = [
     summary: 'A script or stylesheet of the dashboard',
     pathParams: { file: { description: 'Asset name.', schema: v.picklist(dashboardAssetNames) } },
     responses: {
-      200: { description: 'The file.', mediaType: 'application/octet-stream', schema: v.string() },
+      200: { description: 'The file.', mediaType: contentTypes(dashboardAssets), schema: v.string() },
     },
     problems: [404],
   },
