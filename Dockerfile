@@ -46,6 +46,8 @@ COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/apps/api/dist apps/api/dist
+# The dashboard's and the API reference's pages, scripts and styles (served as they are).
+COPY apps/api/public apps/api/public
 COPY --from=build /app/apps/worker/dist apps/worker/dist
 COPY drizzle drizzle
 COPY docker/entrypoint.sh /usr/local/bin/conveyor

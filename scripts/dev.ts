@@ -13,6 +13,7 @@ import { PinoPretty } from 'pino-pretty';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const port = process.env.PORT ?? '3000';
+const workerPort = process.env.WORKER_PORT ?? '3001';
 const say = (line: string) => console.log(`\x1b[36mconveyor\x1b[0m ${line}`);
 
 /** The dev admin key: made once, kept in .data/ so it survives restarts with the embedded Postgres. */
@@ -103,8 +104,11 @@ async function main(): Promise<void> {
     `  curl -s -X POST ${url}/v1/jobs -H "authorization: Bearer $CONVEYOR_KEY" -H 'content-type: application/json' -d '{"type":"echo","data":{"hello":"world"}}'`,
   );
   console.log(`  curl -s ${url}/v1/jobs/<id from above> -H "authorization: Bearer $CONVEYOR_KEY"`);
+  // The key rides in the URL fragment, which the browser never sends to the server.
+  say(`dashboard: ${url}/dashboard#key=${apiKey}`);
+  say(`API reference: ${url}/docs (OpenAPI document: ${url}/openapi.json)`);
   say(
-    `job types: ${url}/v1/job-types · readiness: ${url}/health/ready · worker metrics: http://127.0.0.1:3001/metrics`,
+    `job types: ${url}/v1/job-types · readiness: ${url}/health/ready · metrics: ${url}/metrics (API), http://127.0.0.1:${workerPort}/metrics (worker)`,
   );
   say('Ctrl-C stops everything');
 }

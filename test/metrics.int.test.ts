@@ -1,11 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkerServerApp } from '../apps/worker/src/index.js';
+import { createWorkerServerApp, type WorkerMetrics } from '../apps/worker/src/index.js';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
+import { promtoolCheckMetrics, samples } from './prometheus.js';
 
 const services = useTestServices();
 let p: Pipeline;
@@ -15,33 +12,20 @@ beforeAll(async () => {
 });
 afterAll(() => p.close());
 
-/** Parses Prometheus text into `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const map = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const at = line.lastIndexOf(' ');
-    map.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return map;
+/** Fails on promtool's findings; warns when promtool is not installed here (CI installs it). */
+function expectValidExposition(text: string): void {
+  const check = promtoolCheckMetrics(text);
+  if (check === null) console.warn('promtool not installed here: exposition format not checked by promtool');
+  else expect(check).toEqual([]);
 }
 
-/**
- * Runs `promtool check metrics` (Debian's prometheus package; CI installs it) and returns
- * the problems it reports about Conveyor's own metrics; null when promtool is absent here.
- * Exit 1 is a parse failure; exit 3 means lint findings, which are allowed only for
- * prom-client's built-in process/nodejs metrics (e.g. its gauge `nodejs_active_handles_total`).
- */
-function promtool(text: string): string[] | null {
-  if (spawnSync('promtool', ['--version']).error) return null;
-  const file = join(mkdtempSync(join(tmpdir(), 'conveyor-metrics-')), 'metrics.txt');
-  writeFileSync(file, text);
-  const run = spawnSync('sh', ['-c', `promtool check metrics < ${file}`], { encoding: 'utf8' });
-  if (run.status !== 0 && run.status !== 3) return [`promtool could not parse the exposition: ${run.stderr}`];
-  return `${run.stdout}${run.stderr}`
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !/^(nodejs_|process_)/.test(line));
+async function submit(body: unknown): Promise<string> {
+  const response = await postJson(p, '/v1/jobs', body);
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { id: string }).id;
 }
+
+const done = (id: string, statuses = ['completed']) => waitForStatus((path) => p.request(path), id, statuses);
 
 describe('GET /metrics (API)', () => {
   it('exports queue depth per state that matches BullMQ after known submits', async () => {
@@ -59,36 +43,105 @@ describe('GET /metrics (API)', () => {
     expect(values.get('conveyor_queue_depth{queue="default",state="prioritized"}')).toBe(3);
     expect(values.get('conveyor_queue_depth{queue="default",state="paused"}')).toBe(counts.wait);
     expect(values.get('conveyor_queue_depth{queue="default",state="waiting"}')).toBe(0);
+    expect(values.get('conveyor_queue_workers{queue="default"}')).toBe(await queue.getWorkersCount());
     expect(values.get('conveyor_jobs_submitted_total{type="noop"}')).toBe(9);
     expect(text).toMatch(/conveyor_http_requests_total\{method="POST",route="\/v1\/jobs",status="202"\} 9/);
-    // Route templates, never raw ids.
-    expect(text).not.toMatch(/route="\/v1\/jobs\/[0-9a-f]{8}-/);
+    expect(text).toMatch(
+      /conveyor_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202"\} 9/,
+    );
     await queue.resume();
-    const check = promtool(text);
-    if (check === null)
-      console.warn('promtool not installed here: exposition format not checked by promtool');
-    else expect(check).toEqual([]);
+    expectValidExposition(text);
+  });
+
+  it('labels requests by route template, never by raw path', async () => {
+    const id = '0b6f5d1e-8a0e-4e8f-9c61-3f1f1c0c2a11';
+    expect((await p.request(`/v1/jobs/${id}`)).status).toBe(404);
+    expect((await p.request(`/no/such/${id}`)).status).toBe(404);
+    const text = await (await p.app.request('/metrics')).text();
+    expect(text).toContain('route="/v1/jobs/:id",status="404"');
+    expect(text).not.toContain(id);
+  });
+
+  it('reads Redis at most once per cache period, however many scrapes', async () => {
+    const queue = p.queues.get('default');
+    const before = samples(await (await p.app.request('/metrics')).text());
+    await queue.pause();
+    await postJson(p, '/v1/jobs', { type: 'noop' });
+    const cached = samples(await (await p.app.request('/metrics')).text());
+    expect(cached.get('conveyor_queue_depth{queue="default",state="paused"}')).toBe(
+      before.get('conveyor_queue_depth{queue="default",state="paused"}'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const fresh = samples(await (await p.app.request('/metrics')).text());
+    expect(fresh.get('conveyor_queue_depth{queue="default",state="paused"}')).toBe(
+      (await queue.getJobCounts('wait')).wait,
+    );
+    await queue.resume();
   });
 });
 
 describe('GET /metrics (worker)', () => {
-  it('exports job outcomes and run time by type in valid exposition format', async () => {
-    p.startWorker();
-    const metrics = p.workerMetrics;
-    if (!metrics) throw new Error('worker has no metrics');
-    const response = await postJson(p, '/v1/jobs', { type: 'echo', data: 1 });
-    const { id } = (await response.json()) as { id: string };
-    await waitForStatus((path) => p.request(path), id, ['completed']);
+  let metrics: WorkerMetrics;
+  const scrape = async () => {
     const app = createWorkerServerApp({
       redis: p.producer,
       database: p.database,
       registry: metrics.registry,
     });
-    const text = await (await app.request('/metrics')).text();
-    expect(samples(text).get('conveyor_jobs_finished_total{type="echo",status="completed"}')).toBe(1);
-    expect(text).toMatch(/conveyor_job_duration_seconds_count\{type="echo"\} 1/);
+    return (await app.request('/metrics')).text();
+  };
+
+  it('measures queue wait from enqueue to start, by type', async () => {
+    const ids = [await submit({ type: 'echo', data: 1 }), await submit({ type: 'echo', data: 2 })];
+    await new Promise((resolve) => setTimeout(resolve, 400)); // no worker yet: they wait
+    p.startWorker();
+    metrics = p.workerMetrics as WorkerMetrics;
+    for (const id of ids) await done(id);
+    const values = samples(await scrape());
+    expect(values.get('conveyor_job_wait_seconds_count{type="echo"}')).toBe(2);
+    expect(values.get('conveyor_job_wait_seconds_sum{type="echo"}')).toBeGreaterThanOrEqual(0.8);
+    expect(values.get('conveyor_job_wait_seconds_bucket{le="0.25",type="echo"}')).toBe(0);
+    expect(values.get('conveyor_jobs_finished_total{type="echo",status="completed"}')).toBe(2);
+    expect(values.get('conveyor_job_duration_seconds_count{type="echo"}')).toBe(2);
+    expect(values.get('conveyor_worker_concurrency{queue="default"}')).toBe(8);
+  });
+
+  it('counts retries, and run time for every attempt', async () => {
+    const id = await submit({ type: 'test.flaky', data: { failures: 1 }, attempts: 2 });
+    await done(id);
+    const values = samples(await scrape());
+    expect(values.get('conveyor_job_retries_total{type="test.flaky"}')).toBe(1);
+    expect(values.get('conveyor_job_duration_seconds_count{type="test.flaky"}')).toBe(2);
+    expect(values.get('conveyor_jobs_finished_total{type="test.flaky",status="completed"}')).toBe(1);
+    // Only the first attempt waited in the queue; the second waited out a backoff.
+    expect(values.get('conveyor_job_wait_seconds_count{type="test.flaky"}')).toBe(1);
+  });
+
+  it('shows running jobs while they run', async () => {
+    const id = await submit({ type: 'sleep', data: { ms: 600 } });
+    await done(id, ['active']);
+    expect(samples(await scrape()).get('conveyor_jobs_active{type="sleep"}')).toBe(1);
+    await done(id);
+    expect(samples(await scrape()).get('conveyor_jobs_active{type="sleep"}')).toBe(0);
+  });
+
+  it('measures result batches: rows per INSERT and commit time, in valid exposition format', async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, n) => submit({ type: 'echo', data: n })));
+    for (const id of ids) await done(id);
+    const text = await scrape();
+    const values = samples(text);
+    const finished = [...values]
+      .filter(([name]) => name.startsWith('conveyor_jobs_finished_total{'))
+      .reduce((sum, [, n]) => sum + n, 0);
+    // Every terminal row went through exactly one batch.
+    expect(values.get('conveyor_result_batch_rows_sum')).toBe(finished);
+    const batches = values.get('conveyor_result_batch_rows_count') ?? 0;
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThanOrEqual(finished);
+    expect(values.get('conveyor_result_commit_duration_seconds_count')).toBe(batches);
+    expect(values.get('conveyor_result_commit_errors_total')).toBe(0);
     expect(text).toContain('process_cpu_seconds_total');
-    const check = promtool(text);
-    if (check !== null) expect(check).toEqual([]);
+    expect(text).not.toMatch(/conveyor_queue_depth/);
+    expectValidExposition(text);
   });
 });

@@ -51,11 +51,14 @@ beforeAll(() => {
     encoding: 'utf8',
   });
   if (install.status !== 0) throw new Error(`npm ${prodInstallArgs().join(' ')} failed: ${install.stderr}`);
-  // runtime stage: only these workspaces, their dist, drizzle and the entrypoint
+  // runtime stage: only these workspaces, their dist, the API's static pages, drizzle and the entrypoint
   for (const ws of workspaces.filter((w) => !runtimeWorkspaces.includes(w)))
     rmSync(join(app, ws), { recursive: true });
   for (const ws of runtimeWorkspaces)
     cpSync(join(root, ws, 'dist'), join(app, ws, 'dist'), { recursive: true });
+  if (!readFileSync(join(root, 'Dockerfile'), 'utf8').includes('COPY apps/api/public apps/api/public'))
+    throw new Error('the Dockerfile does not copy apps/api/public into the image');
+  cpSync(join(root, 'apps/api/public'), join(app, 'apps/api/public'), { recursive: true });
   cpSync(join(root, 'drizzle'), join(app, 'drizzle'), { recursive: true });
   cpSync(join(root, 'docker/entrypoint.sh'), join(app, 'entrypoint.sh'));
 }, 180_000);
@@ -102,6 +105,16 @@ describe('the production image contents', () => {
     started.push(api, worker);
     await waitForOk(`http://127.0.0.1:${apiPort}/health/ready`);
     await waitForOk(`http://127.0.0.1:${workerPort}/health/ready`);
+    // The dashboard and the API reference, with Swagger UI from the production install.
+    for (const path of [
+      '/dashboard',
+      '/dashboard/assets/dashboard.js',
+      '/docs',
+      '/docs/assets/swagger-ui-bundle.js',
+    ]) {
+      expect((await fetch(`http://127.0.0.1:${apiPort}${path}`)).status, path).toBe(200);
+    }
+    expect((await fetch(`http://127.0.0.1:${apiPort}/openapi.json`)).status).toBe(200);
     // PID 1 in the image is tini; here the shell's exec hands the signal straight to node.
     expect(await stopApp(api)).toBe(0);
     expect(await stopApp(worker)).toBe(0);

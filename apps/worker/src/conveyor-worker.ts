@@ -70,7 +70,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   if (missing.length > 0) throw new Error(`no handler for job types: ${missing.join(', ')}`);
 
   const shutdown = new AbortController();
-  const writer = createResultWriter({ db: database.db, maxBatchSize: batchSize });
+  const writer = createResultWriter({ db: database.db, maxBatchSize: batchSize, metrics: deps.metrics });
   const processor = createProcessor({
     registry,
     handlers,
@@ -93,6 +93,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       maxStalledCount: Number.MAX_SAFE_INTEGER,
     });
     worker.on('error', (error) => logger.error({ err: error, queue: name }, 'worker error'));
+    deps.metrics?.concurrency.set({ queue: name }, concurrency);
     return worker;
   });
   // Cancels are broadcast: only the process running a job can abort its handler.

@@ -70,6 +70,7 @@ export function createProcessor(deps: ProcessorDeps) {
     token?: string,
     cancel?: AbortSignal,
   ): Promise<unknown> {
+    metrics?.jobsActive.inc({ type: job.name });
     try {
       return await processJob(job, cancel);
     } catch (error) {
@@ -78,8 +79,24 @@ export function createProcessor(deps: ProcessorDeps) {
       logger.info({ jobId: job.id }, 'handing job back to the queue');
       await job.moveToWait(token);
       throw new WaitingError();
+    } finally {
+      metrics?.jobsActive.dec({ type: job.name });
     }
   };
+
+  /**
+   * Queue wait of a job's first attempt: from the moment it could run (its enqueue, or the end
+   * of its delay; for a retry through the API, that re-submit) to the moment a worker took it.
+   * Later attempts wait out a backoff, not the queue, so they are not counted.
+   */
+  function observeWait(job: Job<JobEnvelope>, envelope: JobEnvelope): void {
+    if (!metrics || job.attemptsMade > 0 || job.attemptsStarted > 1) return;
+    const enqueuedAt = (envelope.generation ?? 0) > 0 ? Date.parse(envelope.submittedAt) : job.timestamp;
+    const readyAt = enqueuedAt + (job.opts.delay ?? 0);
+    const startedAt = job.processedOn ?? Date.now();
+    if (Number.isFinite(readyAt))
+      metrics.jobWait.observe({ type: job.name }, Math.max(0, startedAt - readyAt) / 1_000);
+  }
 
   async function processJob(job: Job<JobEnvelope>, cancel: AbortSignal | undefined): Promise<unknown> {
     const id = job.id ?? '';
@@ -100,7 +117,16 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempt = offset + job.attemptsMade + 1;
     const maxAttempts = offset + (job.opts.attempts ?? 1);
     let logged = false;
-    const log = logger.child({ jobId: id, type: job.name, attempt });
+    // Every line about this job carries its id, tenant and type: one grep follows it.
+    const log = logger.child({
+      ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
+      jobId: id,
+      tenant: envelope.tenant,
+      type: job.name,
+      queue: job.queueName,
+      attempt,
+    });
+    if (parsed.success) observeWait(job, envelope);
     const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
     const startedAt = new Date();
 
@@ -112,7 +138,11 @@ export function createProcessor(deps: ProcessorDeps) {
     const attemptErrors = [...(envelope.attemptErrors ?? []), outcome.error];
     await job.updateData({ ...envelope, attemptErrors });
     publish({ ...base, status: 'queued', error: outcome.error, ts: new Date().toISOString() }, log);
-    log.info({ err: outcome.error }, 'attempt failed, will retry');
+    metrics?.jobRetries.inc({ type: job.name });
+    log.info(
+      { status: 'retrying', error: outcome.error, ms: Date.now() - startedAt.getTime() },
+      'attempt failed, will retry',
+    );
     throw new Error(outcome.error.message);
 
     async function run(): Promise<Outcome> {
@@ -152,13 +182,14 @@ export function createProcessor(deps: ProcessorDeps) {
         },
       };
       publish({ ...base, status: 'active', ts: startedAt.toISOString() }, log);
+      const stopClock = metrics?.jobDuration.startTimer({ type: job.name });
       try {
-        return {
-          status: 'completed',
-          result: (await untilAborted(handler(input.output, ctx), signal)) ?? null,
-        };
+        const result = (await untilAborted(handler(input.output, ctx), signal)) ?? null;
+        stopClock?.();
+        return { status: 'completed', result };
       } catch (error) {
         if (shutdown.aborted && !timeout.aborted) throw new HandBack();
+        stopClock?.();
         if (timeout.aborted) {
           return fail(
             'TIMEOUT',
@@ -219,14 +250,16 @@ export function createProcessor(deps: ProcessorDeps) {
       redis.decr(tenantInFlightKey(prefix, envelope.tenant)).catch(() => {});
       const ts = row.finishedAt?.toISOString() ?? new Date().toISOString();
       metrics?.jobsFinished.inc({ type: job.name, status: result.status });
-      metrics?.jobDuration.observe({ type: job.name }, (Date.now() - startedAt.getTime()) / 1_000);
       if (result.status === 'completed') {
         publish({ ...base, status: 'completed', result: result.result, ts }, log);
         log.info({ status: 'completed', ms: Date.now() - startedAt.getTime() }, 'job finished');
         return result.result;
       }
       publish({ ...base, status: result.status, error: result.error, ts }, log);
-      log.info({ status: result.status, error: result.error }, 'job finished');
+      log.info(
+        { status: result.status, error: result.error, ms: Date.now() - startedAt.getTime() },
+        'job finished',
+      );
       // Recorded: BullMQ must not retry it.
       throw new UnrecoverableError(result.error.message);
     }

@@ -18,7 +18,7 @@ export interface JobControl {
   /** Cancels a queued, delayed or running job; 409 once it has finished. */
   cancel(tenant: string, id: string): Promise<JobView>;
   /** Runs a failed, cancelled or expired job again under the same id; 409 otherwise. */
-  retry(tenant: string, id: string): Promise<JobView>;
+  retry(tenant: string, id: string, origin?: { requestId?: string | undefined }): Promise<JobView>;
 }
 
 export interface JobControlDeps {
@@ -128,7 +128,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       return view;
     },
 
-    async retry(tenant, id) {
+    async retry(tenant, id, origin = {}) {
       const location = await store.locate(tenant, id);
       const row: JobRow | undefined = location.finished ? location.row : undefined;
       if (!row) {
@@ -171,6 +171,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         generation: row.generation + 1,
         attemptOffset: row.attempts,
         ...(row.idempotencyKey ? { idempotencyKey: row.idempotencyKey } : {}),
+        ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
       };
       queues.assertConnected();
       await orUnavailable('Redis', () =>

@@ -27,15 +27,17 @@ export const listJobsQuery = v.strictObject({
         `must be one or more of ${jobStatuses.join(', ')}, comma-separated`,
       ),
       v.transform((parts) => parts as JobStatus[]),
+      v.description(`One or more of ${jobStatuses.join(', ')}, comma-separated.`),
     ),
   ),
-  type: v.optional(v.pipe(v.string(), v.maxLength(64))),
-  queue: v.optional(v.pipe(v.string(), v.maxLength(64))),
-  createdAfter: v.optional(isoTime),
-  createdBefore: v.optional(isoTime),
+  type: v.optional(v.pipe(v.string(), v.maxLength(64), v.description('Only jobs of this type.'))),
+  queue: v.optional(v.pipe(v.string(), v.maxLength(64), v.description('Only jobs of this queue.'))),
+  createdAfter: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or after this time.'))),
+  createdBefore: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or before this time.'))),
   limit: v.optional(
     v.pipe(
       v.string(),
+      v.description('Jobs per page, 1 to 500.'),
       v.regex(/^\d+$/, 'must be an integer from 1 to 500'),
       v.transform(Number),
       v.minValue(1, 'must be an integer from 1 to 500'),
@@ -43,7 +45,9 @@ export const listJobsQuery = v.strictObject({
     ),
     '50',
   ),
-  cursor: v.optional(v.pipe(v.string(), v.maxLength(512))),
+  cursor: v.optional(
+    v.pipe(v.string(), v.maxLength(512), v.description('`nextCursor` of the previous page, unchanged.')),
+  ),
 });
 
 /**

@@ -36,9 +36,20 @@ export interface BatchResult {
   items: BatchItemResult[];
 }
 
+/** Where a submit came from, recorded with the job for log correlation. */
+export interface SubmitOrigin {
+  /** The submitting request's id. */
+  requestId?: string | undefined;
+}
+
 export interface JobSubmitter {
-  submit(tenant: string, body: unknown, idempotencyKey?: string): Promise<SubmitResult>;
-  submitBatch(tenant: string, body: unknown): Promise<BatchResult>;
+  submit(
+    tenant: string,
+    body: unknown,
+    idempotencyKey?: string,
+    origin?: SubmitOrigin,
+  ): Promise<SubmitResult>;
+  submitBatch(tenant: string, body: unknown, origin?: SubmitOrigin): Promise<BatchResult>;
 }
 
 export interface JobSubmitterDeps {
@@ -113,7 +124,12 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     return Math.max(0, delay);
   }
 
-  function prepare(tenant: string, raw: unknown, idempotencyKey?: string): PreparedJob {
+  function prepare(
+    tenant: string,
+    raw: unknown,
+    idempotencyKey?: string,
+    origin: SubmitOrigin = {},
+  ): PreparedJob {
     const body = parseOrThrow(submitJobBody, raw);
     const definition = resolveType(body.type);
     const input = parseOrThrow(definition.input, body.data, 'data');
@@ -153,6 +169,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       timeoutMs: body.timeoutMs ?? definition.timeoutMs,
       submittedAt: new Date(now).toISOString(),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
     };
     const options = jobOptions(definition, {
       id,
@@ -202,8 +219,8 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   }
 
   return {
-    async submit(tenant, raw, idempotencyKey) {
-      const job = prepare(tenant, raw, idempotencyKey);
+    async submit(tenant, raw, idempotencyKey, origin) {
+      const job = prepare(tenant, raw, idempotencyKey, origin);
       if (job.clientId) {
         queues.assertConnected();
         const first = await claim(tenant, job.id, requestHash(raw));
@@ -229,7 +246,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       return { created: true, job: job.response };
     },
 
-    async submitBatch(tenant, raw) {
+    async submitBatch(tenant, raw, origin) {
       const body = parseOrThrow(submitBatchBody, raw);
       // Every item is validated before any is enqueued.
       const prepared: PreparedJob[] = [];
@@ -238,7 +255,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       const seen = new Map<string, number>();
       body.jobs.forEach((item, index) => {
         try {
-          const job = prepare(tenant, item);
+          const job = prepare(tenant, item, undefined, origin);
           const earlier = seen.get(job.id);
           if (earlier !== undefined) {
             throw new ConveyorError('VALIDATION_FAILED', 'duplicate id', {

@@ -11,7 +11,7 @@ const DEPTH_CACHE_MS = 2_000;
 export interface ApiMetrics {
   registry: Registry;
   httpRequests: Counter<'method' | 'route' | 'status'>;
-  httpDuration: Histogram<'method' | 'route'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
   jobsSubmitted: Counter<'type'>;
   streamClients: Gauge;
 }
@@ -25,7 +25,44 @@ export function createApiMetrics(
   streamClients: () => number,
 ): ApiMetrics {
   collectDefaultMetrics({ register: registry });
-  let cached: { at: number; values: { queue: string; state: string; n: number }[] } | undefined;
+  type Reading = {
+    depth: { queue: string; state: string; n: number }[];
+    workers: { queue: string; n: number }[];
+  };
+  let cached: { at: number; reading: Promise<Reading> } | undefined;
+
+  /** One Redis read per queue per DEPTH_CACHE_MS, shared by both gauges and concurrent scrapes. */
+  function read(): Promise<Reading> {
+    if (cached && Date.now() - cached.at <= DEPTH_CACHE_MS) return cached.reading;
+    const reading: Promise<Reading> = Promise.all(
+      queues.all().map(async (queue) => {
+        const [counts, paused, workers] = await Promise.all([
+          queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
+          queue.isPaused(),
+          queue.getWorkersCount(),
+        ]);
+        const waiting = counts.wait ?? 0;
+        return {
+          depth: [
+            // A paused queue's waiting jobs are reported as paused, as BullMQ used to.
+            { queue: queue.name, state: 'waiting', n: paused ? 0 : waiting },
+            { queue: queue.name, state: 'paused', n: paused ? waiting : 0 },
+            { queue: queue.name, state: 'prioritized', n: counts.prioritized ?? 0 },
+            { queue: queue.name, state: 'delayed', n: counts.delayed ?? 0 },
+            { queue: queue.name, state: 'active', n: counts.active ?? 0 },
+            { queue: queue.name, state: 'failed', n: counts.failed ?? 0 },
+          ],
+          workers: { queue: queue.name, n: workers },
+        };
+      }),
+    ).then(
+      (perQueue) => ({ depth: perQueue.flatMap((q) => q.depth), workers: perQueue.map((q) => q.workers) }),
+      // Redis down: export nothing rather than stale or zero depths.
+      () => ({ depth: [], workers: [] }),
+    );
+    cached = { at: Date.now(), reading };
+    return reading;
+  }
 
   new Gauge({
     name: 'conveyor_queue_depth',
@@ -33,32 +70,21 @@ export function createApiMetrics(
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
-      if (!cached || Date.now() - cached.at > DEPTH_CACHE_MS) {
-        const values: { queue: string; state: string; n: number }[] = [];
-        await Promise.all(
-          queues.all().map(async (queue) => {
-            const [counts, paused] = await Promise.all([
-              queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
-              queue.isPaused(),
-            ]);
-            const waiting = counts.wait ?? 0;
-            values.push(
-              // A paused queue's waiting jobs are reported as paused, as BullMQ used to.
-              { queue: queue.name, state: 'waiting', n: paused ? 0 : waiting },
-              { queue: queue.name, state: 'paused', n: paused ? waiting : 0 },
-              { queue: queue.name, state: 'prioritized', n: counts.prioritized ?? 0 },
-              { queue: queue.name, state: 'delayed', n: counts.delayed ?? 0 },
-              { queue: queue.name, state: 'active', n: counts.active ?? 0 },
-              { queue: queue.name, state: 'failed', n: counts.failed ?? 0 },
-            );
-          }),
-        ).catch(() => {
-          // Redis down: export nothing rather than stale or zero depths.
-        });
-        cached = { at: Date.now(), values };
-      }
+      const { depth } = await read();
       this.reset();
-      for (const v of cached.values) this.set({ queue: v.queue, state: v.state }, v.n);
+      for (const v of depth) this.set({ queue: v.queue, state: v.state }, v.n);
+    },
+  });
+
+  new Gauge({
+    name: 'conveyor_queue_workers',
+    help: 'Worker connections serving each queue, as BullMQ sees them (exported by the API only).',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      const { workers } = await read();
+      this.reset();
+      for (const v of workers) this.set({ queue: v.queue }, v.n);
     },
   });
 
@@ -72,8 +98,8 @@ export function createApiMetrics(
     }),
     httpDuration: new Histogram({
       name: 'conveyor_http_request_duration_seconds',
-      help: 'HTTP request latency by method and route template.',
-      labelNames: ['method', 'route'],
+      help: 'HTTP request latency by method, route template and status.',
+      labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     }),

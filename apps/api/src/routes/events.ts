@@ -13,19 +13,25 @@ import { tenantOf } from '../tenant.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const list = (what: string, allowed?: readonly string[]) =>
+const list = (what: string, description: string, allowed?: readonly string[]) =>
   v.optional(
     v.pipe(
       v.string(),
+      v.description(description),
       v.transform((s) => s.split(',').map((p) => p.trim())),
       v.check((parts) => allowed === undefined || parts.every((p) => allowed.includes(p)), `must be ${what}`),
     ),
   );
 
-const firehoseQuery = v.strictObject({
-  type: list('job type names'),
-  queue: list('queue names'),
-  status: list(`one or more of ${jobStatuses.join(', ')}`, jobStatuses),
+/** The query of GET /v1/events; each filter takes comma-separated values. */
+export const firehoseQuery = v.strictObject({
+  type: list('job type names', 'Only events of these job types, comma-separated.'),
+  queue: list('queue names', 'Only events of these queues, comma-separated.'),
+  status: list(
+    `one or more of ${jobStatuses.join(', ')}`,
+    `Only events with these statuses (${jobStatuses.join(', ')}), comma-separated.`,
+    jobStatuses,
+  ),
 });
 
 export interface EventRouteDeps {

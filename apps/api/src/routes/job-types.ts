@@ -1,7 +1,7 @@
 import type { JobRegistry } from '@conveyor/core/jobs';
-import { toJsonSchema } from '@valibot/to-json-schema';
 import { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
+import { toInputJsonSchema } from '../openapi/json-schema.js';
 
 /** GET /v1/job-types: every registered type with its options and input JSON Schema. */
 export function jobTypeRoutes({ registry }: { registry: JobRegistry }): Hono<ApiEnv> {
@@ -16,7 +16,7 @@ export function jobTypeRoutes({ registry }: { registry: JobRegistry }): Hono<Api
       attempts: d.attempts,
       maxAttempts: d.maxAttempts,
       backoff: d.backoff,
-      inputSchema: toJsonSchema(d.input, { errorMode: 'ignore' }),
+      inputSchema: toInputJsonSchema(d.input),
     })),
   };
   return new Hono<ApiEnv>().get('/job-types', (c) => c.json(body));

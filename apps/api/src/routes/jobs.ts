@@ -1,5 +1,5 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { parseIdempotencyKey } from '../jobs/idempotency.js';
 import type { JobControl } from '../jobs/job-control.js';
@@ -12,13 +12,17 @@ import { tenantOf } from '../tenant.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function jobId(raw: string): string {
+/** The `:id` of the route, checked; noted on the request for its log line. */
+function jobId(c: Context<ApiEnv>): string {
+  const raw = c.req.param('id') ?? '';
   if (!UUID.test(raw)) {
     throw new ConveyorError('VALIDATION_FAILED', 'invalid job id: must be a UUID', {
       issues: [{ path: 'id', message: 'must be a UUID' }],
     });
   }
-  return raw.toLowerCase();
+  const id = raw.toLowerCase();
+  c.set('jobId', id);
+  return id;
 }
 
 export interface JobRouteDeps {
@@ -34,13 +38,18 @@ export function jobRoutes({ submitter, store, control, list, metrics }: JobRoute
   return new Hono<ApiEnv>()
     .post('/jobs', async (c) => {
       const key = parseIdempotencyKey(c.req.header('idempotency-key'));
-      const { created, job } = await submitter.submit(tenantOf(c), await readJsonBody(c), key);
+      const { created, job } = await submitter.submit(tenantOf(c), await readJsonBody(c), key, {
+        requestId: c.var.requestId,
+      });
+      c.set('jobId', job.id);
       if (created) metrics.jobsSubmitted.inc({ type: job.type });
       c.header('Location', job.links.self);
       return c.json(job, created ? 202 : 200);
     })
     .post('/jobs/batch', async (c) => {
-      const { complete, items } = await submitter.submitBatch(tenantOf(c), await readJsonBody(c));
+      const { complete, items } = await submitter.submitBatch(tenantOf(c), await readJsonBody(c), {
+        requestId: c.var.requestId,
+      });
       if (!complete) {
         const landed = items.filter((i) => i.outcome === 'enqueued' || i.outcome === 'duplicate').length;
         throw new ConveyorError(
@@ -54,9 +63,9 @@ export function jobRoutes({ submitter, store, control, list, metrics }: JobRoute
       return c.json({ items }, 202);
     })
     .get('/jobs', async (c) => c.json(await list(tenantOf(c), c.req.query())))
-    .get('/jobs/:id', async (c) => c.json(await store.get(tenantOf(c), jobId(c.req.param('id')))))
-    .post('/jobs/:id/cancel', async (c) =>
-      c.json(await control.cancel(tenantOf(c), jobId(c.req.param('id')))),
-    )
-    .post('/jobs/:id/retry', async (c) => c.json(await control.retry(tenantOf(c), jobId(c.req.param('id')))));
+    .get('/jobs/:id', async (c) => c.json(await store.get(tenantOf(c), jobId(c))))
+    .post('/jobs/:id/cancel', async (c) => c.json(await control.cancel(tenantOf(c), jobId(c))))
+    .post('/jobs/:id/retry', async (c) =>
+      c.json(await control.retry(tenantOf(c), jobId(c), { requestId: c.var.requestId })),
+    );
 }

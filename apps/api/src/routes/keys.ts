@@ -7,7 +7,8 @@ import { scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { tenantOf } from '../tenant.js';
 
-const createKeyBody = v.strictObject({
+/** The body of POST /v1/keys. */
+export const createKeyBody = v.strictObject({
   name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
   scopes: v.pipe(
     v.array(v.picklist(scopes, `each scope must be one of ${scopes.join(', ')}`)),

@@ -11,7 +11,8 @@ import { openJobStream } from '../streams/job-stream.js';
 import { tenantOf } from '../tenant.js';
 
 const uuid = v.pipe(v.string(), v.uuid('must be a job id (UUID)'));
-const message = v.variant('op', [
+/** A message a WebSocket client sends. */
+export const wsClientMessage = v.variant('op', [
   v.strictObject({
     op: v.picklist(['subscribe', 'unsubscribe']),
     jobs: v.optional(v.pipe(v.array(uuid), v.maxLength(100))),
@@ -90,9 +91,9 @@ export function wsRoutes({
           socket = ws;
         },
         onMessage: async (event, ws) => {
-          let parsed: v.InferOutput<typeof message>;
+          let parsed: v.InferOutput<typeof wsClientMessage>;
           try {
-            parsed = v.parse(message, JSON.parse(typeof event.data === 'string' ? event.data : ''));
+            parsed = v.parse(wsClientMessage, JSON.parse(typeof event.data === 'string' ? event.data : ''));
           } catch (error) {
             const reason = error instanceof v.ValiError ? v.summarize(error.issues) : 'not JSON';
             send(ws, {

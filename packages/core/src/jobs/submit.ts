@@ -82,6 +82,8 @@ export interface JobEnvelope {
   attemptOffset?: number;
   /** The client's Idempotency-Key, if the job was submitted with one. */
   idempotencyKey?: string;
+  /** The id of the API request that submitted (or retried) it, so its log lines join the job's. */
+  requestId?: string;
 }
 
 export const jobEnvelope = v.object({
@@ -94,6 +96,7 @@ export const jobEnvelope = v.object({
   generation: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   attemptOffset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   idempotencyKey: v.optional(v.string()),
+  requestId: v.optional(v.string()),
   attemptErrors: v.optional(
     v.array(
       v.object({

@@ -1,0 +1,465 @@
+// @ts-check
+/**
+ * The Conveyor dashboard: queue depth polled from GET /v1/queues, throughput and failures
+ * counted from the tenant's event stream (GET /v1/events, read with fetch so the API key
+ * goes in a header), failed and recent jobs from GET /v1/jobs, with retry, cancel and
+ * pause/resume buttons. Plain DOM (textContent only: job data can never inject markup),
+ * no inline script or style, so it runs under the API's strict Content-Security-Policy.
+ */
+
+/**
+ * @typedef {{ code: string, message: string, retryable?: boolean, attempt?: number, at?: string }} ErrorRecord
+ * @typedef {{ id: string, type: string, queue: string, status: string, attempts: number, maxAttempts: number,
+ *   error: ErrorRecord | null, attemptErrors: ErrorRecord[], data: unknown, result: unknown, logs: string[],
+ *   createdAt: string, startedAt: string | null, finishedAt: string | null }} JobView
+ * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
+ * @typedef {{ name: string, counts: Counts, paused: boolean, workers: number }} QueueInfo
+ * @typedef {{ jobId: string, status: string, type: string, queue: string }} StatusEvent
+ */
+
+const KEY_STORAGE = 'conveyor.apiKey';
+/** Seconds of throughput history kept for the sparklines. */
+const WINDOW_S = 120;
+/** Polls of backlog history kept per queue. */
+const BACKLOG_POINTS = 60;
+const LIST_LIMIT = 20;
+
+/** @param {string} id */
+function $(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is missing`);
+  return element;
+}
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {{ className?: string, text?: string, title?: string }} [options]
+ * @param {(Node | string)[]} [children]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+function el(tag, options = {}, children = []) {
+  const element = document.createElement(tag);
+  if (options.className) element.className = options.className;
+  if (options.text !== undefined) element.textContent = options.text;
+  if (options.title) element.title = options.title;
+  element.append(...children);
+  return element;
+}
+
+/** A problem+json answer, as an Error. */
+class ApiError extends Error {
+  /** @param {number} status @param {string} message */
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const state = {
+  key: '',
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  timer: undefined,
+  intervalMs: 2_000,
+  /** @type {AbortController | undefined} */
+  stream: undefined,
+  /** Completed and failed events per second, keyed by epoch second. */
+  /** @type {Map<number, { completed: number, failed: number }>} */
+  perSecond: new Map(),
+  /** @type {Map<string, number[]>} */
+  backlog: new Map(),
+  /** Job ids whose details row is open. */
+  /** @type {Set<string>} */
+  expanded: new Set(),
+  refreshing: false,
+  /** A refresh was asked for while one ran: run another when it ends (a click shows its effect at once). */
+  again: false,
+};
+
+/**
+ * Calls the API with the key; throws ApiError with the problem's detail on a non-2xx answer.
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<any>}
+ */
+async function api(path, init = {}) {
+  const headers = new Headers(init.headers);
+  headers.set('authorization', `Bearer ${state.key}`);
+  const response = await fetch(path, { ...init, headers });
+  if (response.status === 401) {
+    signOut('That API key is not valid (or was revoked).');
+    throw new ApiError(401, 'unauthenticated');
+  }
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body?.detail ?? `HTTP ${response.status}`);
+  return body;
+}
+
+/** @param {string} message @param {'ok' | 'bad'} [kind] */
+function toast(message, kind = 'bad') {
+  const box = $('toast');
+  box.textContent = message;
+  box.className = kind;
+  box.hidden = false;
+  clearTimeout(Number(box.dataset.timer));
+  box.dataset.timer = String(setTimeout(() => (box.hidden = true), 5_000));
+}
+
+/** @param {string | null} iso */
+function ago(iso) {
+  if (!iso) return '–';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1_000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3_600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3_600)}h ago`;
+  return new Date(iso).toLocaleString();
+}
+
+/**
+ * Draws `values` as a filled sparkline into an SVG (attributes only, no style).
+ * @param {Element} svg @param {number[]} values
+ */
+function sparkline(svg, values) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const width = 240;
+  const height = 48;
+  const max = Math.max(1, ...values);
+  const step = values.length > 1 ? width / (values.length - 1) : width;
+  const points = values.map(
+    (value, i) => `${(i * step).toFixed(1)},${(height - (value / max) * (height - 2)).toFixed(1)}`,
+  );
+  const area = document.createElementNS(ns, 'polygon');
+  area.setAttribute('class', 'area');
+  area.setAttribute('points', `0,${height} ${points.join(' ')} ${width},${height}`);
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('class', 'line');
+  line.setAttribute('points', points.join(' '));
+  const title = document.createElementNS(ns, 'title');
+  title.textContent = `peak ${max}`;
+  svg.replaceChildren(title, area, line);
+}
+
+/** The last WINDOW_S seconds of completed and failed counts, oldest first. */
+function series() {
+  const now = Math.floor(Date.now() / 1_000);
+  const completed = [];
+  const failed = [];
+  for (let s = now - WINDOW_S + 1; s <= now; s++) {
+    const bucket = state.perSecond.get(s);
+    completed.push(bucket?.completed ?? 0);
+    failed.push(bucket?.failed ?? 0);
+  }
+  for (const second of state.perSecond.keys()) if (second <= now - WINDOW_S) state.perSecond.delete(second);
+  return { completed, failed };
+}
+
+function renderRates() {
+  const { completed, failed } = series();
+  sparkline($('spark-completed'), completed);
+  sparkline($('spark-failed'), failed);
+  const lastMinute = (/** @type {number[]} */ values) => values.slice(-60).reduce((a, b) => a + b, 0);
+  const done = lastMinute(completed);
+  const bad = lastMinute(failed);
+  $('stat-rate').textContent = `${(done / 60).toFixed(done >= 60 ? 0 : 2)}/s`;
+  $('stat-failrate').textContent = done + bad === 0 ? '–' : `${((100 * bad) / (done + bad)).toFixed(1)}%`;
+}
+
+/** @param {QueueInfo[]} queues */
+function renderQueues(queues) {
+  const totals = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+  const rows = queues.map((queue) => {
+    const { counts } = queue;
+    totals.waiting += counts.waiting + counts.prioritized;
+    totals.active += counts.active;
+    totals.delayed += counts.delayed;
+    totals.failed += counts.failed;
+    const history = state.backlog.get(queue.name) ?? [];
+    history.push(counts.waiting + counts.prioritized);
+    if (history.length > BACKLOG_POINTS) history.shift();
+    state.backlog.set(queue.name, history);
+
+    const spark = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    spark.setAttribute('class', 'spark mini');
+    spark.setAttribute('viewBox', '0 0 240 48');
+    spark.setAttribute('preserveAspectRatio', 'none');
+    sparkline(spark, history);
+    const toggle = el('button', { text: queue.paused ? 'Resume' : 'Pause' });
+    toggle.type = 'button';
+    toggle.addEventListener('click', () =>
+      act(`Queue ${queue.name} ${queue.paused ? 'resumed' : 'paused'}`, () =>
+        api(`v1/queues/${encodeURIComponent(queue.name)}/${queue.paused ? 'resume' : 'pause'}`, {
+          method: 'POST',
+        }),
+      ),
+    );
+    const name = el('td', {}, [
+      queue.name,
+      ...(queue.paused ? [el('span', { className: 'pill paused', text: 'paused' })] : []),
+    ]);
+    const row = el('tr', {}, [
+      name,
+      ...[
+        counts.waiting,
+        counts.prioritized,
+        counts.delayed,
+        counts.active,
+        counts.failed,
+        counts.completed,
+        queue.workers,
+      ].map((n) => el('td', { className: 'num', text: String(n) })),
+      el('td', {}, [spark]),
+      el('td', {}, [toggle]),
+    ]);
+    row.dataset.queue = queue.name;
+    return row;
+  });
+  $('queues')
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
+  $('stat-waiting').textContent = String(totals.waiting);
+  $('stat-active').textContent = String(totals.active);
+  $('stat-delayed').textContent = String(totals.delayed);
+  $('stat-failed').textContent = String(totals.failed);
+}
+
+/**
+ * @param {string} tableId
+ * @param {JobView[]} jobs
+ * @param {'createdAt' | 'finishedAt'} when
+ */
+function renderJobs(tableId, jobs, when) {
+  const rows = jobs.flatMap((job) => {
+    const actions = el('td', { className: 'actions' });
+    if (['failed', 'cancelled', 'expired'].includes(job.status)) {
+      const retry = el('button', { text: 'Retry' });
+      retry.type = 'button';
+      retry.addEventListener('click', () =>
+        act(`Job ${job.id.slice(0, 8)} queued again`, () =>
+          api(`v1/jobs/${job.id}/retry`, { method: 'POST' }),
+        ),
+      );
+      actions.append(retry);
+    }
+    if (['queued', 'active'].includes(job.status)) {
+      const cancel = el('button', { text: 'Cancel', className: 'danger' });
+      cancel.type = 'button';
+      cancel.addEventListener('click', () =>
+        act(`Job ${job.id.slice(0, 8)} cancelled`, () => api(`v1/jobs/${job.id}/cancel`, { method: 'POST' })),
+      );
+      actions.append(cancel);
+    }
+    const open = el('button', { text: job.id.slice(0, 8), className: 'link', title: job.id });
+    open.type = 'button';
+    open.addEventListener('click', () => {
+      if (state.expanded.has(job.id)) state.expanded.delete(job.id);
+      else state.expanded.add(job.id);
+      void refresh();
+    });
+    const row = el('tr', {}, [
+      el('td', { className: 'mono' }, [open]),
+      el('td', { text: job.type }),
+      el('td', { text: job.queue }),
+      el('td', {}, [el('span', { className: `pill ${job.status}`, text: job.status })]),
+      el('td', { className: 'num', text: `${job.attempts}/${job.maxAttempts}` }),
+      el('td', { text: ago(job[when]), title: job[when] ?? '' }),
+      el('td', { className: 'error-text', text: job.error ? `${job.error.code}: ${job.error.message}` : '' }),
+      actions,
+    ]);
+    row.dataset.job = job.id;
+    row.dataset.status = job.status;
+    if (!state.expanded.has(job.id)) return [row];
+    const { data, result, error, attemptErrors, logs, startedAt, finishedAt } = job;
+    const details = el('tr', { className: 'details' }, [
+      el('td', {}, []),
+      el('td', {}, [
+        el('pre', {
+          text: JSON.stringify({ data, result, error, attemptErrors, logs, startedAt, finishedAt }, null, 2),
+        }),
+      ]),
+    ]);
+    details.lastElementChild?.setAttribute('colspan', '7');
+    return [row, details];
+  });
+  if (rows.length === 0) {
+    const empty = el('td', { className: 'empty', text: 'none' });
+    empty.setAttribute('colspan', '8');
+    rows.push(el('tr', {}, [empty]));
+  }
+  $(tableId)
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
+}
+
+/**
+ * Runs a button's action, then refreshes at once.
+ * @param {string} done @param {() => Promise<unknown>} action
+ */
+async function act(done, action) {
+  try {
+    await action();
+    toast(done, 'ok');
+  } catch (error) {
+    if (error instanceof ApiError && error.status !== 401) toast(error.message);
+  }
+  await refresh();
+}
+
+/** One poll: queues, failed and recent jobs in parallel. */
+async function refresh() {
+  if (!state.key) return;
+  if (state.refreshing) {
+    state.again = true;
+    return;
+  }
+  state.refreshing = true;
+  state.again = false;
+  try {
+    const [queues, failed, recent] = await Promise.all([
+      api('v1/queues'),
+      api(`v1/jobs?status=failed&limit=${LIST_LIMIT}`),
+      api(`v1/jobs?limit=${LIST_LIMIT}`),
+    ]);
+    showApp();
+    renderQueues(queues.items);
+    renderJobs('failed-jobs', failed.items, 'finishedAt');
+    $('retry-all').hidden = failed.items.length === 0;
+    $('retry-all').dataset.ids = failed.items.map((/** @type {JobView} */ j) => j.id).join(',');
+    renderJobs('recent-jobs', recent.items, 'createdAt');
+    renderRates();
+  } catch (error) {
+    if (error instanceof ApiError && error.status !== 401) toast(error.message);
+    else if (!(error instanceof ApiError)) toast('The API did not answer; retrying.');
+  } finally {
+    state.refreshing = false;
+  }
+  if (state.again) await refresh();
+}
+
+function schedule() {
+  clearTimeout(state.timer);
+  if (!state.key || state.intervalMs === 0) return;
+  state.timer = setTimeout(async () => {
+    await refresh();
+    schedule();
+  }, state.intervalMs);
+}
+
+/**
+ * Follows GET /v1/events with fetch (EventSource cannot send the Authorization header) and
+ * counts completions and failures per second. Reconnects after a drop.
+ */
+async function follow() {
+  state.stream?.abort();
+  const controller = new AbortController();
+  state.stream = controller;
+  const live = $('live');
+  let backoffMs = 1_000;
+  while (!controller.signal.aborted && state.key) {
+    try {
+      const response = await fetch('v1/events?status=completed,failed', {
+        headers: { authorization: `Bearer ${state.key}` },
+        signal: controller.signal,
+      });
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      live.textContent = 'live';
+      live.className = 'pill on';
+      backoffMs = 1_000;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        const frames = buffer.split('\n\n');
+        buffer = frames.pop() ?? '';
+        for (const frame of frames) onFrame(frame);
+      }
+    } catch {
+      if (controller.signal.aborted) return;
+    }
+    live.textContent = 'reconnecting';
+    live.className = 'pill off';
+    await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 15_000);
+  }
+}
+
+/** @param {string} frame one SSE frame */
+function onFrame(frame) {
+  const data = frame
+    .split('\n')
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(5).trimStart())
+    .join('\n');
+  if (!data) return;
+  /** @type {StatusEvent} */
+  const event = JSON.parse(data);
+  const second = Math.floor(Date.now() / 1_000);
+  const bucket = state.perSecond.get(second) ?? { completed: 0, failed: 0 };
+  if (event.status === 'completed') bucket.completed++;
+  else if (event.status === 'failed') bucket.failed++;
+  state.perSecond.set(second, bucket);
+}
+
+function showApp() {
+  $('login').hidden = true;
+  $('app').hidden = false;
+  $('signout').hidden = false;
+}
+
+/** @param {string} [reason] */
+function signOut(reason) {
+  state.key = '';
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.stream?.abort();
+  clearTimeout(state.timer);
+  $('app').hidden = true;
+  $('signout').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = reason ?? '';
+  $('live').textContent = 'offline';
+  $('live').className = 'pill off';
+}
+
+/** @param {string} key */
+async function signIn(key) {
+  state.key = key;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  $('login-error').textContent = '';
+  await refresh();
+  if (!state.key) return;
+  schedule();
+  void follow();
+}
+
+function start() {
+  // A key may come in the URL fragment (never sent to the server): keep it, then drop it from the URL.
+  const fragment = new URLSearchParams(location.hash.slice(1)).get('key');
+  if (fragment) history.replaceState(null, '', location.pathname + location.search);
+  const key = fragment ?? sessionStorage.getItem(KEY_STORAGE) ?? '';
+
+  $('login-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = /** @type {HTMLInputElement} */ ($('key'));
+    void signIn(input.value.trim());
+    input.value = '';
+  });
+  $('signout').addEventListener('click', () => signOut());
+  $('interval').addEventListener('change', (event) => {
+    state.intervalMs = Number(/** @type {HTMLSelectElement} */ (event.target).value);
+    schedule();
+  });
+  $('retry-all').addEventListener('click', () => {
+    const ids = ($('retry-all').dataset.ids ?? '').split(',').filter(Boolean);
+    void act(`${ids.length} jobs queued again`, async () => {
+      for (const id of ids) await api(`v1/jobs/${id}/retry`, { method: 'POST' });
+    });
+  });
+  // Redraw the rate stats every second even when the poll interval is longer.
+  setInterval(() => state.key && !$('app').hidden && renderRates(), 1_000);
+
+  if (key) void signIn(key);
+  else signOut();
+}
+
+start();

@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Parses Prometheus text into `name{labels}` → value. */
+export function samples(text: string): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const at = line.lastIndexOf(' ');
+    map.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return map;
+}
+
+/** True when Debian's prometheus package (promtool) is installed; CI installs it. */
+export function hasPromtool(): boolean {
+  return !spawnSync('promtool', ['--version']).error;
+}
+
+function tempFile(name: string, text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'conveyor-prom-')), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/**
+ * Runs `promtool check metrics` and returns the problems it reports about Conveyor's own
+ * metrics; null when promtool is absent here. Exit 1 is a parse failure; exit 3 means lint
+ * findings, which are allowed only for prom-client's built-in process/nodejs metrics
+ * (e.g. its gauge `nodejs_active_handles_total`).
+ */
+export function promtoolCheckMetrics(text: string): string[] | null {
+  if (!hasPromtool()) return null;
+  const file = tempFile('metrics.txt', text);
+  const run = spawnSync('sh', ['-c', `promtool check metrics < ${file}`], { encoding: 'utf8' });
+  if (run.status !== 0 && run.status !== 3) return [`promtool could not parse the exposition: ${run.stderr}`];
+  return `${run.stdout}${run.stderr}`
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^(nodejs_|process_)/.test(line));
+}
+
+/**
+ * Parses PromQL expressions with `promtool check rules` (each becomes a recording rule);
+ * returns promtool's complaint, '' when every expression parses, null without promtool.
+ */
+export function promtoolCheckExpressions(expressions: readonly string[]): string | null {
+  if (!hasPromtool()) return null;
+  const rules = expressions.map(
+    (expr, i) => `      - record: conveyor:check_${i}\n        expr: ${JSON.stringify(expr)}`,
+  );
+  const file = tempFile('rules.yml', `groups:\n  - name: check\n    rules:\n${rules.join('\n')}\n`);
+  const run = spawnSync('promtool', ['check', 'rules', '--lint=none', file], { encoding: 'utf8' });
+  return run.status === 0 ? '' : `${run.stdout}${run.stderr}`;
+}
