@@ -32,7 +32,15 @@ describe('drill: Redis restart (AOF, appendfsync always)', { timeout: 120_000 },
     const drill = { ...services, redisUrl: redis.url };
     const api = await startApi(drill, { REQUEST_TIMEOUT_MS: '3000' });
     started.push(api.process);
-    started.push(await startWorker(drill, { WORKER_CONCURRENCY: '16' }));
+    // Jobs that were running when Redis went away are picked up again once their lock lapses:
+    // a short lock keeps that wait (lock + stall check, 30 s + 30 s by default) inside the drill.
+    started.push(
+      await startWorker(drill, {
+        WORKER_CONCURRENCY: '16',
+        WORKER_LOCK_DURATION_MS: '5000',
+        WORKER_STALLED_INTERVAL_MS: '2000',
+      }),
+    );
 
     const accepted: string[] = [];
     const outageAnswers: { status: number; ms: number }[] = [];
