@@ -5,6 +5,10 @@ export interface WorkerMetrics {
   registry: Registry;
   jobsFinished: Counter<'type' | 'status'>;
   jobDuration: Histogram<'type'>;
+  /** Ticks of schedules: `submitted` a job, or `skipped` (paused, deleted, used up, stale). */
+  scheduleTicks: Counter<'outcome'>;
+  /** POSTs of callbacks and webhooks: `delivered`, `retrying` or `failed` (given up). */
+  callbackAttempts: Counter<'outcome'>;
 }
 
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
@@ -22,6 +26,18 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       help: 'Run time of the attempt that finished the job.',
       labelNames: ['type'],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    scheduleTicks: new Counter({
+      name: 'conveyor_schedule_ticks_total',
+      help: 'Schedule ticks handled: submitted a job, or skipped (paused, deleted, used up or stale).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    callbackAttempts: new Counter({
+      name: 'conveyor_callback_attempts_total',
+      help: 'Callback and webhook POSTs: delivered, retrying (will try again) or failed (given up).',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };
