@@ -31,6 +31,8 @@ export const listJobsQuery = v.strictObject({
   ),
   type: v.optional(v.pipe(v.string(), v.maxLength(64))),
   queue: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  /** Only the jobs a schedule produced. */
+  scheduleId: v.optional(v.pipe(v.string(), v.uuid('must be a UUID'))),
   createdAfter: v.optional(isoTime),
   createdBefore: v.optional(isoTime),
   limit: v.optional(
@@ -118,6 +120,7 @@ export function createJobLister({ queues, database }: { queues: QueueSet; databa
         for (const job of batch) {
           if (!job || job.data?.tenant !== tenant) continue;
           if (query.type !== undefined && job.name !== query.type) continue;
+          if (query.scheduleId !== undefined && job.data.scheduleId !== query.scheduleId) continue;
           if (job.timestamp < after || job.timestamp > before) continue;
           items.push(viewFromQueue(job, state === 'active' ? 'active' : 'waiting'));
         }
@@ -143,6 +146,7 @@ export function createJobLister({ queues, database }: { queues: QueueSet; databa
       inArray(jobs.status, historyStatuses),
       query.type === undefined ? undefined : eq(jobs.type, query.type),
       query.queue === undefined ? undefined : eq(jobs.queue, query.queue),
+      query.scheduleId === undefined ? undefined : eq(jobs.scheduleId, query.scheduleId),
       query.createdAfter === undefined ? undefined : gte(jobs.createdAt, new Date(query.createdAfter)),
       query.createdBefore === undefined ? undefined : lte(jobs.createdAt, new Date(query.createdBefore)),
     ];
