@@ -79,13 +79,14 @@ describe('an every-second schedule', () => {
     const created = beforePause.map((j) => Date.parse(j.createdAt));
     // One job per tick: about one a second over the ~7 s it ran, never two for one tick.
     const ranForMs = pausedAt - Date.parse(schedule.createdAt);
-    expect(beforePause.length).toBeGreaterThanOrEqual(Math.floor(ranForMs / 1_000) - 1);
+    // Ticks due while no worker ran are not replayed: allow for a slow restart.
+    expect(beforePause.length).toBeGreaterThanOrEqual(Math.floor(ranForMs / 1_000) - 3);
     expect(beforePause.length).toBeLessThanOrEqual(Math.floor(ranForMs / 1_000) + 1);
     for (let i = 1; i < created.length; i++) {
       const gap = (created[i] ?? 0) - (created[i - 1] ?? 0);
       expect(gap).toBeGreaterThanOrEqual(1_000);
-      // Ticks missed while no worker ran are not replayed (at most one catch-up run).
-      expect(gap).toBeLessThanOrEqual(3_000);
+      // A tick is not dropped while workers run (only a restart may leave a longer gap).
+      expect(gap).toBeLessThanOrEqual(4_000);
     }
     for (const job of beforePause) {
       expect(job).toMatchObject({ scheduleId: schedule.id, type: 'echo', data: { beat: true } });

@@ -180,15 +180,18 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const reconcile = async () => {
     try {
       const counts = await sync.reconcileAll();
-      if (counts && (counts.upserted > 0 || counts.removed > 0)) {
+      if (counts && counts.failed > 0) logger.warn(counts, 'some job schedulers could not be reconciled');
+      else if (counts && (counts.upserted > 0 || counts.removed > 0)) {
         logger.info(counts, 'job schedulers reconciled with the schedules table');
       }
     } catch (error) {
       logger.warn({ err: error }, 'reconciling job schedulers failed');
     }
   };
+  let closed = false;
   const reconciled = queues.includes(SCHEDULES_QUEUE)
     ? reconcile().finally(() => {
+        if (closed) return;
         reconcileTimer = setInterval(() => void reconcile(), deps.scheduleReconcileIntervalMs ?? 60_000);
         reconcileTimer.unref();
       })
@@ -199,7 +202,8 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     queues,
     ready: () => Promise.all([subscribed, reconciled]).then(() => undefined),
     async close(graceMs) {
-      await reconciled;
+      // Not waiting for a reconcile in progress: during a Redis outage it could take long.
+      closed = true;
       clearInterval(reconcileTimer);
       const timer = setTimeout(() => shutdown.abort(new Error('shutdown grace period over')), graceMs);
       try {

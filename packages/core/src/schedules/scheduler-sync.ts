@@ -18,8 +18,8 @@ export const TICK_JOB_NAME = 'tick';
 /** Advisory lock class of one schedule's sync (second key: hashtext of the schedule id). */
 const SCHEDULE_LOCK_CLASS = 7_302_418;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** One reconciler at a time across every worker process. */
-const RECONCILE_LOCK_ID = 7_302_418_554;
+/** Advisory lock of the reconciler: one at a time across every worker process. */
+export const RECONCILE_LOCK_ID = 7_302_418_554;
 
 /** A schedule runs again unless it is paused, used up its limit, or is past its endAt. */
 export function isScheduleActive(row: ScheduleRow, now = new Date()): boolean {
@@ -80,7 +80,7 @@ export interface SchedulerSync {
    * Syncs every schedule and removes schedulers no row accounts for. Resolves null at once
    * when another process is reconciling.
    */
-  reconcileAll(): Promise<Record<SyncOutcome, number> | null>;
+  reconcileAll(): Promise<Record<SyncOutcome | 'failed', number> | null>;
 }
 
 export function createSchedulerSync({
@@ -123,23 +123,45 @@ export function createSchedulerSync({
   return {
     syncOne,
     async reconcileAll() {
-      const connection = await database.sql.reserve();
-      try {
-        const [lock] = await connection`select pg_try_advisory_lock(${RECONCILE_LOCK_ID}) as locked`;
+      // One connection for the whole run (so it works with a pool of one): the global lock
+      // lasts the transaction; each schedule's lock (the one syncOne takes) only its own sync,
+      // which runs in a savepoint so a failure cannot leave that lock held.
+      return database.db.transaction(async (tx) => {
+        const [lock] = await tx.execute<{ locked: boolean }>(
+          sql`select pg_try_advisory_xact_lock(${RECONCILE_LOCK_ID}) as locked`,
+        );
         if (!lock?.locked) return null;
-        try {
-          const rows = await database.db.select({ id: schedules.id }).from(schedules);
-          const schedulers = await queue.getJobSchedulers(0, -1);
-          const ids = new Set([...rows.map((r) => r.id), ...schedulers.map((s) => s.key)]);
-          const counts: Record<SyncOutcome, number> = { upserted: 0, removed: 0, unchanged: 0 };
-          for (const id of ids) counts[await syncOne(id)]++;
-          return counts;
-        } finally {
-          await connection`select pg_advisory_unlock(${RECONCILE_LOCK_ID})`;
+        const rows = await tx.select({ id: schedules.id }).from(schedules);
+        const schedulers = await queue.getJobSchedulers(0, -1);
+        const ids = new Set([...rows.map((r) => r.id), ...schedulers.map((s) => s.key)]);
+        const counts: Record<SyncOutcome | 'failed', number> = {
+          upserted: 0,
+          removed: 0,
+          unchanged: 0,
+          failed: 0,
+        };
+        for (const id of ids) {
+          const locked = UUID.test(id);
+          if (locked) await tx.execute(sql`select pg_advisory_lock(${SCHEDULE_LOCK_CLASS}, hashtext(${id}))`);
+          try {
+            const outcome = await tx.transaction(async (step) =>
+              apply(
+                id,
+                locked ? await step.query.schedules.findFirst({ where: eq(schedules.id, id) }) : undefined,
+              ),
+            );
+            counts[outcome]++;
+          } catch {
+            // One schedule's trouble (Redis refused it) does not stop the others; the next run retries it.
+            counts.failed++;
+          } finally {
+            if (locked) {
+              await tx.execute(sql`select pg_advisory_unlock(${SCHEDULE_LOCK_CLASS}, hashtext(${id}))`);
+            }
+          }
         }
-      } finally {
-        connection.release();
-      }
+        return counts;
+      });
     },
   };
 }
