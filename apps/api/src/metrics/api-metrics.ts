@@ -1,3 +1,4 @@
+import { internalQueues } from '@conveyor/core/jobs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { QueueSet } from '../queues.js';
 
@@ -25,6 +26,8 @@ export function createApiMetrics(
   streamClients: () => number,
 ): ApiMetrics {
   collectDefaultMetrics({ register: registry });
+  // Conveyor's own queues too: a growing `callbacks` backlog is worth an alert.
+  const depthQueues = [...queues.all(), ...internalQueues.map((name) => queues.internal(name))];
   let cached: { at: number; values: { queue: string; state: string; n: number }[] } | undefined;
 
   new Gauge({
@@ -36,7 +39,7 @@ export function createApiMetrics(
       if (!cached || Date.now() - cached.at > DEPTH_CACHE_MS) {
         const values: { queue: string; state: string; n: number }[] = [];
         await Promise.all(
-          queues.all().map(async (queue) => {
+          depthQueues.map(async (queue) => {
             const [counts, paused] = await Promise.all([
               queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
               queue.isPaused(),
