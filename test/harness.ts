@@ -17,11 +17,13 @@ import {
   type QueueSet,
 } from '../apps/api/src/index.js';
 import {
+  type CallbackOptions,
   type ConveyorWorker,
   createAddressGuard,
   createConveyorWorker,
   createHandlers,
   createWorkerMetrics,
+  type Handler,
   testingHandlers,
   type WorkerMetrics,
 } from '../apps/worker/src/index.js';
@@ -40,11 +42,24 @@ export interface Pipeline extends Requester {
   database: Database;
   queues: QueueSet;
   producer: Redis;
+  /** The worker startWorker() made last. */
   worker: ConveyorWorker | undefined;
+  /** Every worker startWorker() made and that is not closed yet. */
+  workers: ConveyorWorker[];
   /** The metrics of the worker startWorker() made last. */
   workerMetrics: WorkerMetrics | undefined;
-  startWorker(options?: { concurrency?: number }): ConveyorWorker;
+  startWorker(options?: WorkerOptions): ConveyorWorker;
+  /** Closes one worker (default: all of them). */
+  stopWorkers(workers?: ConveyorWorker[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface WorkerOptions {
+  concurrency?: number;
+  /** Handlers that replace the built-in ones (e.g. to count calls). */
+  handlers?: Record<string, Handler<never>>;
+  callbacks?: CallbackOptions;
+  queues?: string[];
 }
 
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
@@ -99,26 +114,37 @@ export async function createPipeline(
     queues,
     producer,
     worker: undefined,
+    workers: [],
     workerMetrics: undefined,
-    startWorker({ concurrency = 8 } = {}) {
+    startWorker({ concurrency = 8, handlers = {}, callbacks, queues: served } = {}) {
       const connection = createRedis(services.redisUrl, 'worker');
       workerRedis.push(connection);
       pipeline.workerMetrics = createWorkerMetrics(new Registry());
+      const guard = createAddressGuard(['127.0.0.1']);
       pipeline.worker = createConveyorWorker({
         metrics: pipeline.workerMetrics,
         connection,
         database,
         logger,
         registry,
-        handlers: { ...createHandlers({ guard: createAddressGuard(['127.0.0.1']) }), ...testingHandlers },
+        handlers: { ...createHandlers({ guard }), ...testingHandlers, ...handlers },
         prefix: services.prefix,
         concurrency,
+        guard,
+        // Webhook changes apply at once in tests.
+        callbacks: { cacheTtlMs: 0, ...callbacks },
+        ...(served ? { queues: served } : {}),
       });
+      pipeline.workers.push(pipeline.worker);
       return pipeline.worker;
+    },
+    async stopWorkers(which = [...pipeline.workers]) {
+      await Promise.all(which.map((w) => w.close(1_000)));
+      pipeline.workers = pipeline.workers.filter((w) => !which.includes(w));
     },
     async close() {
       await hub.close();
-      await pipeline.worker?.close(1_000);
+      await pipeline.stopWorkers();
       await queues.close();
       for (const r of [producer, ...workerRedis]) r.disconnect();
       await database.close();

@@ -44,6 +44,9 @@ describe('GET /metrics (API)', () => {
     expect(values.get('conveyor_queue_depth{queue="default",state="paused"}')).toBe(counts.wait);
     expect(values.get('conveyor_queue_depth{queue="default",state="waiting"}')).toBe(0);
     expect(values.get('conveyor_queue_workers{queue="default"}')).toBe(await queue.getWorkersCount());
+    // Conveyor's own queues are exported too.
+    expect(values.get('conveyor_queue_depth{queue="callbacks",state="waiting"}')).toBe(0);
+    expect(values.get('conveyor_queue_depth{queue="schedules",state="delayed"}')).toBe(0);
     expect(values.get('conveyor_jobs_submitted_total{type="noop"}')).toBe(9);
     expect(text).toMatch(/conveyor_http_requests_total\{method="POST",route="\/v1\/jobs",status="202"\} 9/);
     expect(text).toMatch(

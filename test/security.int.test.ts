@@ -61,7 +61,10 @@ describe('authentication and scopes', () => {
     const reader = await keyWith(['jobs:read']);
     const writer = await keyWith(['jobs:write']);
     for (const { method, path } of v1Routes()) {
-      const needsAdmin = path.startsWith('/v1/keys') || /\/(pause|resume)$/.test(path);
+      const needsAdmin =
+        path.startsWith('/v1/keys') ||
+        path.startsWith('/v1/webhooks') ||
+        /\/(pause|resume|deliveries)$/.test(path);
       const read = method === 'GET' || method === 'HEAD';
       const response = await p.app.request(path, withKey(read && !needsAdmin ? writer : reader, { method }));
       expect(response.status, `${method} ${path}`).toBe(403);

@@ -1,3 +1,4 @@
+import { createCallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createEventPublisher } from '@conveyor/core/events';
@@ -32,8 +33,12 @@ import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { queueRoutes } from './routes/queues.js';
+import { scheduleRoutes } from './routes/schedules.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { wsRoutes } from './routes/ws.js';
+import { createScheduleService } from './schedules/schedule-service.js';
 import type { EventHub } from './streams/event-hub.js';
+import { createWebhookService } from './webhooks/webhook-service.js';
 
 /**
  * A strict policy on every response: the docs and the dashboard load scripts, styles and
@@ -78,6 +83,8 @@ export interface ApiDeps {
   heartbeatMs?: number;
   /** Where the API's metrics are registered (served at /metrics). @defaultValue a new Registry */
   metricsRegistry?: Registry;
+  /** Retries of the deliveries a cancel enqueues (CALLBACK_MAX_ATTEMPTS, CALLBACK_BACKOFF_MS). */
+  callbacks?: { maxAttempts?: number; backoffMs?: number };
 }
 
 /**
@@ -92,8 +99,17 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const store = createJobStore(deps);
   const submitter = createJobSubmitter({ ...deps, store });
   const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
-  const control = createJobControl({ ...deps, store, publisher });
+  // Cancels are rare: read the tenant's webhooks every time rather than cache them.
+  const callbacks = createCallbackDispatcher({
+    database: deps.database,
+    queue: deps.queues.internal('callbacks'),
+    cacheTtlMs: 0,
+    ...deps.callbacks,
+  });
+  const control = createJobControl({ ...deps, store, publisher, callbacks });
   const list = createJobLister(deps);
+  const schedules = createScheduleService(deps);
+  const webhooks = createWebhookService(deps);
 
   const metrics = createApiMetrics(deps.metricsRegistry ?? new Registry(), deps.queues, deps.hub.clients);
   const app = new Hono<ApiEnv>();
@@ -125,7 +141,9 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.get('/metrics', async (c) =>
     c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
   );
-  app.route('/v1', jobRoutes({ submitter, store, control, list, metrics }));
+  app.route('/v1', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
+  app.route('/v1', scheduleRoutes({ schedules }));
+  app.route('/v1', webhookRoutes({ webhooks }));
   app.route('/v1', jobTypeRoutes(deps));
   app.route('/v1', keyRoutes({ keys: deps.auth.keys }));
   app.route('/v1', queueRoutes(deps));

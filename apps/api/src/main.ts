@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     tenantMaxInFlight: config.TENANT_MAX_IN_FLIGHT,
     corsOrigins: config.CORS_ORIGINS,
     hub,
+    callbacks: { maxAttempts: config.CALLBACK_MAX_ATTEMPTS, backoffMs: config.CALLBACK_BACKOFF_MS },
   });
 
   const server = serve(

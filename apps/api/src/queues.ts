@@ -1,4 +1,5 @@
 import { ConveyorError } from '@conveyor/core/errors';
+import { internalQueues } from '@conveyor/core/jobs';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -9,6 +10,8 @@ export interface QueueSet {
   /** The queue named `name`; throws for a name the registry does not know. */
   get(name: string): Queue;
   all(): readonly Queue[];
+  /** The producer of one of Conveyor's own queues (`schedules`, `callbacks`); not in all(). */
+  internal<T>(name: (typeof internalQueues)[number]): Queue<T>;
   /**
    * Throws a retryable UNAVAILABLE at once unless the Redis connection is up. BullMQ waits
    * for a reconnect instead of failing, so without this a submit during an outage would
@@ -36,6 +39,13 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
     }),
   );
   const list = [...queues.values()];
+  const internal = new Map(
+    internalQueues.map((name) => {
+      const queue = new Queue(name, { connection, prefix, streams: { events: { maxLen: 1_000 } } });
+      queue.on('error', () => {});
+      return [name, queue] as const;
+    }),
+  );
   return {
     prefix,
     get(name) {
@@ -44,6 +54,9 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
       return queue;
     },
     all: () => list,
+    internal<T>(name: (typeof internalQueues)[number]) {
+      return internal.get(name) as unknown as Queue<T>;
+    },
     assertConnected() {
       if (connection.status !== 'ready') {
         throw new ConveyorError(
@@ -56,7 +69,7 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
       }
     },
     async close() {
-      await Promise.all(list.map((q) => q.close()));
+      await Promise.all([...list, ...internal.values()].map((q) => q.close()));
     },
   };
 }

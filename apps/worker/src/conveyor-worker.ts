@@ -1,13 +1,36 @@
+import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
 import type { Database } from '@conveyor/core/db';
 import { cancelChannel, createEventPublisher } from '@conveyor/core/events';
-import type { JobRegistry } from '@conveyor/core/jobs';
+import {
+  CALLBACKS_QUEUE,
+  internalQueues,
+  type JobEnvelope,
+  type JobRegistry,
+  SCHEDULES_QUEUE,
+} from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
-import { Worker } from 'bullmq';
+import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
+import { type Processor, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createDeliverySender } from './callbacks/delivery-sender.js';
 import type { Handler } from './handlers/index.js';
 import type { WorkerMetrics } from './metrics.js';
+import { type AddressGuard, createAddressGuard } from './net/address-guard.js';
 import { createProcessor } from './processor.js';
 import { createResultWriter } from './result-writer.js';
+import { createScheduleRunner } from './schedules/schedule-runner.js';
+
+/** How completion callbacks and webhook deliveries are made. */
+export interface CallbackOptions {
+  /** POSTs per delivery before it is given up. @defaultValue 8 */
+  maxAttempts?: number;
+  /** Wait before the first retry, doubled for each next one. @defaultValue 1000 */
+  backoffMs?: number;
+  /** How long one POST may take. @defaultValue 10000 */
+  timeoutMs?: number;
+  /** How long a tenant's webhook list is cached: a change applies within this. @defaultValue 5000 */
+  cacheTtlMs?: number;
+}
 
 export interface ConveyorWorkerDeps {
   /** A `worker` connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
@@ -18,7 +41,7 @@ export interface ConveyorWorkerDeps {
   handlers: Readonly<Record<string, Handler<never>>>;
   metrics?: WorkerMetrics;
   prefix: string;
-  /** Queues to serve. @defaultValue every queue of the registry */
+  /** Queues to serve, the internal `schedules` and `callbacks` among them. @defaultValue all */
   queues?: readonly string[];
   /** Jobs run at once per queue. @defaultValue 16 */
   concurrency?: number;
@@ -28,11 +51,19 @@ export interface ConveyorWorkerDeps {
   lockDurationMs?: number;
   /** How often stalled jobs are looked for. @defaultValue 30 s */
   stalledIntervalMs?: number;
+  /** Which private targets callbacks may reach (the guard of http.request). @defaultValue none */
+  guard?: AddressGuard;
+  callbacks?: CallbackOptions;
+  /**
+   * How often a worker serving `schedules` reconciles BullMQ's job schedulers with the
+   * `schedules` table (it also does at start). @defaultValue 60 s
+   */
+  scheduleReconcileIntervalMs?: number;
 }
 
 export interface ConveyorWorker {
   readonly queues: readonly string[];
-  /** Resolves once the worker listens for cancellations. */
+  /** Resolves once the worker listens for cancellations and has reconciled schedules once. */
   ready(): Promise<void>;
   /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then hands the rest
@@ -59,11 +90,12 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     concurrency = 16,
     batchSize = 500,
   } = deps;
-  const queues = deps.queues && deps.queues.length > 0 ? deps.queues : registry.queues();
-  const unknownQueues = queues.filter((q) => !registry.queues().includes(q));
+  const known = [...registry.queues(), ...internalQueues];
+  const queues = deps.queues && deps.queues.length > 0 ? deps.queues : known;
+  const unknownQueues = queues.filter((q) => !known.includes(q));
   if (unknownQueues.length > 0) {
     throw new Error(
-      `WORKER_QUEUES names unknown queues: ${unknownQueues.join(', ')} (known: ${registry.queues().join(', ')})`,
+      `WORKER_QUEUES names unknown queues: ${unknownQueues.join(', ')} (known: ${known.join(', ')})`,
     );
   }
   const missing = registry.names().filter((name) => !(name in handlers));
@@ -71,6 +103,25 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
 
   const shutdown = new AbortController();
   const writer = createResultWriter({ db: database.db, maxBatchSize: batchSize, metrics: deps.metrics });
+  // Producers: deliveries are enqueued by whichever worker ends a job, scheduled jobs by
+  // whichever serves `schedules`. They share the worker's connection.
+  const producers = new Map<string, Queue>();
+  const producer = <T>(name: string): Queue<T> => {
+    let queue = producers.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection, prefix });
+      queue.on('error', (error) => logger.warn({ err: error, queue: name }, 'queue error'));
+      producers.set(name, queue);
+    }
+    return queue as Queue<T>;
+  };
+  const { callbacks = {} } = deps;
+  const dispatcher = createCallbackDispatcher({
+    database,
+    queue: producer<DeliveryJobData>(CALLBACKS_QUEUE),
+    ...callbacks,
+  });
+  const sync = createSchedulerSync({ database, queue: producer<TickData>(SCHEDULES_QUEUE) });
   const processor = createProcessor({
     registry,
     handlers,
@@ -81,9 +132,29 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     metrics: deps.metrics,
     redis: connection,
     prefix,
+    callbacks: dispatcher,
   });
+  const processors: Record<string, Processor> = {
+    [SCHEDULES_QUEUE]: createScheduleRunner({
+      database,
+      registry,
+      queueFor: (name) => producer<JobEnvelope>(name),
+      sync,
+      redis: connection,
+      prefix,
+      logger,
+      metrics: deps.metrics,
+    }),
+    [CALLBACKS_QUEUE]: createDeliverySender({
+      database,
+      guard: deps.guard ?? createAddressGuard([]),
+      logger,
+      timeoutMs: callbacks.timeoutMs,
+      metrics: deps.metrics,
+    }),
+  };
   const workers = queues.map((name) => {
-    const worker = new Worker(name, processor, {
+    const worker = new Worker(name, processors[name] ?? processor, {
       connection,
       prefix,
       concurrency,
@@ -103,12 +174,38 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     for (const worker of workers) worker.cancelJob(jobId, 'cancelled through the API');
   });
   const subscribed = control.subscribe(cancelChannel(prefix));
+
+  // Postgres is the source of truth for schedules: heal BullMQ from it at start (a lost
+  // Redis write, a schedule changed while no worker ran) and then periodically.
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  const reconcile = async () => {
+    try {
+      const counts = await sync.reconcileAll();
+      if (counts && counts.failed > 0) logger.warn(counts, 'some job schedulers could not be reconciled');
+      else if (counts && (counts.upserted > 0 || counts.removed > 0)) {
+        logger.info(counts, 'job schedulers reconciled with the schedules table');
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'reconciling job schedulers failed');
+    }
+  };
+  let closed = false;
+  const reconciled = queues.includes(SCHEDULES_QUEUE)
+    ? reconcile().finally(() => {
+        if (closed) return;
+        reconcileTimer = setInterval(() => void reconcile(), deps.scheduleReconcileIntervalMs ?? 60_000);
+        reconcileTimer.unref();
+      })
+    : Promise.resolve();
   logger.info({ queues, concurrency }, 'worker started');
 
   return {
     queues,
-    ready: () => subscribed.then(() => undefined),
+    ready: () => Promise.all([subscribed, reconciled]).then(() => undefined),
     async close(graceMs) {
+      // Not waiting for a reconcile in progress: during a Redis outage it could take long.
+      closed = true;
+      clearInterval(reconcileTimer);
       const timer = setTimeout(() => shutdown.abort(new Error('shutdown grace period over')), graceMs);
       try {
         await Promise.all(workers.map((w) => w.close()));
@@ -116,6 +213,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
         clearTimeout(timer);
       }
       await writer.drain();
+      await Promise.all([...producers.values()].map((q) => q.close()));
       control.disconnect();
     },
   };

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createDatabase, type Database, jobs, type NewJobRow, upsertTerminalRows } from '@conveyor/core/db';
+import {
+  createDatabase,
+  type Database,
+  jobs,
+  type NewJobRow,
+  upsertTerminalRows,
+  webhookDeliveries,
+} from '@conveyor/core/db';
 import { createLogger } from '@conveyor/core/log';
 import { useTestServices } from '@conveyor/dev/testing';
 import { inArray } from 'drizzle-orm';
@@ -52,5 +59,29 @@ describe('history pruner', () => {
         ),
       );
     expect(left.map((r) => r.id).sort()).toEqual(recent.map((r) => r.id).sort());
+  });
+
+  it('removes webhook deliveries older than the retention window too', async () => {
+    const now = new Date();
+    const delivery = (days: number) => ({
+      id: randomUUID(),
+      tenant: 'default',
+      jobId: randomUUID(),
+      url: 'https://example.com/hook',
+      event: {},
+      status: 'delivered' as const,
+      createdAt: new Date(now.getTime() - days * DAY),
+    });
+    const [old, recent] = [delivery(31), delivery(1)];
+    await database.db.insert(webhookDeliveries).values([old, recent]);
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const pruner = startHistoryPruner({ database, logger, retentionDays: 30 });
+    await pruner.runOnce(now);
+    pruner.close();
+    const left = await database.db
+      .select({ id: webhookDeliveries.id })
+      .from(webhookDeliveries)
+      .where(inArray(webhookDeliveries.id, [old.id, recent.id]));
+    expect(left.map((r) => r.id)).toEqual([recent.id]);
   });
 });

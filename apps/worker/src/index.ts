@@ -1,6 +1,6 @@
 /** The worker's parts, for tests and tools that compose it in-process; main.ts is its entry point. */
-export { type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
-export { createHandlers, testingHandlers } from './handlers/index.js';
+export { type CallbackOptions, type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
+export { createHandlers, type Handler, testingHandlers } from './handlers/index.js';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 export { createAddressGuard } from './net/address-guard.js';
 export { createWorkerServerApp } from './worker-server.js';

@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   });
   const redis = createRedis(config.REDIS_URL, 'worker', 'conveyor-worker');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-  const handlers = createHandlers({ guard: createAddressGuard(config.HTTP_ALLOWLIST) });
+  const guard = createAddressGuard(config.HTTP_ALLOWLIST);
+  const handlers = createHandlers({ guard });
   const worker = createConveyorWorker({
     connection: redis,
     database,
@@ -40,6 +41,13 @@ async function main(): Promise<void> {
     batchSize: config.RESULT_BATCH_SIZE,
     lockDurationMs: config.WORKER_LOCK_DURATION_MS,
     stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+    guard,
+    callbacks: {
+      maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
+      backoffMs: config.CALLBACK_BACKOFF_MS,
+      timeoutMs: config.CALLBACK_TIMEOUT_MS,
+    },
+    scheduleReconcileIntervalMs: config.SCHEDULE_RECONCILE_INTERVAL_MS,
   });
   const pruner = startHistoryPruner({ database, logger, retentionDays: config.RESULT_RETENTION_DAYS });
   const server =

@@ -25,6 +25,10 @@ export interface WorkerMetrics {
   resultCommitDuration: Histogram;
   /** Result INSERTs that failed (each is retried until it commits). */
   resultCommitErrors: Counter;
+  /** Ticks of schedules: `submitted` a job, or `skipped` (paused, deleted, used up, stale). */
+  scheduleTicks: Counter<'outcome'>;
+  /** POSTs of callbacks and webhooks: `delivered`, `retrying` or `failed` (given up). */
+  callbackAttempts: Counter<'outcome'>;
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3_600];
@@ -91,6 +95,18 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     resultCommitErrors: new Counter({
       name: 'conveyor_result_commit_errors_total',
       help: 'Result INSERTs that failed; their rows are written again until they commit.',
+      registers: [registry],
+    }),
+    scheduleTicks: new Counter({
+      name: 'conveyor_schedule_ticks_total',
+      help: 'Schedule ticks handled: submitted a job, or skipped (paused, deleted, used up or stale).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    callbackAttempts: new Counter({
+      name: 'conveyor_callback_attempts_total',
+      help: 'Callback and webhook POSTs: delivered, retrying (will try again) or failed (given up).',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

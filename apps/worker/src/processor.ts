@@ -1,3 +1,4 @@
+import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { NewJobRow } from '@conveyor/core/db';
 import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
@@ -25,6 +26,8 @@ export interface ProcessorDeps {
   /** Aborts when the grace period of a shutdown has run out: running jobs are handed back. */
   shutdown: AbortSignal;
   metrics?: WorkerMetrics | undefined;
+  /** Enqueues completion callbacks and webhook deliveries once a terminal row is committed. */
+  callbacks?: CallbackDispatcher | undefined;
 }
 
 /**
@@ -57,7 +60,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * loses it.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix } = deps;
+  const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix, callbacks } = deps;
 
   function publish(event: StatusEvent, log: Logger): void {
     publisher
@@ -149,6 +152,25 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!parsed.success) {
         return fail('VALIDATION_FAILED', `unreadable job payload: ${v.summarize(parsed.issues)}`);
       }
+      // Checked when the job is first picked up, before anything runs: no sweeper is needed.
+      // A job that has started once (a retry, a re-run after a crash) is not stale.
+      const { expiresAt } = envelope;
+      if (
+        expiresAt !== undefined &&
+        job.attemptsMade === 0 &&
+        job.attemptsStarted <= 1 &&
+        Date.now() > expiresAt
+      ) {
+        const late = Date.now() - expiresAt;
+        return {
+          status: 'expired',
+          error: errorAt(
+            'EXPIRED',
+            `not started before it expired at ${new Date(expiresAt).toISOString()} (picked up ${late} ms later)`,
+            false,
+          ),
+        };
+      }
       if (job.stalledCounter >= MAX_CRASHES) {
         return fail(
           'HANDLER_FAILED',
@@ -218,6 +240,7 @@ export function createProcessor(deps: ProcessorDeps) {
       // Only a job that logged (now or in an earlier attempt) costs a read of its log list.
       const logs =
         logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${id}:logs`, 0, -1) : [];
+      const expired = result.status === 'expired';
       const row: NewJobRow = {
         id,
         tenant: envelope.tenant,
@@ -228,17 +251,21 @@ export function createProcessor(deps: ProcessorDeps) {
         result: result.status === 'completed' ? result.result : null,
         error: result.status === 'completed' ? null : result.error,
         attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
-        attempts: attempt,
+        attempts: expired ? offset : attempt,
         maxAttempts,
-        runs: Math.max(1, job.attemptsStarted),
+        // An expired job's handler never ran.
+        runs: expired ? 0 : Math.max(1, job.attemptsStarted),
         priority: job.opts.priority || null,
         metadata: envelope.metadata,
         progress: job.progress === 0 ? null : job.progress,
         idempotencyKey: envelope.idempotencyKey ?? null,
         generation: envelope.generation ?? 0,
         logs,
+        scheduleId: envelope.scheduleId ?? null,
+        expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
+        callbackUrl: envelope.callbackUrl ?? null,
         createdAt: new Date(job.timestamp),
-        startedAt: new Date(job.processedOn ?? startedAt.getTime()),
+        startedAt: expired ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),
       };
       try {
@@ -250,12 +277,22 @@ export function createProcessor(deps: ProcessorDeps) {
       redis.decr(tenantInFlightKey(prefix, envelope.tenant)).catch(() => {});
       const ts = row.finishedAt?.toISOString() ?? new Date().toISOString();
       metrics?.jobsFinished.inc({ type: job.name, status: result.status });
+      const event: StatusEvent =
+        result.status === 'completed'
+          ? { ...base, status: 'completed', result: result.result, ts }
+          : { ...base, status: result.status, error: result.error, ts };
+      publish(event, log);
+      // Enqueued before the job is acknowledged: a crash here re-runs the job, and the
+      // re-run names the same deliveries (ids from job, generation and target).
+      if (callbacks) {
+        await callbacks
+          .dispatch(event, { generation: envelope.generation ?? 0, callbackUrl: envelope.callbackUrl })
+          .catch((error: unknown) => log.warn({ err: error }, 'enqueueing callbacks failed'));
+      }
       if (result.status === 'completed') {
-        publish({ ...base, status: 'completed', result: result.result, ts }, log);
         log.info({ status: 'completed', ms: Date.now() - startedAt.getTime() }, 'job finished');
         return result.result;
       }
-      publish({ ...base, status: result.status, error: result.error, ts }, log);
       log.info(
         { status: result.status, error: result.error, ms: Date.now() - startedAt.getTime() },
         'job finished',

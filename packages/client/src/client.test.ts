@@ -52,4 +52,14 @@ describe('createClient', () => {
     });
     expect(calls[0]?.url).toBe('http://api.test/v1/jobs?status=failed%2Ccancelled&limit=10');
   });
+
+  it('pauses a schedule with a PATCH and reads the signing secret', async () => {
+    const { calls, fetch } = recordingFetch(200, { secret: 'whsec_x' });
+    const client = createClient({ url: 'http://api.test', fetch });
+    await client.schedules.pause('s1');
+    expect(calls[0]).toMatchObject({ url: 'http://api.test/v1/schedules/s1', init: { method: 'PATCH' } });
+    expect(JSON.parse(String(calls[0]?.init.body))).toEqual({ paused: true });
+    expect(await client.webhooks.signingSecret()).toBe('whsec_x');
+    expect(calls[1]?.url).toBe('http://api.test/v1/webhooks/signing-secret');
+  });
 });

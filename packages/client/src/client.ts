@@ -1,3 +1,9 @@
+import type {
+  CreateWebhookBody,
+  DeliveryView,
+  UpdateWebhookBody,
+  WebhookView,
+} from '@conveyor/core/callbacks';
 import type { StatusEvent } from '@conveyor/core/events';
 import {
   type BatchItemResult,
@@ -8,6 +14,7 @@ import {
   type JobView,
   type SubmitJobResponse,
 } from '@conveyor/core/jobs';
+import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
 import { parseSse } from './sse.js';
 
 /** A problem+json answer of the API, as an Error. */
@@ -36,6 +43,12 @@ export interface SubmitOptions {
   attempts?: number;
   timeoutMs?: number;
   metadata?: Record<string, unknown>;
+  /** Expire the job if not started this many ms after it is due; not with expiresAt. */
+  ttlMs?: number;
+  /** Expire the job if not started by this ISO 8601 time. */
+  expiresAt?: string;
+  /** POST the job's terminal status event here (signed with the tenant's signing secret). */
+  callbackUrl?: string;
 }
 
 /** One item of submitBatch, typed by its job type. */
@@ -49,6 +62,8 @@ export interface ListQuery {
   queue?: string;
   createdAfter?: string;
   createdBefore?: string;
+  /** Only the jobs this schedule produced. */
+  scheduleId?: string;
   limit?: number;
   cursor?: string;
 }
@@ -181,6 +196,46 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
     },
     cancel: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
     retry: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`),
+    /** Recurring jobs of the caller's tenant. */
+    schedules: {
+      create: (body: CreateScheduleBody) => call<ScheduleView>('POST', '/v1/schedules', body),
+      list: (cursor?: string) =>
+        call<{ items: ScheduleView[]; nextCursor: string | null }>(
+          'GET',
+          `/v1/schedules${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
+        ),
+      get: (id: string) => call<ScheduleView>('GET', `/v1/schedules/${encodeURIComponent(id)}`),
+      update: (id: string, body: UpdateScheduleBody) =>
+        call<ScheduleView>('PATCH', `/v1/schedules/${encodeURIComponent(id)}`, body),
+      pause: (id: string) =>
+        call<ScheduleView>('PATCH', `/v1/schedules/${encodeURIComponent(id)}`, { paused: true }),
+      resume: (id: string) =>
+        call<ScheduleView>('PATCH', `/v1/schedules/${encodeURIComponent(id)}`, { paused: false }),
+      remove: (id: string) => call<void>('DELETE', `/v1/schedules/${encodeURIComponent(id)}`),
+    },
+    /** Webhook subscriptions and deliveries (admin scope). */
+    webhooks: {
+      /** The answer holds the signing secret: the only time it is shown. */
+      create: (body: CreateWebhookBody) =>
+        call<WebhookView & { secret: string }>('POST', '/v1/webhooks', body),
+      list: () => call<{ items: WebhookView[] }>('GET', '/v1/webhooks'),
+      get: (id: string) => call<WebhookView>('GET', `/v1/webhooks/${encodeURIComponent(id)}`),
+      update: (id: string, body: UpdateWebhookBody) =>
+        call<WebhookView>('PATCH', `/v1/webhooks/${encodeURIComponent(id)}`, body),
+      remove: (id: string) => call<void>('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`),
+      deliveries: (id: string) =>
+        call<{ items: DeliveryView[]; nextCursor: string | null }>(
+          'GET',
+          `/v1/webhooks/${encodeURIComponent(id)}/deliveries`,
+        ),
+      /** The key that signs deliveries to jobs' own callbackUrl. */
+      signingSecret: async () =>
+        (await call<{ secret: string }>('GET', '/v1/webhooks/signing-secret')).secret,
+    },
+    /** Every callback and webhook delivery of one job. */
+    deliveries: async (jobId: string) =>
+      (await call<{ items: DeliveryView[] }>('GET', `/v1/jobs/${encodeURIComponent(jobId)}/deliveries`))
+        .items,
     queues: () =>
       call<{ items: { name: string; counts: Record<string, number>; paused: boolean }[] }>(
         'GET',

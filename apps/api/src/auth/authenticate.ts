@@ -7,10 +7,14 @@ import { hasScope, type Scope } from './principal.js';
 
 /**
  * The scope every /v1 route needs, in one table: reads need jobs:read, writes jobs:write,
- * key management and pausing queues admin.
+ * key management, webhooks and delivery records (they hold secrets and receive every job's
+ * result) and pausing queues admin.
  */
 export function requiredScope(method: string, path: string): Scope {
   if (path === '/v1/keys' || path.startsWith('/v1/keys/')) return 'admin';
+  if (path === '/v1/webhooks' || path.startsWith('/v1/webhooks/')) return 'admin';
+  // Delivery records show webhook URLs and receivers' answers: webhook business.
+  if (/^\/v1\/jobs\/[^/]+\/deliveries$/.test(path)) return 'admin';
   if (/^\/v1\/queues\/[^/]+\/(pause|resume)$/.test(path)) return 'admin';
   return method === 'GET' || method === 'HEAD' ? 'jobs:read' : 'jobs:write';
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConveyorError } from '@conveyor/core/errors';
+import { nameUuid } from '@conveyor/core/jobs';
 
 /** Idempotency-Key values: 1–255 visible ASCII characters. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -41,7 +42,5 @@ export function parseIdempotencyKey(header: string | undefined): string | undefi
  * the tenant and the key, so every replica and every repeat maps the key to the same job.
  */
 export function jobIdForKey(tenant: string, key: string): string {
-  const hex = createHash('sha256').update(`${tenant}\u0000${key}`).digest('hex');
-  const variant = ((Number.parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return nameUuid(tenant, key);
 }

@@ -1,13 +1,13 @@
+import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
 import { upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
-import type { JobEnvelope, JobRegistry, JobView } from '@conveyor/core/jobs';
+import { type JobEnvelope, type JobRegistry, type JobView, jobOptions } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { tenantInFlightKey } from '@conveyor/core/redis';
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
-import { jobOptions } from './job-options.js';
 import type { JobLocation, JobStore } from './job-store.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -30,6 +30,8 @@ export interface JobControlDeps {
   redis: Redis;
   publisher: EventPublisher;
   logger: Logger;
+  /** Enqueues the cancelled job's callbacks and webhook deliveries. */
+  callbacks?: CallbackDispatcher | undefined;
 }
 
 function notFound(id: string): ConveyorError {
@@ -37,7 +39,7 @@ function notFound(id: string): ConveyorError {
 }
 
 export function createJobControl(deps: JobControlDeps): JobControl {
-  const { registry, queues, store, database, redis, publisher, logger } = deps;
+  const { registry, queues, store, database, redis, publisher, logger, callbacks } = deps;
 
   async function currentView(tenant: string, id: string): Promise<JobView> {
     const view = await store.find(tenant, id);
@@ -73,6 +75,9 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       progress: job.progress === 0 ? null : job.progress,
       idempotencyKey: envelope.idempotencyKey ?? null,
       generation: envelope.generation ?? 0,
+      scheduleId: envelope.scheduleId ?? null,
+      expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
+      callbackUrl: envelope.callbackUrl ?? null,
       createdAt: new Date(job.timestamp),
       startedAt: job.processedOn ? new Date(job.processedOn) : null,
       finishedAt: now,
@@ -113,18 +118,24 @@ export function createJobControl(deps: JobControlDeps): JobControl {
           `job ${id} finished (${view.status}) before it could be cancelled`,
         );
       }
+      const event = {
+        jobId: id,
+        tenant,
+        type: view.type,
+        queue: view.queue,
+        status: 'cancelled' as const,
+        attempt: view.attempts,
+        ...(view.error ? { error: view.error } : {}),
+        ts: new Date().toISOString(),
+      };
       publisher
-        .publish({
-          jobId: id,
-          tenant,
-          type: view.type,
-          queue: view.queue,
-          status: 'cancelled',
-          attempt: view.attempts,
-          ...(view.error ? { error: view.error } : {}),
-          ts: new Date().toISOString(),
-        })
+        .publish(event)
         .catch((error: unknown) => logger.warn({ err: error, jobId: id }, 'publishing cancel event failed'));
+      // A job removed before it started has no worker to do this; for a running one the
+      // worker enqueues the same deliveries (same ids), and only one of each is sent.
+      await callbacks
+        ?.dispatch(event, { generation: job.data.generation ?? 0, callbackUrl: job.data.callbackUrl })
+        .catch((error: unknown) => logger.warn({ err: error, jobId: id }, 'enqueueing callbacks failed'));
       return view;
     },
 
@@ -172,6 +183,9 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         attemptOffset: row.attempts,
         ...(row.idempotencyKey ? { idempotencyKey: row.idempotencyKey } : {}),
         ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
+        // A retry is asked for now: it does not expire; its end is reported like the first's.
+        ...(row.callbackUrl ? { callbackUrl: row.callbackUrl } : {}),
+        ...(row.scheduleId ? { scheduleId: row.scheduleId } : {}),
       };
       queues.assertConnected();
       await orUnavailable('Redis', () =>

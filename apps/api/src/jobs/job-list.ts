@@ -32,6 +32,9 @@ export const listJobsQuery = v.strictObject({
   ),
   type: v.optional(v.pipe(v.string(), v.maxLength(64), v.description('Only jobs of this type.'))),
   queue: v.optional(v.pipe(v.string(), v.maxLength(64), v.description('Only jobs of this queue.'))),
+  scheduleId: v.optional(
+    v.pipe(v.string(), v.uuid('must be a UUID'), v.description('Only the jobs a schedule produced.')),
+  ),
   createdAfter: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or after this time.'))),
   createdBefore: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or before this time.'))),
   limit: v.optional(
@@ -122,6 +125,7 @@ export function createJobLister({ queues, database }: { queues: QueueSet; databa
         for (const job of batch) {
           if (!job || job.data?.tenant !== tenant) continue;
           if (query.type !== undefined && job.name !== query.type) continue;
+          if (query.scheduleId !== undefined && job.data.scheduleId !== query.scheduleId) continue;
           if (job.timestamp < after || job.timestamp > before) continue;
           items.push(viewFromQueue(job, state === 'active' ? 'active' : 'waiting'));
         }
@@ -147,6 +151,7 @@ export function createJobLister({ queues, database }: { queues: QueueSet; databa
       inArray(jobs.status, historyStatuses),
       query.type === undefined ? undefined : eq(jobs.type, query.type),
       query.queue === undefined ? undefined : eq(jobs.queue, query.queue),
+      query.scheduleId === undefined ? undefined : eq(jobs.scheduleId, query.scheduleId),
       query.createdAfter === undefined ? undefined : gte(jobs.createdAt, new Date(query.createdAfter)),
       query.createdBefore === undefined ? undefined : lte(jobs.createdAt, new Date(query.createdBefore)),
     ];

@@ -6,7 +6,9 @@ import {
   type JobEnvelope,
   type JobRegistry,
   jobLinks,
+  jobOptions,
   MAX_DELAY_MS,
+  MAX_TTL_MS,
   type SubmitJobBody,
   type SubmitJobResponse,
   submitBatchBody,
@@ -17,7 +19,6 @@ import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
 import { jobIdForKey, requestHash } from './idempotency.js';
-import { jobOptions } from './job-options.js';
 import type { JobStore } from './job-store.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -124,6 +125,31 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     return Math.max(0, delay);
   }
 
+  /** Epoch ms the job expires at if not started, from the submit or the type; undefined: never. */
+  function expiryOf(
+    body: SubmitJobBody,
+    definition: JobDefinition,
+    dueAt: number,
+    issues: FieldIssue[],
+  ): number | undefined {
+    if (body.ttlMs !== undefined && body.expiresAt !== undefined) {
+      issues.push({ path: 'expiresAt', message: 'give either ttlMs or expiresAt, not both' });
+      return undefined;
+    }
+    if (body.expiresAt === undefined) {
+      const ttl = body.ttlMs ?? definition.ttlMs;
+      return ttl === undefined ? undefined : dueAt + ttl;
+    }
+    const at = Date.parse(body.expiresAt);
+    if (at <= Date.now()) issues.push({ path: 'expiresAt', message: 'is in the past' });
+    else if (at <= dueAt)
+      issues.push({ path: 'expiresAt', message: 'is before the job is due (runAt/delayMs)' });
+    else if (at - dueAt > MAX_TTL_MS) {
+      issues.push({ path: 'expiresAt', message: 'is more than 365 days after the job is due' });
+    }
+    return at;
+  }
+
   function prepare(
     tenant: string,
     raw: unknown,
@@ -145,6 +171,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       });
     }
     const delay = delayOf(body, now, issues);
+    const expiresAt = expiryOf(body, definition, now + delay, issues);
     let id = body.id ?? randomUUID();
     if (idempotencyKey !== undefined) {
       const keyed = jobIdForKey(tenant, idempotencyKey);
@@ -170,6 +197,8 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       submittedAt: new Date(now).toISOString(),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+      ...(body.callbackUrl === undefined ? {} : { callbackUrl: body.callbackUrl }),
     };
     const options = jobOptions(definition, {
       id,

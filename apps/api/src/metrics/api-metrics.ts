@@ -1,3 +1,4 @@
+import { internalQueues } from '@conveyor/core/jobs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { QueueSet } from '../queues.js';
 
@@ -30,12 +31,14 @@ export function createApiMetrics(
     workers: { queue: string; n: number }[];
   };
   let cached: { at: number; reading: Promise<Reading> } | undefined;
+  // Conveyor's own queues too: a growing `callbacks` backlog is worth an alert.
+  const depthQueues = [...queues.all(), ...internalQueues.map((name) => queues.internal(name))];
 
   /** One Redis read per queue per DEPTH_CACHE_MS, shared by both gauges and concurrent scrapes. */
   function read(): Promise<Reading> {
     if (cached && Date.now() - cached.at <= DEPTH_CACHE_MS) return cached.reading;
     const reading: Promise<Reading> = Promise.all(
-      queues.all().map(async (queue) => {
+      depthQueues.map(async (queue) => {
         const [counts, paused, workers] = await Promise.all([
           queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
           queue.isPaused(),

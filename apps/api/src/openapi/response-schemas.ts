@@ -67,6 +67,12 @@ export const jobViewSchema = v.object({
   createdAt: isoTime,
   startedAt: v.nullable(isoTime),
   finishedAt: v.nullable(isoTime),
+  expiresAt: v.pipe(
+    v.nullable(isoTime),
+    v.description('When the job ends `expired` if no worker has started it by then.'),
+  ),
+  callbackUrl: v.pipe(v.nullable(v.string()), v.description('Where its terminal status event is POSTed.')),
+  scheduleId: v.pipe(v.nullable(id), v.description('The schedule that produced it.')),
   links,
 }) satisfies v.GenericSchema<unknown, JobView>;
 

@@ -9,6 +9,7 @@ import type { JobSubmitter } from '../jobs/job-submitter.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { tenantOf } from '../tenant.js';
+import type { WebhookService } from '../webhooks/webhook-service.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,10 +32,18 @@ export interface JobRouteDeps {
   store: JobStore;
   control: JobControl;
   list: ReturnType<typeof createJobLister>;
+  webhooks: WebhookService;
 }
 
 /** Submit, batch submit, list, get, cancel and retry jobs. */
-export function jobRoutes({ submitter, store, control, list, metrics }: JobRouteDeps): Hono<ApiEnv> {
+export function jobRoutes({
+  submitter,
+  store,
+  control,
+  list,
+  metrics,
+  webhooks,
+}: JobRouteDeps): Hono<ApiEnv> {
   return new Hono<ApiEnv>()
     .post('/jobs', async (c) => {
       const key = parseIdempotencyKey(c.req.header('idempotency-key'));
@@ -67,5 +76,12 @@ export function jobRoutes({ submitter, store, control, list, metrics }: JobRoute
     .post('/jobs/:id/cancel', async (c) => c.json(await control.cancel(tenantOf(c), jobId(c))))
     .post('/jobs/:id/retry', async (c) =>
       c.json(await control.retry(tenantOf(c), jobId(c), { requestId: c.var.requestId })),
-    );
+    )
+    .get('/jobs/:id/deliveries', async (c) => {
+      const tenant = tenantOf(c);
+      const id = jobId(c);
+      // 404 for a job the tenant does not have, as for every other job route.
+      await store.get(tenant, id);
+      return c.json({ items: await webhooks.jobDeliveries(tenant, id) });
+    });
 }

@@ -25,4 +25,5 @@ export const testingHandlers = {
     }
     return { steps };
   },
+  'test.perishable': async () => ({ ran: true }),
 } satisfies TestingHandlerTable;

@@ -27,6 +27,10 @@ const commonEnv = {
   ENABLE_TEST_JOB_TYPES: boolVar(false),
   /** Postgres connections per process. */
   DATABASE_POOL_SIZE: intVar(10, 1, 200),
+  /** POSTs per callback or webhook delivery before it is given up (failed). */
+  CALLBACK_MAX_ATTEMPTS: intVar(8, 1, 100),
+  /** Wait before a delivery's first retry, doubled for each next one. */
+  CALLBACK_BACKOFF_MS: intVar(1_000, 10, 3_600_000),
 };
 
 /** The API process's variables. */
@@ -95,6 +99,10 @@ export const workerEnv = v.object({
   HTTP_ALLOWLIST: listVar(/^[A-Za-z0-9.:[\]-]+(\/\d{1,3})?$/, 'host names, IP addresses or CIDR ranges'),
   /** Job history older than this many days is deleted (hourly, one worker at a time); 0 keeps it forever. */
   RESULT_RETENTION_DAYS: intVar(30, 0, 36_500),
+  /** How long one callback or webhook POST may take before it counts as failed. */
+  CALLBACK_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  /** How often BullMQ's job schedulers are reconciled with the schedules table (also at start). */
+  SCHEDULE_RECONCILE_INTERVAL_MS: intVar(60_000, 1_000, 86_400_000),
 });
 
 export type ApiConfig = v.InferOutput<typeof apiEnv>;

@@ -4,8 +4,8 @@ import type { Database } from './connect.js';
 const PRUNE_LOCK_ID = 7_302_418_552;
 
 /**
- * Deletes finished jobs older than `olderThan`, `batchSize` rows per statement (so no
- * transaction grows with the backlog). Safe with many workers running it: whoever holds
+ * Deletes finished jobs, and webhook deliveries, older than `olderThan`, `batchSize` rows
+ * per statement (so no transaction grows with the backlog). Safe with many workers running it: whoever holds
  * the advisory lock prunes, the others return `null` at once.
  */
 export async function pruneHistory(
@@ -25,6 +25,14 @@ export async function pruneHistory(
             select id from jobs where finished_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
           )`;
         total += result.count;
+        if (result.count < batchSize) break;
+      }
+      for (;;) {
+        const result = await connection`
+          delete from webhook_deliveries where id in (
+            select id from webhook_deliveries
+            where created_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
+          )`;
         if (result.count < batchSize) return total;
       }
     } finally {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  boolean,
   check,
   index,
   integer,
@@ -44,6 +45,12 @@ export const jobs = pgTable(
     generation: integer().notNull().default(0),
     /** Lines the handler appended with ctx.appendLog, across attempts. */
     logs: jsonb().$type<string[]>().notNull().default([]),
+    /** The schedule that produced the job, if any. */
+    scheduleId: uuid(),
+    /** When the job would have expired had it not started; null: never. */
+    expiresAt: timestamp({ withTimezone: true }),
+    /** Where its terminal status event was POSTed, if anywhere. */
+    callbackUrl: text(),
     createdAt: timestamp({ withTimezone: true }).notNull(),
     startedAt: timestamp({ withTimezone: true }),
     finishedAt: timestamp({ withTimezone: true }).notNull(),
@@ -56,6 +63,7 @@ export const jobs = pgTable(
     uniqueIndex('jobs_tenant_idempotency_key_idx')
       .on(t.tenant, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
+    index('jobs_schedule_idx').on(t.scheduleId, t.createdAt.desc()).where(sql`${t.scheduleId} is not null`),
   ],
 );
 
@@ -85,3 +93,135 @@ export const apiKeys = pgTable(
 );
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** Options a schedule gives each job it produces (the same meaning as on POST /v1/jobs). */
+export interface ScheduleJobOptions {
+  priority?: number;
+  attempts?: number;
+  timeoutMs?: number;
+  ttlMs?: number;
+  metadata?: Record<string, unknown>;
+  callbackUrl?: string;
+}
+
+/** One run a schedule produced: the job's id and the time the run was due. */
+export interface ScheduleRun {
+  jobId: string;
+  at: string;
+}
+
+/**
+ * Recurring jobs. This table is the source of truth; BullMQ job schedulers (one per active
+ * row, by the row's id) are reconciled from it, and every tick is checked against the row
+ * before its job is enqueued.
+ */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: uuid().primaryKey(),
+    tenant: text().notNull(),
+    name: text(),
+    type: text().notNull(),
+    data: jsonb(),
+    /** Cron pattern (5 or 6 fields); exactly one of cron and everyMs is set. */
+    cron: text(),
+    /** IANA time zone the cron pattern is read in. */
+    tz: text(),
+    everyMs: integer(),
+    startAt: timestamp({ withTimezone: true }),
+    endAt: timestamp({ withTimezone: true }),
+    /** Most runs in total; null: unbounded. */
+    runLimit: integer(),
+    paused: boolean().notNull().default(false),
+    jobOptions: jsonb().$type<ScheduleJobOptions>().notNull().default({}),
+    /** Raised by every change, so a BullMQ scheduler can be compared with its row. */
+    revision: integer().notNull().default(1),
+    runCount: integer().notNull().default(0),
+    /** The due time of the latest run; a tick at or before it is not run again. */
+    lastRunAt: timestamp({ withTimezone: true }),
+    /** The latest runs, newest first (at most 10). */
+    recentRuns: jsonb().$type<ScheduleRun[]>().notNull().default([]),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('schedules_timing_check', sql`(${t.cron} is null) <> (${t.everyMs} is null)`),
+    index('schedules_tenant_created_idx').on(t.tenant, t.createdAt, t.id),
+  ],
+);
+
+export type ScheduleRow = typeof schedules.$inferSelect;
+
+/** A tenant's webhook subscriptions: terminal status events POSTed to `url`, signed with `secret`. */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid().primaryKey(),
+    tenant: text().notNull(),
+    url: text().notNull(),
+    /** HMAC-SHA256 key of the signatures; stored (it must be), shown only when set, never logged. */
+    secret: text().notNull(),
+    /** Job types to send; empty: all. */
+    types: jsonb().$type<string[]>().notNull().default([]),
+    /** Terminal statuses to send; empty: all. */
+    statuses: jsonb().$type<TerminalStatus[]>().notNull().default([]),
+    description: text(),
+    enabled: boolean().notNull().default(true),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('webhooks_tenant_idx').on(t.tenant, t.createdAt)],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+
+/** One try of a delivery. */
+export interface DeliveryAttempt {
+  attempt: number;
+  at: string;
+  durationMs: number;
+  /** The receiver's HTTP status, when it answered. */
+  statusCode?: number;
+  /** Why the attempt failed, when it did not get a 2xx. */
+  error?: string;
+}
+
+/**
+ * One POST of a status event to one target (a webhook, or a job's callbackUrl), with every
+ * attempt. Written by the worker that makes the attempts.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid().primaryKey(),
+    tenant: text().notNull(),
+    /** Null for a job's own callbackUrl. */
+    webhookId: uuid(),
+    jobId: uuid().notNull(),
+    url: text().notNull(),
+    event: jsonb().notNull(),
+    status: text().$type<'pending' | 'delivered' | 'failed'>().notNull(),
+    attempts: integer().notNull().default(0),
+    lastStatusCode: integer(),
+    lastError: text(),
+    attemptLog: jsonb().$type<DeliveryAttempt[]>().notNull().default([]),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    check('webhook_deliveries_status_check', sql`${t.status} in ('pending', 'delivered', 'failed')`),
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt.desc()),
+    index('webhook_deliveries_job_idx').on(t.jobId),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
+  ],
+);
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/** Per tenant: the key that signs deliveries to jobs' own callbackUrl. */
+export const signingSecrets = pgTable('signing_secrets', {
+  tenant: text().primaryKey(),
+  secret: text().notNull(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});

@@ -20,6 +20,7 @@ export const errorCodes = [
   'UNAVAILABLE',
   'TIMEOUT',
   'CANCELLED',
+  'EXPIRED',
   'HANDLER_FAILED',
   'TARGET_FORBIDDEN',
   'CONFIG_INVALID',

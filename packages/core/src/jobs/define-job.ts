@@ -1,4 +1,5 @@
 import type * as v from 'valibot';
+import { isInternalQueue } from './internal-queues.js';
 
 /**
  * How long to wait before the next attempt. `exponential` doubles `delayMs` per attempt
@@ -26,6 +27,12 @@ export interface JobTypeOptions {
   maxAttempts: number;
   /** @defaultValue exponential from 1 s */
   backoff: BackoffOptions;
+  /**
+   * A job not started within this many ms of becoming due (submit time, or its delay/runAt)
+   * ends `expired` without running; a submit's own `ttlMs`/`expiresAt` wins.
+   * @defaultValue undefined: jobs of the type never expire
+   */
+  ttlMs?: number;
 }
 
 /** A job type: its name, what its input must look like, and how its jobs run. */
@@ -69,6 +76,9 @@ export function defineJob<const Name extends string, Schema extends v.GenericSch
   } = init;
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(queue))
     throw new Error(`job type ${init.name}: bad queue name "${queue}"`);
+  if (isInternalQueue(queue)) throw new Error(`job type ${init.name}: queue "${queue}" is Conveyor's own`);
+  if (init.ttlMs !== undefined && !(Number.isInteger(init.ttlMs) && init.ttlMs > 0))
+    throw new Error(`job type ${init.name}: ttlMs must be a positive integer`);
   if (!/^[a-z][a-z0-9._-]{0,62}$/.test(init.name)) throw new Error(`bad job type name "${init.name}"`);
   return { ...init, queue, timeoutMs, maxTimeoutMs, attempts, maxAttempts, backoff };
 }

@@ -9,6 +9,24 @@ const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minV
 export const MAX_PRIORITY = 2_097_152;
 /** Longest a job may be delayed at submit. */
 export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
+/** Longest a job may wait before it expires (ttlMs, or expiresAt from now). */
+export const MAX_TTL_MS = 365 * 24 * 3_600_000;
+
+/** An http(s) URL Conveyor will POST to (completion callbacks, webhooks). */
+export const callbackUrlSchema = v.pipe(
+  v.string(),
+  v.maxLength(2_048),
+  v.url('must be an absolute URL'),
+  v.check((u) => /^https?:\/\//i.test(u), 'only http and https URLs are allowed'),
+);
+
+/** Free-form client data kept with a job: an object of at most 64 keys. */
+export function metadataSchema() {
+  return v.pipe(
+    plainRecord(v.pipe(v.string(), v.maxLength(128)), v.unknown()),
+    v.check((m) => Object.keys(m).length <= 64, 'at most 64 keys'),
+  );
+}
 
 /**
  * The body of POST /v1/jobs. Unknown fields are rejected so a typo is an error, not a
@@ -32,12 +50,13 @@ export const submitJobBody = v.strictObject({
   /** Overrides the type's timeout per attempt, up to the type's maxTimeoutMs. */
   timeoutMs: v.optional(int(1, 7 * 24 * 3_600_000)),
   /** Free-form client data kept with the job (at most 64 keys). */
-  metadata: v.optional(
-    v.pipe(
-      plainRecord(v.pipe(v.string(), v.maxLength(128)), v.unknown()),
-      v.check((m) => Object.keys(m).length <= 64, 'at most 64 keys'),
-    ),
-  ),
+  metadata: v.optional(metadataSchema()),
+  /** Expire the job if it has not started this many ms after it became due; not with expiresAt. */
+  ttlMs: v.optional(int(1, MAX_TTL_MS)),
+  /** Expire the job if it has not started by this ISO 8601 time; not with ttlMs. */
+  expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
+  /** POST the job's terminal status event here (signed with the tenant's signing secret). */
+  callbackUrl: v.optional(callbackUrlSchema),
 });
 export type SubmitJobBody = v.InferOutput<typeof submitJobBody>;
 
@@ -84,6 +103,12 @@ export interface JobEnvelope {
   idempotencyKey?: string;
   /** The id of the API request that submitted (or retried) it, so its log lines join the job's. */
   requestId?: string;
+  /** Epoch ms after which the job, if not started yet, ends `expired` instead of running. */
+  expiresAt?: number;
+  /** Where the terminal status event is POSTed. */
+  callbackUrl?: string;
+  /** The schedule that produced the job. */
+  scheduleId?: string;
 }
 
 export const jobEnvelope = v.object({
@@ -97,6 +122,9 @@ export const jobEnvelope = v.object({
   attemptOffset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   idempotencyKey: v.optional(v.string()),
   requestId: v.optional(v.string()),
+  expiresAt: v.optional(v.number()),
+  callbackUrl: v.optional(v.string()),
+  scheduleId: v.optional(v.string()),
   attemptErrors: v.optional(
     v.array(
       v.object({
@@ -131,6 +159,12 @@ export interface JobView {
   logs: string[];
   /** Where this view was read: `queue` (in flight, BullMQ) or `history` (finished, Postgres). */
   source: 'queue' | 'history';
+  /** When the job expires if it has not started by then; null: never. */
+  expiresAt: string | null;
+  /** Where the terminal status event is POSTed; null: nowhere (webhooks may still apply). */
+  callbackUrl: string | null;
+  /** The schedule that produced the job; null for submitted jobs. */
+  scheduleId: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -47,4 +47,12 @@ export const testingJobs = {
     input: v.strictObject({ steps: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)) }),
     attempts: 1,
   }),
+  /** Completes at once, but its jobs expire 300 ms after they are due unless a submit says otherwise. */
+  'test.perishable': defineJob({
+    name: 'test.perishable',
+    description: 'Completes at once; jobs expire 300 ms after they are due by default (testing only).',
+    input: v.nullish(v.unknown()),
+    attempts: 1,
+    ttlMs: 300,
+  }),
 } as const;

@@ -1,5 +1,5 @@
-import type { JobDefinition } from '@conveyor/core/jobs';
 import type { JobsOptions } from 'bullmq';
+import type { JobDefinition } from './define-job.js';
 
 /** How long finished jobs stay in Redis; Postgres holds them for good. */
 const REMOVE_ON_COMPLETE = { age: 3_600, count: 1_000 } as const;

@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createWebhookBody,
+  type DeliveryView,
+  generateSecret,
+  rotateTenantSigningSecret,
+  tenantSigningSecret,
+  updateWebhookBody,
+  type WebhookView,
+} from '@conveyor/core/callbacks';
+import {
+  type Database,
+  type WebhookDeliveryRow,
+  type WebhookRow,
+  webhookDeliveries,
+  webhooks,
+} from '@conveyor/core/db';
+import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import type { StatusEvent } from '@conveyor/core/events';
+import type { JobRegistry } from '@conveyor/core/jobs';
+import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import * as v from 'valibot';
+import { orUnavailable } from '../jobs/unavailable.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const deliveryQuery = v.strictObject({
+  status: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.split(',').map((p) => p.trim())),
+      v.check(
+        (parts) => parts.every((p) => ['pending', 'delivered', 'failed'].includes(p)),
+        'must be one or more of pending, delivered, failed, comma-separated',
+      ),
+    ),
+  ),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, 'must be an integer from 1 to 200'),
+      v.transform(Number),
+      v.minValue(1, 'must be an integer from 1 to 200'),
+      v.maxValue(200, 'must be an integer from 1 to 200'),
+    ),
+    '50',
+  ),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(200))),
+});
+
+export interface WebhookService {
+  create(tenant: string, body: unknown): Promise<WebhookView>;
+  list(tenant: string): Promise<WebhookView[]>;
+  get(tenant: string, id: string): Promise<WebhookView>;
+  update(tenant: string, id: string, body: unknown): Promise<WebhookView>;
+  remove(tenant: string, id: string): Promise<void>;
+  /** A webhook's deliveries, newest first. */
+  deliveries(
+    tenant: string,
+    webhookId: string,
+    query: Record<string, string>,
+  ): Promise<{ items: DeliveryView[]; nextCursor: string | null }>;
+  /** Every delivery of one job (its webhooks' and its own callbackUrl's), oldest first. */
+  jobDeliveries(tenant: string, jobId: string): Promise<DeliveryView[]>;
+  /** The key that signs deliveries to jobs' own callbackUrl (made on first use). */
+  signingSecret(tenant: string): Promise<string>;
+  rotateSigningSecret(tenant: string): Promise<string>;
+}
+
+function webhookView(row: WebhookRow, secret?: string): WebhookView {
+  return {
+    id: row.id,
+    url: row.url,
+    types: row.types,
+    statuses: row.statuses,
+    description: row.description,
+    enabled: row.enabled,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    links: { self: `/v1/webhooks/${row.id}`, deliveries: `/v1/webhooks/${row.id}/deliveries` },
+    ...(secret === undefined ? {} : { secret }),
+  };
+}
+
+function deliveryView(row: WebhookDeliveryRow): DeliveryView {
+  return {
+    id: row.id,
+    webhookId: row.webhookId,
+    jobId: row.jobId,
+    url: row.url,
+    status: row.status,
+    attempts: row.attempts,
+    lastStatusCode: row.lastStatusCode,
+    lastError: row.lastError,
+    attemptLog: row.attemptLog,
+    event: row.event as StatusEvent,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    deliveredAt: row.deliveredAt?.toISOString() ?? null,
+  };
+}
+
+/**
+ * A tenant's webhook subscriptions and their delivery records. Secrets are stored (they
+ * must be, to sign) but shown only in the answer that sets them.
+ */
+export function createWebhookService({
+  database,
+  registry,
+}: {
+  database: Database;
+  registry: JobRegistry;
+}): WebhookService {
+  const { db } = database;
+
+  function notFound(id: string): ConveyorError {
+    return new ConveyorError('NOT_FOUND', `no webhook with id ${id}`);
+  }
+
+  function checkTypes(types: string[] | undefined): void {
+    const unknown = (types ?? []).filter((t) => !registry.get(t));
+    if (unknown.length === 0) return;
+    const known = registry.names().join(', ');
+    throw new ConveyorError('VALIDATION_FAILED', `invalid webhook: unknown job types ${unknown.join(', ')}`, {
+      issues: [{ path: 'types', message: `unknown job types ${unknown.join(', ')}; known types: ${known}` }],
+    });
+  }
+
+  async function readRow(tenant: string, id: string): Promise<WebhookRow> {
+    if (!UUID.test(id)) throw notFound(id);
+    const row = await orUnavailable('Postgres', () =>
+      db.query.webhooks.findFirst({ where: and(eq(webhooks.id, id), eq(webhooks.tenant, tenant)) }),
+    );
+    if (!row) throw notFound(id);
+    return row;
+  }
+
+  return {
+    async create(tenant, raw) {
+      const body = parseOrThrow(createWebhookBody, raw);
+      checkTypes(body.types);
+      const secret = body.secret ?? generateSecret();
+      const [row] = await orUnavailable('Postgres', () =>
+        db
+          .insert(webhooks)
+          .values({
+            id: randomUUID(),
+            tenant,
+            url: body.url,
+            secret,
+            types: body.types ?? [],
+            statuses: body.statuses ?? [],
+            description: body.description ?? null,
+            enabled: body.enabled ?? true,
+          })
+          .returning(),
+      );
+      if (!row) throw new ConveyorError('INTERNAL', 'webhook not stored');
+      return webhookView(row, secret);
+    },
+
+    async list(tenant) {
+      const rows = await orUnavailable('Postgres', () =>
+        db.select().from(webhooks).where(eq(webhooks.tenant, tenant)).orderBy(webhooks.createdAt),
+      );
+      return rows.map((row) => webhookView(row));
+    },
+
+    async get(tenant, id) {
+      return webhookView(await readRow(tenant, id));
+    },
+
+    async update(tenant, id, raw) {
+      const body = parseOrThrow(updateWebhookBody, raw);
+      checkTypes(body.types);
+      await readRow(tenant, id);
+      const [row] = await orUnavailable('Postgres', () =>
+        db
+          .update(webhooks)
+          .set({ ...body, updatedAt: new Date() })
+          .where(and(eq(webhooks.id, id), eq(webhooks.tenant, tenant)))
+          .returning(),
+      );
+      if (!row) throw notFound(id);
+      return webhookView(row, body.secret);
+    },
+
+    async remove(tenant, id) {
+      if (!UUID.test(id)) throw notFound(id);
+      const deleted = await orUnavailable('Postgres', () =>
+        db
+          .delete(webhooks)
+          .where(and(eq(webhooks.id, id), eq(webhooks.tenant, tenant)))
+          .returning({ id: webhooks.id }),
+      );
+      if (deleted.length === 0) throw notFound(id);
+    },
+
+    async deliveries(tenant, webhookId, rawQuery) {
+      const query = parseOrThrow(deliveryQuery, rawQuery);
+      await readRow(tenant, webhookId);
+      const filters: (SQL | undefined)[] = [
+        eq(webhookDeliveries.tenant, tenant),
+        eq(webhookDeliveries.webhookId, webhookId),
+        query.status
+          ? inArray(webhookDeliveries.status, query.status as DeliveryView['status'][])
+          : undefined,
+      ];
+      if (query.cursor) {
+        const { t, i } = decodeKeysetCursor(query.cursor);
+        filters.push(
+          or(
+            lt(webhookDeliveries.createdAt, t),
+            and(eq(webhookDeliveries.createdAt, t), lt(webhookDeliveries.id, i)),
+          ),
+        );
+      }
+      const rows = await orUnavailable('Postgres', () =>
+        db
+          .select()
+          .from(webhookDeliveries)
+          .where(and(...filters))
+          .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+          .limit(query.limit + 1),
+      );
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map(deliveryView),
+        nextCursor: rows.length > query.limit && last ? encodeKeysetCursor(last.createdAt, last.id) : null,
+      };
+    },
+
+    async jobDeliveries(tenant, jobId) {
+      const rows = await orUnavailable('Postgres', () =>
+        db
+          .select()
+          .from(webhookDeliveries)
+          .where(and(eq(webhookDeliveries.tenant, tenant), eq(webhookDeliveries.jobId, jobId)))
+          .orderBy(webhookDeliveries.createdAt),
+      );
+      return rows.map(deliveryView);
+    },
+
+    signingSecret: (tenant) => orUnavailable('Postgres', () => tenantSigningSecret(db, tenant)),
+    rotateSigningSecret: (tenant) => orUnavailable('Postgres', () => rotateTenantSigningSecret(db, tenant)),
+  };
+}

@@ -1,0 +1,126 @@
+import { type Database, jobs, type ScheduleRow, schedules } from '@conveyor/core/db';
+import { type JobEnvelope, type JobRegistry, jobOptions } from '@conveyor/core/jobs';
+import type { Logger } from '@conveyor/core/log';
+import { createInFlightCounter } from '@conveyor/core/redis';
+import {
+  isScheduleActive,
+  type SchedulerSync,
+  scheduledJobId,
+  type TickData,
+  tickDueAt,
+} from '@conveyor/core/schedules';
+import type { Job, Queue } from 'bullmq';
+import { eq, sql } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
+import type { WorkerMetrics } from '../metrics.js';
+
+/** Runs shown on a schedule (newest first). */
+const RECENT_RUNS = 10;
+
+export interface ScheduleRunnerDeps {
+  database: Database;
+  registry: JobRegistry;
+  /** The producer of a job type's queue. */
+  queueFor(name: string): Queue<JobEnvelope>;
+  sync: SchedulerSync;
+  /** For the tenant's in-flight counter, which the job's worker decrements when it ends. */
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  metrics?: WorkerMetrics | undefined;
+}
+
+type Decision =
+  | { run: false; reason: 'deleted' | 'inactive' | 'stale' | 'early' | 'unknown type' }
+  | { run: true; row: ScheduleRow; jobId: string; again: boolean };
+
+/**
+ * The processor of the `schedules` queue: turns one tick of a BullMQ job scheduler into the
+ * schedule's job. The row is the source of truth and is checked under a row lock first: a
+ * tick of a deleted, paused or used-up schedule, or one at or before the last run (a stale
+ * scheduler after a crash or a redeploy), submits nothing. The job id comes from the
+ * schedule and the due time, so a tick handled twice submits one job.
+ */
+export function createScheduleRunner(deps: ScheduleRunnerDeps) {
+  const { database, registry, queueFor, sync, logger, metrics } = deps;
+  const inFlight = createInFlightCounter(deps.redis, deps.prefix);
+
+  return async function runTick(tick: Job<TickData>): Promise<unknown> {
+    const { scheduleId } = tick.data;
+    const dueAt = tickDueAt(tick.id) ?? tick.timestamp;
+    const log = logger.child({ scheduleId, dueAt: new Date(dueAt).toISOString() });
+
+    const decision = await database.db.transaction(async (tx): Promise<Decision> => {
+      const [row] = await tx.select().from(schedules).where(eq(schedules.id, scheduleId)).for('update');
+      if (!row) return { run: false, reason: 'deleted' };
+      const jobId = scheduledJobId(row.id, dueAt);
+      const last = row.lastRunAt?.getTime();
+      // Taken before but maybe not enqueued (the worker died in between): finish it.
+      if (last === dueAt) return { run: true, row, jobId, again: true };
+      if (last !== undefined && last > dueAt) return { run: false, reason: 'stale' };
+      if (!isScheduleActive(row, new Date(dueAt))) return { run: false, reason: 'inactive' };
+      if (row.startAt && dueAt < row.startAt.getTime()) return { run: false, reason: 'early' };
+      if (!registry.get(row.type)) return { run: false, reason: 'unknown type' };
+      const [updated] = await tx
+        .update(schedules)
+        .set({
+          runCount: sql`${schedules.runCount} + 1`,
+          lastRunAt: new Date(dueAt),
+          recentRuns: [{ jobId, at: new Date(dueAt).toISOString() }, ...row.recentRuns].slice(0, RECENT_RUNS),
+        })
+        .where(eq(schedules.id, row.id))
+        .returning();
+      return { run: true, row: updated ?? row, jobId, again: false };
+    });
+
+    if (!decision.run) {
+      metrics?.scheduleTicks.inc({ outcome: 'skipped' });
+      log.info({ reason: decision.reason }, 'schedule tick skipped');
+      // A scheduler that should not exist (deleted, paused, used up): take it away now.
+      if (decision.reason === 'deleted' || decision.reason === 'inactive') await sync.syncOne(scheduleId);
+      return { skipped: decision.reason };
+    }
+    const { row, jobId, again } = decision;
+    const definition = registry.get(row.type);
+    if (!definition) return { skipped: 'unknown type' };
+    const queue = queueFor(definition.queue);
+    if (again) {
+      const done = await database.db.query.jobs.findFirst({
+        where: eq(jobs.id, jobId),
+        columns: { id: true },
+      });
+      if (done || (await queue.getJob(jobId))) return { jobId, again: true };
+    }
+    const options = row.jobOptions;
+    const ttlMs = options.ttlMs ?? definition.ttlMs;
+    const envelope: JobEnvelope = {
+      v: 1,
+      tenant: row.tenant,
+      input: row.data ?? null,
+      metadata: options.metadata ?? null,
+      timeoutMs: options.timeoutMs ?? definition.timeoutMs,
+      submittedAt: new Date(dueAt).toISOString(),
+      scheduleId: row.id,
+      ...(ttlMs === undefined ? {} : { expiresAt: dueAt + ttlMs }),
+      ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+    };
+    // Counted like a submitted job (the worker that ends it frees the slot), never refused:
+    // a schedule is not a burst.
+    await inFlight.reserve(row.tenant, 1, Number.MAX_SAFE_INTEGER);
+    await queue.add(
+      definition.name,
+      envelope,
+      jobOptions(definition, {
+        id: jobId,
+        timestamp: dueAt,
+        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+        priority: options.priority ?? null,
+      }),
+    );
+    metrics?.scheduleTicks.inc({ outcome: 'submitted' });
+    log.debug({ jobId }, 'schedule tick submitted its job');
+    // That was its last run (limit): stop its scheduler rather than tick for nothing.
+    if (!isScheduleActive(row)) await sync.syncOne(row.id);
+    return { jobId };
+  };
+}

@@ -1,0 +1,3 @@
+export * from './schedule-body.js';
+export * from './schedule-timing.js';
+export * from './scheduler-sync.js';
