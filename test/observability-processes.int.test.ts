@@ -93,7 +93,12 @@ describe('the API and a worker process', () => {
     });
     expect(JSON.stringify(lines(api))).not.toContain(authHeaders().authorization);
 
-    const outcomes = lines(worker).filter((l) => l.msg === 'job finished');
+    // The row is committed just before the worker writes its line: give stdout a moment to arrive.
+    const outcomesOf = () => lines(worker).filter((l) => l.msg === 'job finished');
+    for (let i = 0; i < 100 && ![ok, bad].every((id) => outcomesOf().some((l) => l.jobId === id)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const outcomes = outcomesOf();
     const of = (id: string) => outcomes.filter((l) => l.jobId === id);
     expect(of(ok)).toHaveLength(1);
     // The job's lines carry the id of the request that submitted it: one grep joins API and worker.

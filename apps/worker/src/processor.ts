@@ -277,10 +277,13 @@ export function createProcessor(deps: ProcessorDeps) {
       redis.decr(tenantInFlightKey(prefix, envelope.tenant)).catch(() => {});
       const ts = row.finishedAt?.toISOString() ?? new Date().toISOString();
       metrics?.jobsFinished.inc({ type: job.name, status: result.status });
+      const ms = Date.now() - startedAt.getTime();
       const event: StatusEvent =
         result.status === 'completed'
           ? { ...base, status: 'completed', result: result.result, ts }
           : { ...base, status: result.status, error: result.error, ts };
+      if (result.status === 'completed') log.info({ status: 'completed', ms }, 'job finished');
+      else log.info({ status: result.status, error: result.error, ms }, 'job finished');
       publish(event, log);
       // Enqueued before the job is acknowledged: a crash here re-runs the job, and the
       // re-run names the same deliveries (ids from job, generation and target).
@@ -289,14 +292,7 @@ export function createProcessor(deps: ProcessorDeps) {
           .dispatch(event, { generation: envelope.generation ?? 0, callbackUrl: envelope.callbackUrl })
           .catch((error: unknown) => log.warn({ err: error }, 'enqueueing callbacks failed'));
       }
-      if (result.status === 'completed') {
-        log.info({ status: 'completed', ms: Date.now() - startedAt.getTime() }, 'job finished');
-        return result.result;
-      }
-      log.info(
-        { status: result.status, error: result.error, ms: Date.now() - startedAt.getTime() },
-        'job finished',
-      );
+      if (result.status === 'completed') return result.result;
       // Recorded: BullMQ must not retry it.
       throw new UnrecoverableError(result.error.message);
     }
