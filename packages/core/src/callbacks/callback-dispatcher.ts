@@ -50,10 +50,13 @@ export function createCallbackDispatcher({
   function subscriptions(tenant: string): Promise<Subscription[]> {
     const cached = cache.get(tenant);
     if (cached && Date.now() - cached.at < cacheTtlMs) return cached.hooks;
+    // execute(): a Drizzle query is a lazy thenable that runs again on every await; the cache
+    // must hold the one result.
     const hooks = database.db
       .select({ id: webhooks.id, url: webhooks.url, types: webhooks.types, statuses: webhooks.statuses })
       .from(webhooks)
-      .where(and(eq(webhooks.tenant, tenant), eq(webhooks.enabled, true)));
+      .where(and(eq(webhooks.tenant, tenant), eq(webhooks.enabled, true)))
+      .execute();
     cache.set(tenant, { at: Date.now(), hooks });
     hooks.catch(() => cache.delete(tenant));
     return hooks;
