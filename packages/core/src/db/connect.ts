@@ -3,7 +3,8 @@ import postgres from 'postgres';
 import { withTimeout } from '../errors/with-timeout.js';
 import * as schema from './schema.js';
 
-export type Db = PostgresJsDatabase<typeof schema>;
+/** Drizzle over postgres.js; `$client` is the postgres.js pool underneath. */
+export type Db = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
 
 export interface Database {
   db: Db;
