@@ -8,6 +8,7 @@ import { tenantInFlightKey } from '@conveyor/core/redis';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
+import { attemptSignal } from './attempt-signal.js';
 import type { Batcher } from './batcher.js';
 import type { Handler, HandlerContext } from './handlers/index.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -185,8 +186,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const input = v.safeParse(definition.input, envelope.input);
       if (!input.success) return fail('VALIDATION_FAILED', `invalid input: ${v.summarize(input.issues)}`);
 
-      const timeout = AbortSignal.timeout(envelope.timeoutMs);
-      const signal = AbortSignal.any([timeout, shutdown, ...(cancel ? [cancel] : [])]);
+      const attemptAbort = attemptSignal({ timeoutMs: envelope.timeoutMs, shutdown, cancel });
+      const { signal } = attemptAbort;
       const ctx: HandlerContext = {
         jobId: id,
         type: job.name,
@@ -210,9 +211,9 @@ export function createProcessor(deps: ProcessorDeps) {
         stopClock?.();
         return { status: 'completed', result };
       } catch (error) {
-        if (shutdown.aborted && !timeout.aborted) throw new HandBack();
+        if (shutdown.aborted && !attemptAbort.timedOut) throw new HandBack();
         stopClock?.();
-        if (timeout.aborted) {
+        if (attemptAbort.timedOut) {
           return fail(
             'TIMEOUT',
             `attempt ${attempt} ran longer than its ${envelope.timeoutMs} ms timeout`,
@@ -224,6 +225,8 @@ export function createProcessor(deps: ProcessorDeps) {
         if (error instanceof UnrecoverableError) record.retryable = false;
         if (!isConveyorError(error)) log.warn({ err: error }, 'handler threw');
         return { status: 'failed', error: { ...record, attempt, at: new Date().toISOString() } };
+      } finally {
+        attemptAbort.dispose();
       }
     }
 
