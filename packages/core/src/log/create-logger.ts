@@ -22,7 +22,7 @@ export interface LoggerInit {
   name: string;
   /** @defaultValue 'info' */
   level?: LoggerOptions['level'];
-  /** Where lines go. @defaultValue stdout */
+  /** Where lines go. @defaultValue stdout, written asynchronously (flushed on exit) */
   destination?: DestinationStream;
 }
 
@@ -35,5 +35,8 @@ export function createLogger({ name, level = 'info', destination }: LoggerInit):
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Asynchronous stdout: lines logged while a write is in flight go out together, instead of
+  // one blocking write per line (a line per request and per job is a hot path). pino flushes
+  // what is pending when the process exits; only a SIGKILL can lose the last lines.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }
