@@ -306,7 +306,10 @@ export const updatedWebhookSchema = v.object({
   secret: v.optional(webhookSecret),
 }) satisfies v.GenericSchema<unknown, WebhookView>;
 
-export const webhookListSchema = v.object({ items: v.array(webhookViewSchema) });
+export const webhookListSchema = v.object({ items: v.array(webhookViewSchema) }) satisfies v.GenericSchema<
+  unknown,
+  { items: WebhookView[] }
+>;
 
 export const deliveryAttemptSchema = v.object({
   attempt: v.pipe(count, v.description('1-based.')),
@@ -346,7 +349,10 @@ export const deliveryPageSchema = v.object({
   ),
 }) satisfies v.GenericSchema<unknown, DeliveryPage>;
 
-export const deliveryListSchema = v.object({ items: v.array(deliveryViewSchema) });
+export const deliveryListSchema = v.object({ items: v.array(deliveryViewSchema) }) satisfies v.GenericSchema<
+  unknown,
+  { items: DeliveryView[] }
+>;
 
 export const signingSecretSchema = v.object({
   secret: v.pipe(
