@@ -89,6 +89,11 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     await until(text(page.locator('#stat-waiting')), '3');
     await until(text(page.locator('#live')), 'live');
 
+    // A job that expires before any worker takes it: listed with the failed ones.
+    const late = await postJson(p, '/v1/jobs', { type: 'echo', data: 'late', ttlMs: 1 });
+    const { id: lateId } = (await late.json()) as { id: string };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
     // A job that fails its only attempt; the worker drains the queue too.
     const submitted = await postJson(p, '/v1/jobs', {
       type: 'test.flaky',
@@ -99,6 +104,12 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     p.startWorker();
     await waitForStatus((path) => p.request(path), id, ['failed']);
     await until(text(queueCell('default', 1)), '0');
+
+    await waitForStatus((path) => p.request(path), lateId, ['expired']);
+    const expiredRow = page.locator(`#failed-jobs tr[data-job="${lateId}"][data-status="expired"]`);
+    await expiredRow.waitFor();
+    expect(await expiredRow.locator('.error-text').textContent()).toContain('not started before it expired');
+    expect(await expiredRow.getByRole('button', { name: 'Retry' }).count()).toBe(1);
 
     const failedRow = page.locator(`#failed-jobs tr[data-job="${id}"]`);
     await failedRow.waitFor();

@@ -92,7 +92,7 @@ describe('the Grafana dashboard (charts/conveyor/dashboards/conveyor.json)', () 
       expect(promtoolCheckExpressions(['sum(rate(conveyor_jobs_finished_total[5m])'])).not.toBe('');
   });
 
-  it('shows depth per queue, throughput, p50/p99 wait and run time, failure rate and workers', () => {
+  it('shows depth per queue, throughput, p50/p99 wait and run time, failure rate, workers, schedule ticks and callback outcomes', () => {
     const titles = dashboard.panels.map((p) => p.title);
     for (const wanted of [
       /depth per queue/i,
@@ -101,6 +101,8 @@ describe('the Grafana dashboard (charts/conveyor/dashboards/conveyor.json)', () 
       /run time p50 \/ p99/i,
       /failure rate/i,
       /workers/i,
+      /schedule ticks/i,
+      /callback and webhook/i,
     ]) {
       expect(
         titles.some((t) => wanted.test(t)),
@@ -110,6 +112,8 @@ describe('the Grafana dashboard (charts/conveyor/dashboards/conveyor.json)', () 
     const all = expressions.join('\n');
     expect(all).toMatch(/histogram_quantile\(0\.5, [^\n]*conveyor_job_wait_seconds_bucket/);
     expect(all).toMatch(/histogram_quantile\(0\.99, [^\n]*conveyor_job_duration_seconds_bucket/);
+    expect(all).toContain('sum by (outcome) (rate(conveyor_schedule_ticks_total[$__rate_interval]))');
+    expect(all).toContain('sum by (outcome) (rate(conveyor_callback_attempts_total[$__rate_interval]))');
     expect(dashboard.uid).toBe('conveyor-overview');
     const queue = dashboard.templating.list.find((v) => v.name === 'queue');
     expect(JSON.stringify(queue?.query)).toContain('label_values(conveyor_queue_depth, queue)');

@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TICK_JOB_NAME, type TickData } from '@conveyor/core/schedules';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerServerApp, type WorkerMetrics } from '../apps/worker/src/index.js';
@@ -125,7 +128,11 @@ describe('GET /metrics (worker)', () => {
     await done(id, ['active']);
     expect(samples(await scrape()).get('conveyor_jobs_active{type="sleep"}')).toBe(1);
     await done(id);
-    expect(samples(await scrape()).get('conveyor_jobs_active{type="sleep"}')).toBe(0);
+    // The row (what GET reads) commits before the attempt returns (callbacks are enqueued in
+    // between), so the gauge drops a moment after the job shows completed.
+    await expect
+      .poll(async () => samples(await scrape()).get('conveyor_jobs_active{type="sleep"}'), { timeout: 2_000 })
+      .toBe(0);
   });
 
   it('measures result batches: rows per INSERT and commit time, in valid exposition format', async () => {
@@ -146,5 +153,48 @@ describe('GET /metrics (worker)', () => {
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).not.toMatch(/conveyor_queue_depth/);
     expectValidExposition(text);
+  });
+
+  it('counts schedule ticks and callback POSTs by outcome', async () => {
+    // The receiver answers its first POST with 500, then 204: one retry, then delivered.
+    let posts = 0;
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        posts++;
+        res.writeHead(posts === 1 ? 500 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    const value = (name: string) => async () => samples(await scrape()).get(name) ?? 0;
+    try {
+      const once = await postJson(p, '/v1/schedules', {
+        type: 'echo',
+        data: 'tick',
+        everyMs: 1_000,
+        limit: 1,
+        callbackUrl: `${base}/callback`,
+      });
+      expect(once.status).toBe(201);
+      const paused = await postJson(p, '/v1/schedules', { type: 'noop', everyMs: 1_000, paused: true });
+      const { id: pausedId } = (await paused.json()) as { id: string };
+      // A tick of a paused schedule (one already in Redis when it was paused) runs nothing.
+      await p.queues
+        .internal<TickData>('schedules')
+        .add(TICK_JOB_NAME, { scheduleId: pausedId, tenant: 'default', revision: 0 });
+
+      const poll = { timeout: 10_000, interval: 100 };
+      await expect.poll(value('conveyor_schedule_ticks_total{outcome="submitted"}'), poll).toBe(1);
+      await expect.poll(value('conveyor_schedule_ticks_total{outcome="skipped"}'), poll).toBe(1);
+      await expect.poll(value('conveyor_callback_attempts_total{outcome="delivered"}'), poll).toBe(1);
+      expect(await value('conveyor_callback_attempts_total{outcome="retrying"}')()).toBe(1);
+      expect(await value('conveyor_callback_attempts_total{outcome="failed"}')()).toBe(0);
+      expect(posts).toBe(2);
+      expectValidExposition(await scrape());
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      receiver.closeAllConnections();
+    }
   });
 });

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { useTestServices } from '@conveyor/dev/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -14,20 +17,34 @@ import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from 
 const services = useTestServices();
 let p: Pipeline;
 let document: OpenApiDocument;
+/** Receives callbacks and webhooks: `/fail…` answers 500, anything else 204. */
+let receiver: Server;
+let receiverBase: string;
 const DOC_ID = 'https://conveyor.invalid/openapi.json';
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 // ajv-formats is CommonJS: module.exports is the plugin, and so is its `default` property.
 addFormatsModule.default(ajv);
 
 beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(req.url?.startsWith('/fail') ? 500 : 204).end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   p = await createPipeline(services);
-  p.startWorker();
+  // Deliveries give up after two quick attempts, so a failed one (with its error) shows up fast.
+  p.startWorker({ callbacks: { maxAttempts: 2, backoffMs: 20 } });
   const response = await p.app.request('/openapi.json');
   expect(response.status).toBe(200);
   document = (await response.json()) as OpenApiDocument;
   ajv.addSchema(document, DOC_ID);
 });
-afterAll(() => p.close());
+afterAll(async () => {
+  await p.close();
+  await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  receiver.closeAllConnections();
+});
 
 const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
@@ -75,6 +92,12 @@ async function conforms(method: string, template: string, response: Response): P
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   postJson(p, path, body, headers);
 const send = (method: string, path: string) => p.request(path, { method });
+const patch = (path: string, body: unknown) =>
+  p.request(path, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 describe('the OpenAPI document and the app', () => {
   it('documents every route the app registers, and only those', () => {
@@ -173,6 +196,236 @@ describe('the OpenAPI document and the app', () => {
     await conforms('get', '/health/ready', await p.app.request('/health/ready'));
     await conforms('get', '/metrics', await p.app.request('/metrics'));
     await conforms('get', '/openapi.json', await p.app.request('/openapi.json'));
+  });
+
+  it('matches schedule answers: create, list, get with last runs, pause, delete, and their problems', async () => {
+    const created = await post('/v1/schedules', {
+      name: 'every second',
+      type: 'echo',
+      data: { from: 'schedule' },
+      everyMs: 1_000,
+      limit: 3,
+      ttlMs: 60_000,
+      callbackUrl: `${receiverBase}/scheduled`,
+    });
+    expect(created.status).toBe(201);
+    const schedule = (await conforms('post', '/v1/schedules', created)) as { id: string; nextRuns: string[] };
+    expect(schedule.nextRuns.length).toBeGreaterThan(0);
+    const cron = await post('/v1/schedules', {
+      type: 'noop',
+      cron: '0 9 * * 1-5',
+      tz: 'Europe/Paris',
+      paused: true,
+    });
+    expect(cron.status).toBe(201);
+    const paused = (await conforms('post', '/v1/schedules', cron)) as { id: string; state: string };
+    expect(paused.state).toBe('paused');
+
+    // A run happens: GET shows it under lastRuns, with its job's status.
+    let view: { runCount: number; lastRuns?: { jobId: string; status: string }[] } = { runCount: 0 };
+    await expect
+      .poll(
+        async () => {
+          view = (await conforms(
+            'get',
+            '/v1/schedules/:id',
+            await p.request(`/v1/schedules/${schedule.id}`),
+          )) as typeof view;
+          return view.runCount;
+        },
+        { timeout: 10_000, interval: 200 },
+      )
+      .toBeGreaterThan(0);
+    expect(view.lastRuns?.length).toBeGreaterThan(0);
+    await waitForStatus((path) => p.request(path), view.lastRuns?.[0]?.jobId ?? '', ['completed']);
+    const withRun = (await conforms(
+      'get',
+      '/v1/schedules/:id',
+      await p.request(`/v1/schedules/${schedule.id}`),
+    )) as typeof view;
+    expect(withRun.lastRuns?.at(-1)?.status).toBe('completed');
+
+    const page = (await conforms('get', '/v1/schedules', await p.request('/v1/schedules?limit=1'))) as {
+      items: unknown[];
+      nextCursor: string | null;
+    };
+    expect(page.items).toHaveLength(1);
+    expect(page.nextCursor).not.toBeNull();
+    await conforms('get', '/v1/schedules', await p.request(`/v1/schedules?cursor=${page.nextCursor}`));
+    await conforms('get', '/v1/schedules', await p.request('/v1/schedules?limit=0'));
+
+    const pausedNow = await patch(`/v1/schedules/${schedule.id}`, { paused: true, name: null });
+    expect(pausedNow.status).toBe(200);
+    expect(await conforms('patch', '/v1/schedules/:id', pausedNow)).toMatchObject({
+      state: 'paused',
+      name: null,
+      nextRuns: [],
+    });
+    const bad = await patch(`/v1/schedules/${schedule.id}`, { everyMs: 10 });
+    expect(bad.status).toBe(400);
+    await conforms('patch', '/v1/schedules/:id', bad);
+    const both = await post('/v1/schedules', { type: 'noop', cron: '* * * * *', everyMs: 5_000 });
+    expect(both.status).toBe(400);
+    await conforms('post', '/v1/schedules', both);
+
+    await conforms('delete', '/v1/schedules/:id', await send('DELETE', `/v1/schedules/${paused.id}`));
+    const gone = await p.request(`/v1/schedules/${paused.id}`);
+    expect(gone.status).toBe(404);
+    await conforms('get', '/v1/schedules/:id', gone);
+    await conforms('delete', '/v1/schedules/:id', await send('DELETE', `/v1/schedules/${paused.id}`));
+    await conforms('delete', '/v1/schedules/:id', await send('DELETE', `/v1/schedules/${schedule.id}`));
+  });
+
+  it('matches webhook, delivery and signing-secret answers; secrets appear only where they are set', async () => {
+    const secret = (await conforms(
+      'get',
+      '/v1/webhooks/signing-secret',
+      await p.request('/v1/webhooks/signing-secret'),
+    )) as { secret: string };
+    const rotated = (await conforms(
+      'post',
+      '/v1/webhooks/signing-secret/rotate',
+      await send('POST', '/v1/webhooks/signing-secret/rotate'),
+    )) as { secret: string };
+    expect(rotated.secret).not.toBe(secret.secret);
+
+    const created = await post('/v1/webhooks', { url: `${receiverBase}/hook`, types: ['echo'] });
+    expect(created.status).toBe(201);
+    const hook = (await conforms('post', '/v1/webhooks', created)) as { id: string; secret: string };
+    expect(hook.secret).toMatch(/^whsec_/);
+    const failing = (await conforms(
+      'post',
+      '/v1/webhooks',
+      await post('/v1/webhooks', {
+        url: `${receiverBase}/fail`,
+        statuses: ['completed', 'expired'],
+        secret: 'a-chosen-secret-of-24ch',
+        description: 'always 500',
+      }),
+    )) as { id: string; secret: string };
+    expect(failing.secret).toBe('a-chosen-secret-of-24ch');
+
+    const listed = await conforms('get', '/v1/webhooks', await p.request('/v1/webhooks'));
+    expect(JSON.stringify(listed)).not.toContain('"secret"');
+    expect(
+      await conforms('get', '/v1/webhooks/:id', await p.request(`/v1/webhooks/${hook.id}`)),
+    ).not.toHaveProperty('secret');
+    expect(
+      await conforms(
+        'patch',
+        '/v1/webhooks/:id',
+        await patch(`/v1/webhooks/${hook.id}`, { description: 'echo jobs' }),
+      ),
+    ).not.toHaveProperty('secret');
+    expect(
+      await conforms(
+        'patch',
+        '/v1/webhooks/:id',
+        await patch(`/v1/webhooks/${hook.id}`, { secret: 'another-chosen-secret' }),
+      ),
+    ).toMatchObject({ secret: 'another-chosen-secret' });
+    await conforms(
+      'patch',
+      '/v1/webhooks/:id',
+      await patch(`/v1/webhooks/${hook.id}`, { statuses: ['done'] }),
+    );
+    await conforms('get', '/v1/webhooks/:id', await p.request(`/v1/webhooks/${randomUUID()}`));
+
+    // One job, three deliveries: the echo webhook (delivered), the failing one (given up after
+    // its two attempts) and the job's own callbackUrl (delivered).
+    const submitted = await post('/v1/jobs', {
+      type: 'echo',
+      data: 'deliver me',
+      ttlMs: 60_000,
+      callbackUrl: `${receiverBase}/callback`,
+    });
+    const { id } = (await submitted.json()) as { id: string };
+    const job = await waitForStatus((path) => p.request(path), id, ['completed']);
+    expect(job.callbackUrl).toBe(`${receiverBase}/callback`);
+    expect(job.expiresAt).not.toBeNull();
+    type Delivery = {
+      webhookId: string | null;
+      status: string;
+      attemptLog: { statusCode?: number; error?: string }[];
+    };
+    let deliveries: Delivery[] = [];
+    await expect
+      .poll(
+        async () => {
+          const body = (await conforms(
+            'get',
+            '/v1/jobs/:id/deliveries',
+            await p.request(`/v1/jobs/${id}/deliveries`),
+          )) as { items: Delivery[] };
+          deliveries = body.items;
+          return deliveries.map((d) => d.status).sort();
+        },
+        { timeout: 10_000, interval: 100 },
+      )
+      .toEqual(['delivered', 'delivered', 'failed']);
+    const failed = deliveries.find((d) => d.webhookId === failing.id);
+    expect(failed?.attemptLog).toEqual([
+      expect.objectContaining({ statusCode: 500, error: 'answered 500' }),
+      expect.objectContaining({ statusCode: 500, error: 'answered 500' }),
+    ]);
+    expect(deliveries.find((d) => d.webhookId === null)?.attemptLog).toEqual([
+      expect.objectContaining({ statusCode: 204 }),
+    ]);
+
+    const hookPage = (await conforms(
+      'get',
+      '/v1/webhooks/:id/deliveries',
+      await p.request(`/v1/webhooks/${failing.id}/deliveries?status=failed,pending&limit=1`),
+    )) as { items: { jobId: string }[] };
+    expect(hookPage.items.map((d) => d.jobId)).toEqual([id]);
+    await conforms(
+      'get',
+      '/v1/webhooks/:id/deliveries',
+      await p.request(`/v1/webhooks/${failing.id}/deliveries?status=lost`),
+    );
+    await conforms('get', '/v1/jobs/:id/deliveries', await p.request(`/v1/jobs/${randomUUID()}/deliveries`));
+
+    // Delivery records and webhooks need admin: a jobs:read key gets 403.
+    const { key } = await p.keys.create({
+      tenant: 'default',
+      name: 'reader',
+      scopes: ['jobs:read', 'jobs:write'],
+    });
+    for (const [method, template, path] of [
+      ['get', '/v1/jobs/:id/deliveries', `/v1/jobs/${id}/deliveries`],
+      ['get', '/v1/webhooks', '/v1/webhooks'],
+      ['get', '/v1/webhooks/signing-secret', '/v1/webhooks/signing-secret'],
+    ] as const) {
+      const forbidden = await p.app.request(path, withKey(key, { method: method.toUpperCase() }));
+      expect(forbidden.status, path).toBe(403);
+      await conforms(method, template, forbidden);
+    }
+
+    await conforms('delete', '/v1/webhooks/:id', await send('DELETE', `/v1/webhooks/${failing.id}`));
+    await conforms('delete', '/v1/webhooks/:id', await send('DELETE', `/v1/webhooks/${failing.id}`));
+    await conforms('delete', '/v1/webhooks/:id', await send('DELETE', `/v1/webhooks/${hook.id}`));
+  });
+
+  it('matches an expired job, with its expiry and the EXPIRED error', async () => {
+    await send('POST', '/v1/queues/default/pause');
+    const submitted = await post('/v1/jobs', {
+      type: 'echo',
+      data: 'too late',
+      expiresAt: new Date(Date.now() + 100).toISOString(),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    await sleep(300);
+    await send('POST', '/v1/queues/default/resume');
+    await waitForStatus((path) => p.request(path), id, ['expired']);
+    expect(await conforms('get', '/v1/jobs/:id', await p.request(`/v1/jobs/${id}`))).toMatchObject({
+      status: 'expired',
+      error: { code: 'EXPIRED' },
+    });
+    const expired = (await conforms('get', '/v1/jobs', await p.request('/v1/jobs?status=expired'))) as {
+      items: { id: string }[];
+    };
+    expect(expired.items.map((j) => j.id)).toEqual([id]);
   });
 
   it('matches the streams: SSE content type for one job and for the firehose', async () => {

@@ -316,7 +316,8 @@ async function refresh() {
   try {
     const [queues, failed, recent] = await Promise.all([
       api('v1/queues'),
-      api(`v1/jobs?status=failed&limit=${LIST_LIMIT}`),
+      // Expired jobs never ran: like failed ones, they are worth a look and a retry.
+      api(`v1/jobs?status=failed,expired&limit=${LIST_LIMIT}`),
       api(`v1/jobs?limit=${LIST_LIMIT}`),
     ]);
     showApp();

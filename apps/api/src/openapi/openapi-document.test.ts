@@ -1,10 +1,14 @@
+import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { errorCodes } from '@conveyor/core/errors';
 import { createJobRegistry, submitJobBody } from '@conveyor/core/jobs';
+import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
+import { requiredScope } from '../auth/authenticate.js';
 import { statusByCode } from '../errors/problem.js';
 import { toInputJsonSchema } from './json-schema.js';
 import { createOpenApiDocument, toOpenApiPath } from './openapi-document.js';
+import { operations } from './operations.js';
 
 const registry = createJobRegistry({ testing: true });
 const document = createOpenApiDocument({ registry });
@@ -48,6 +52,44 @@ describe('the OpenAPI document', () => {
     expect(variant.priority).toMatchObject({ type: 'integer', minimum: 1, maximum: 2_097_152 });
     expect(schemas['SubmitJob.sleep']?.required).toEqual(['type', 'data']);
     expect(schemas['SubmitJob.noop']?.required).toEqual(['type']);
+    // Expiry and completion callbacks are part of every variant.
+    expect(variant.ttlMs).toMatchObject({ type: 'integer', minimum: 1, description: expect.any(String) });
+    expect(variant.expiresAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(variant.callbackUrl).toMatchObject({ type: 'string', format: 'uri', maxLength: 2_048 });
+  });
+
+  it('documents the schedule and webhook bodies as the schemas their routes validate with', () => {
+    const bodies = {
+      CreateSchedule: [createScheduleBody, '/v1/schedules', 'post'],
+      UpdateSchedule: [updateScheduleBody, '/v1/schedules/{id}', 'patch'],
+      CreateWebhook: [createWebhookBody, '/v1/webhooks', 'post'],
+      UpdateWebhook: [updateWebhookBody, '/v1/webhooks/{id}', 'patch'],
+    } as const;
+    for (const [name, [schema, path, method]] of Object.entries(bodies)) {
+      const { $schema: _, ...expected } = toInputJsonSchema(schema);
+      expect(schemas[name], name).toEqual(expected);
+      expect(document.paths[path]?.[method]).toMatchObject({
+        requestBody: {
+          content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } },
+        },
+      });
+    }
+    expect(schemas.CreateSchedule?.required).toEqual(['type']);
+    expect(Object.keys(schemas.CreateSchedule?.properties as Schema)).toEqual(
+      expect.arrayContaining(['cron', 'tz', 'everyMs', 'ttlMs', 'callbackUrl']),
+    );
+  });
+
+  it("states each route's scope as the one authentication enforces", () => {
+    for (const spec of operations.filter((o) => o.path.startsWith('/v1/'))) {
+      const concrete = spec.path.replace(/:[A-Za-z0-9_]+/g, '0b6f1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4');
+      expect(spec.scope, `${spec.method} ${spec.path}`).toBe(
+        requiredScope(spec.method.toUpperCase(), concrete),
+      );
+      const documented = document.paths[toOpenApiPath(spec.path)]?.[spec.method];
+      expect(documented).toMatchObject({ 'x-required-scope': spec.scope, security: [{ apiKey: [] }] });
+    }
+    expect(operations.find((o) => o.path === '/v1/jobs/:id/deliveries')?.scope).toBe('admin');
   });
 
   it('documents problem+json answers with the codes each status carries', () => {

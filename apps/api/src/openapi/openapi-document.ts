@@ -1,5 +1,7 @@
+import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { type ErrorCode, errorCodes } from '@conveyor/core/errors';
 import { type JobRegistry, MAX_BATCH_SIZE, submitBatchBody, submitJobBody } from '@conveyor/core/jobs';
+import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import {
   type ConversionConfig,
   type JsonSchema,
@@ -13,13 +15,19 @@ import { extraSchemas, type OperationSpec, operations, type ResponseSpec } from 
 import {
   apiKeyInfoSchema,
   batchItemSchema,
+  createdWebhookSchema,
+  deliveryAttemptSchema,
+  deliveryViewSchema,
   errorRecordSchema,
   fieldIssueSchema,
   jobViewSchema,
   problemSchema,
   queueInfoSchema,
+  scheduleRunSchema,
+  scheduleViewSchema,
   statusEventSchema,
   submitJobResponseSchema,
+  webhookViewSchema,
 } from './response-schemas.js';
 
 /** An OpenAPI 3.1 document, as plain JSON. */
@@ -38,7 +46,7 @@ const problemTitles: Record<number, string> = {
   400: 'The request is invalid; `errors` lists every bad field.',
   401: 'No valid API key or token.',
   403: "The key lacks the route's scope.",
-  404: "No such job, queue, key or route (another tenant's job is also a 404).",
+  404: "No such job, queue, key, schedule, webhook or route (another tenant's is also a 404).",
   405: 'Method not allowed.',
   409: 'Conflicts with the current state (finished job, same id with a different body, …).',
   413: 'The body is larger than BODY_LIMIT_BYTES.',
@@ -109,6 +117,16 @@ export function createOpenApiDocument({
     ErrorRecord: errorRecordSchema,
     QueueInfo: queueInfoSchema,
     ApiKeyInfo: apiKeyInfoSchema,
+    CreateSchedule: createScheduleBody,
+    UpdateSchedule: updateScheduleBody,
+    Schedule: scheduleViewSchema,
+    ScheduleRun: scheduleRunSchema,
+    CreateWebhook: createWebhookBody,
+    UpdateWebhook: updateWebhookBody,
+    Webhook: webhookViewSchema,
+    CreatedWebhook: createdWebhookSchema,
+    Delivery: deliveryViewSchema,
+    DeliveryAttempt: deliveryAttemptSchema,
     StatusEvent: statusEventSchema,
     Problem: problemSchema,
     FieldIssue: fieldIssueSchema,

@@ -1,10 +1,13 @@
+import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { MAX_BATCH_SIZE } from '@conveyor/core/jobs';
+import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import * as v from 'valibot';
 import type { Scope } from '../auth/principal.js';
 import { listJobsQuery } from '../jobs/job-list.js';
 import { firehoseQuery } from '../routes/events.js';
 import { createKeyBody } from '../routes/keys.js';
 import { wsClientMessage } from '../routes/ws.js';
+import { listSchedulesQuery } from '../schedules/schedule-service.js';
 import {
   dashboardAssetNames,
   dashboardAssets,
@@ -12,9 +15,13 @@ import {
   docsAssets,
   type UiAsset,
 } from '../ui/ui-assets.js';
+import { listDeliveriesQuery } from '../webhooks/webhook-service.js';
 import {
   batchResponseSchema,
   createdKeySchema,
+  createdWebhookSchema,
+  deliveryListSchema,
+  deliveryPageSchema,
   healthSchema,
   jobPageSchema,
   jobTypeListSchema,
@@ -22,7 +29,13 @@ import {
   keyListSchema,
   queueInfoSchema,
   queueListSchema,
+  schedulePageSchema,
+  scheduleViewSchema,
+  signingSecretSchema,
   submitJobResponseSchema,
+  updatedWebhookSchema,
+  webhookListSchema,
+  webhookViewSchema,
 } from './response-schemas.js';
 
 /** One documented answer of an operation. */
@@ -42,7 +55,7 @@ export interface ResponseSpec {
  * answers are listed by status: their codes come from the one code→status table.
  */
 export interface OperationSpec {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'delete';
   /** The Hono route template, e.g. `/v1/jobs/:id`. */
   path: string;
   operationId: string;
@@ -66,6 +79,12 @@ const jobId = {
   id: { description: 'The job id (a UUID).', schema: v.pipe(v.string(), v.uuid()) },
 };
 const queueName = { name: { description: 'A queue name from GET /v1/queues.', schema: v.string() } };
+const scheduleId = {
+  id: { description: 'The schedule id (a UUID).', schema: v.pipe(v.string(), v.uuid()) },
+};
+const webhookId = {
+  id: { description: 'The webhook id (a UUID).', schema: v.pipe(v.string(), v.uuid()) },
+};
 /** The distinct content types of a set of served files. */
 const contentTypes = (assets: Record<string, UiAsset>) => [
   ...new Set(Object.values(assets).map((a) => a.contentType.split(';')[0] ?? a.contentType)),
@@ -243,6 +262,186 @@ export const operations: readonly OperationSpec[] = [
     summary: 'Every job type with its options and input JSON Schema',
     scope: 'jobs:read',
     responses: { 200: { description: 'The registered job types.', schema: jobTypeListSchema } },
+  },
+  {
+    method: 'post',
+    path: '/v1/schedules',
+    operationId: 'createSchedule',
+    tag: 'Schedules',
+    summary: 'Create a cron or interval schedule',
+    description:
+      "Each run submits a job of `type` with `data` (checked against the type's schema, `JobInput.<type>`) and the given job options. Give a `cron` pattern (read in `tz`, UTC by default) or `everyMs`, optionally bounded by `startAt`, `endAt` and `limit`. Postgres holds the schedule; BullMQ's job scheduler follows it.",
+    scope: 'jobs:write',
+    body: createScheduleBody,
+    responses: {
+      201: {
+        description: 'Created, with its next run times.',
+        schema: scheduleViewSchema,
+        headers: { Location: "The schedule's URL." },
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/schedules',
+    operationId: 'listSchedules',
+    tag: 'Schedules',
+    summary: "The tenant's schedules, oldest first",
+    scope: 'jobs:read',
+    query: listSchedulesQuery,
+    responses: { 200: { description: 'One page.', schema: schedulePageSchema } },
+  },
+  {
+    method: 'get',
+    path: '/v1/schedules/:id',
+    operationId: 'getSchedule',
+    tag: 'Schedules',
+    summary: 'Get a schedule with its next run times and last runs',
+    scope: 'jobs:read',
+    pathParams: scheduleId,
+    responses: { 200: { description: 'The schedule, with `lastRuns`.', schema: scheduleViewSchema } },
+    problems: [404],
+  },
+  {
+    method: 'patch',
+    path: '/v1/schedules/:id',
+    operationId: 'updateSchedule',
+    tag: 'Schedules',
+    summary: 'Change, pause or resume a schedule',
+    description:
+      'Any field of the create body; an absent field keeps its value, `null` clears an optional one, and setting `cron` drops `everyMs` (and the other way round). `{"paused": true}` pauses it.',
+    scope: 'jobs:write',
+    pathParams: scheduleId,
+    body: updateScheduleBody,
+    responses: { 200: { description: 'The schedule as changed.', schema: scheduleViewSchema } },
+    problems: [404],
+  },
+  {
+    method: 'delete',
+    path: '/v1/schedules/:id',
+    operationId: 'deleteSchedule',
+    tag: 'Schedules',
+    summary: 'Delete a schedule',
+    description: 'No run starts after this; jobs it already submitted are left alone.',
+    scope: 'jobs:write',
+    pathParams: scheduleId,
+    responses: { 204: { description: 'Deleted.' } },
+    problems: [404],
+  },
+  {
+    method: 'post',
+    path: '/v1/webhooks',
+    operationId: 'createWebhook',
+    tag: 'Webhooks',
+    summary: "Subscribe a URL to the tenant's terminal status events",
+    description:
+      'Each matching job end is POSTed, signed with the webhook\'s `secret` (`Conveyor-Signature: t=…,v1=<HMAC-SHA256 of "<t>.<body>">`), with retries and exponential backoff.',
+    scope: 'admin',
+    body: createWebhookBody,
+    responses: {
+      201: {
+        description: 'Created; the answer holds its secret, the only time it is shown.',
+        schema: createdWebhookSchema,
+        headers: { Location: "The webhook's URL." },
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks',
+    operationId: 'listWebhooks',
+    tag: 'Webhooks',
+    summary: "The tenant's webhooks (never their secrets)",
+    scope: 'admin',
+    responses: {
+      200: { description: 'Every webhook of the tenant, oldest first.', schema: webhookListSchema },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks/:id',
+    operationId: 'getWebhook',
+    tag: 'Webhooks',
+    summary: 'Get a webhook (without its secret)',
+    scope: 'admin',
+    pathParams: webhookId,
+    responses: { 200: { description: 'The webhook.', schema: webhookViewSchema } },
+    problems: [404],
+  },
+  {
+    method: 'patch',
+    path: '/v1/webhooks/:id',
+    operationId: 'updateWebhook',
+    tag: 'Webhooks',
+    summary: 'Change, enable or disable a webhook, or replace its secret',
+    description: 'Absent fields keep their value. Disabling it ends its pending deliveries.',
+    scope: 'admin',
+    pathParams: webhookId,
+    body: updateWebhookBody,
+    responses: {
+      200: {
+        description: 'The webhook as changed; with `secret` only when the body set one.',
+        schema: updatedWebhookSchema,
+      },
+    },
+    problems: [404],
+  },
+  {
+    method: 'delete',
+    path: '/v1/webhooks/:id',
+    operationId: 'deleteWebhook',
+    tag: 'Webhooks',
+    summary: 'Delete a webhook',
+    description: 'Its pending deliveries end (recorded `failed`); its delivery records stay.',
+    scope: 'admin',
+    pathParams: webhookId,
+    responses: { 204: { description: 'Deleted.' } },
+    problems: [404],
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks/:id/deliveries',
+    operationId: 'listWebhookDeliveries',
+    tag: 'Webhooks',
+    summary: "A webhook's deliveries, newest first, with every attempt",
+    scope: 'admin',
+    pathParams: webhookId,
+    query: listDeliveriesQuery,
+    responses: { 200: { description: 'One page.', schema: deliveryPageSchema } },
+    problems: [404],
+  },
+  {
+    method: 'get',
+    path: '/v1/jobs/:id/deliveries',
+    operationId: 'listJobDeliveries',
+    tag: 'Webhooks',
+    summary: "Every delivery of one job's terminal status event, oldest first",
+    description: "Its webhooks' deliveries and its own callbackUrl's, each with every attempt.",
+    scope: 'admin',
+    pathParams: jobId,
+    responses: { 200: { description: 'Every delivery of the job.', schema: deliveryListSchema } },
+    problems: [404],
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks/signing-secret',
+    operationId: 'getSigningSecret',
+    tag: 'Webhooks',
+    summary: "The key that signs deliveries to jobs' own callbackUrl",
+    description: 'Made on first use; one per tenant.',
+    scope: 'admin',
+    responses: { 200: { description: 'The signing secret.', schema: signingSecretSchema } },
+  },
+  {
+    method: 'post',
+    path: '/v1/webhooks/signing-secret/rotate',
+    operationId: 'rotateSigningSecret',
+    tag: 'Webhooks',
+    summary: 'Replace the callbackUrl signing secret',
+    description:
+      'Every POST from now on, retries of pending deliveries included, is signed with the new secret.',
+    scope: 'admin',
+    responses: { 200: { description: 'The new signing secret.', schema: signingSecretSchema } },
   },
   {
     method: 'post',

@@ -1,11 +1,22 @@
+import { type DeliveryView, deliveryStatuses, type WebhookView } from '@conveyor/core/callbacks';
+import type { DeliveryAttempt } from '@conveyor/core/db';
 import { type ErrorRecord, errorCodes, type FieldIssue } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
-import { type BatchItemResult, type JobView, jobStatuses, type SubmitJobResponse } from '@conveyor/core/jobs';
+import {
+  type BatchItemResult,
+  type JobView,
+  jobStatuses,
+  type SubmitJobResponse,
+  terminalStatuses,
+} from '@conveyor/core/jobs';
+import type { ScheduleRunView, ScheduleView } from '@conveyor/core/schedules';
 import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
 import type { JobPage } from '../jobs/job-list.js';
+import type { SchedulePage } from '../schedules/schedule-service.js';
+import type { DeliveryPage, SigningSecretView } from '../webhooks/webhook-service.js';
 
 /*
  * The shapes the API answers with, as valibot schemas: the OpenAPI document is generated
@@ -202,3 +213,150 @@ export const statusEventSchema = v.object({
   result: v.optional(v.unknown()),
   ts: isoTime,
 }) satisfies v.GenericSchema<unknown, StatusEvent>;
+
+export const scheduleRunSchema = v.object({
+  jobId: id,
+  scheduledAt: v.pipe(isoTime, v.description('When the run was due.')),
+  status: v.pipe(
+    v.picklist([...jobStatuses, 'unknown']),
+    v.description("The job's status now; `unknown` once its history was pruned."),
+  ),
+  links: v.object({ job: v.string() }),
+}) satisfies v.GenericSchema<unknown, ScheduleRunView>;
+
+const nullableCount = v.nullable(count);
+
+export const scheduleViewSchema = v.object({
+  id,
+  name: v.nullable(v.string()),
+  type: v.string(),
+  data: v.pipe(v.unknown(), v.description("Each run's job input.")),
+  cron: v.nullable(v.string()),
+  tz: v.pipe(v.nullable(v.string()), v.description("The cron pattern's IANA time zone; null for everyMs.")),
+  everyMs: nullableCount,
+  startAt: v.nullable(isoTime),
+  endAt: v.nullable(isoTime),
+  limit: v.pipe(nullableCount, v.description('Most runs in total; null: no limit.')),
+  paused: v.boolean(),
+  priority: nullableCount,
+  attempts: nullableCount,
+  timeoutMs: nullableCount,
+  ttlMs: nullableCount,
+  metadata: v.nullable(v.record(v.string(), v.unknown())),
+  callbackUrl: v.nullable(v.string()),
+  state: v.pipe(
+    v.picklist(['active', 'paused', 'finished']),
+    v.description('`finished`: its limit or endAt is reached, it runs no more.'),
+  ),
+  runCount: count,
+  lastRunAt: v.nullable(isoTime),
+  nextRuns: v.pipe(
+    v.array(isoTime),
+    v.description('The next times it will run (up to 5); empty unless active.'),
+  ),
+  lastRuns: v.optional(
+    v.pipe(
+      v.array(scheduleRunSchema),
+      v.description('The latest runs, newest first, with their jobs’ status (GET /v1/schedules/:id only).'),
+    ),
+  ),
+  revision: v.pipe(count, v.description('Incremented by every change.')),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  links: v.object({ self: v.string() }),
+}) satisfies v.GenericSchema<unknown, ScheduleView>;
+
+export const schedulePageSchema = v.object({
+  items: v.array(scheduleViewSchema),
+  nextCursor: v.pipe(
+    v.nullable(v.string()),
+    v.description('Pass as `cursor` for the next page; null on the last page.'),
+  ),
+}) satisfies v.GenericSchema<unknown, SchedulePage>;
+
+export const webhookViewSchema = v.object({
+  id,
+  url: v.string(),
+  types: v.pipe(v.array(v.string()), v.description('Job types it is for; empty: every type.')),
+  statuses: v.pipe(
+    v.array(v.picklist(terminalStatuses)),
+    v.description('Terminal statuses it is for; empty: every one.'),
+  ),
+  description: v.nullable(v.string()),
+  enabled: v.boolean(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  links: v.object({ self: v.string(), deliveries: v.string() }),
+}) satisfies v.GenericSchema<unknown, WebhookView>;
+
+const webhookSecret = v.pipe(
+  v.string(),
+  v.description('The signing secret: shown only in the answer that set it. Store it now.'),
+);
+
+/** POST /v1/webhooks answers with the secret, given or generated. */
+export const createdWebhookSchema = v.object({
+  ...webhookViewSchema.entries,
+  secret: webhookSecret,
+}) satisfies v.GenericSchema<unknown, WebhookView>;
+
+/** PATCH /v1/webhooks/:id answers with the secret only when the body set one. */
+export const updatedWebhookSchema = v.object({
+  ...webhookViewSchema.entries,
+  secret: v.optional(webhookSecret),
+}) satisfies v.GenericSchema<unknown, WebhookView>;
+
+export const webhookListSchema = v.object({ items: v.array(webhookViewSchema) }) satisfies v.GenericSchema<
+  unknown,
+  { items: WebhookView[] }
+>;
+
+export const deliveryAttemptSchema = v.object({
+  attempt: v.pipe(count, v.description('1-based.')),
+  at: isoTime,
+  durationMs: count,
+  statusCode: v.optional(v.pipe(v.number(), v.integer(), v.description("The receiver's HTTP status."))),
+  error: v.optional(v.pipe(v.string(), v.description('Why the attempt did not get a 2xx.'))),
+}) satisfies v.GenericSchema<unknown, DeliveryAttempt>;
+
+export const deliveryViewSchema = v.object({
+  id,
+  webhookId: v.pipe(
+    v.nullable(id),
+    v.description("The webhook it is for; null for the job's own callbackUrl."),
+  ),
+  jobId: id,
+  url: v.string(),
+  status: v.pipe(
+    v.picklist(deliveryStatuses),
+    v.description('`pending` (will try again), `delivered` (a 2xx) or `failed` (gave up).'),
+  ),
+  attempts: count,
+  lastStatusCode: v.nullable(v.pipe(v.number(), v.integer())),
+  lastError: v.nullable(v.string()),
+  attemptLog: v.pipe(v.array(deliveryAttemptSchema), v.description('Every POST, oldest first.')),
+  event: v.pipe(statusEventSchema, v.description('The status event POSTed as the body.')),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  deliveredAt: v.nullable(isoTime),
+}) satisfies v.GenericSchema<unknown, DeliveryView>;
+
+export const deliveryPageSchema = v.object({
+  items: v.array(deliveryViewSchema),
+  nextCursor: v.pipe(
+    v.nullable(v.string()),
+    v.description('Pass as `cursor` for the next page; null on the last page.'),
+  ),
+}) satisfies v.GenericSchema<unknown, DeliveryPage>;
+
+export const deliveryListSchema = v.object({ items: v.array(deliveryViewSchema) }) satisfies v.GenericSchema<
+  unknown,
+  { items: DeliveryView[] }
+>;
+
+export const signingSecretSchema = v.object({
+  secret: v.pipe(
+    v.string(),
+    v.description("Signs deliveries to jobs' own callbackUrl (HMAC-SHA256, see the README)."),
+  ),
+}) satisfies v.GenericSchema<unknown, SigningSecretView>;

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { tenantOf } from '../tenant.js';
-import type { WebhookService } from '../webhooks/webhook-service.js';
+import type { SigningSecretView, WebhookService } from '../webhooks/webhook-service.js';
 
 /**
  * Admin routes: the tenant's webhook subscriptions, their deliveries, and the signing
@@ -13,10 +13,10 @@ export function webhookRoutes({ webhooks }: { webhooks: WebhookService }): Hono<
     new Hono<ApiEnv>()
       // Before /webhooks/:id, which would otherwise take "signing-secret" for an id.
       .get('/webhooks/signing-secret', async (c) =>
-        c.json({ secret: await webhooks.signingSecret(tenantOf(c)) }),
+        c.json({ secret: await webhooks.signingSecret(tenantOf(c)) } satisfies SigningSecretView),
       )
       .post('/webhooks/signing-secret/rotate', async (c) =>
-        c.json({ secret: await webhooks.rotateSigningSecret(tenantOf(c)) }),
+        c.json({ secret: await webhooks.rotateSigningSecret(tenantOf(c)) } satisfies SigningSecretView),
       )
       .post('/webhooks', async (c) => {
         const webhook = await webhooks.create(tenantOf(c), await readJsonBody(c));

@@ -20,10 +20,12 @@ import { createScheduleViews } from './schedule-view.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const listQuery = v.strictObject({
+/** Query of GET /v1/schedules: oldest first, keyset pagination. */
+export const listSchedulesQuery = v.strictObject({
   limit: v.optional(
     v.pipe(
       v.string(),
+      v.description('Schedules per page, 1 to 200.'),
       v.regex(/^\d+$/, 'must be an integer from 1 to 200'),
       v.transform(Number),
       v.minValue(1, 'must be an integer from 1 to 200'),
@@ -31,15 +33,21 @@ const listQuery = v.strictObject({
     ),
     '50',
   ),
-  cursor: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  cursor: v.optional(
+    v.pipe(v.string(), v.maxLength(200), v.description('`nextCursor` of the previous page, unchanged.')),
+  ),
 });
+
+/** One page of GET /v1/schedules. */
+export interface SchedulePage {
+  items: ScheduleView[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
 
 export interface ScheduleService {
   create(tenant: string, body: unknown): Promise<ScheduleView>;
-  list(
-    tenant: string,
-    query: Record<string, string>,
-  ): Promise<{ items: ScheduleView[]; nextCursor: string | null }>;
+  list(tenant: string, query: Record<string, string>): Promise<SchedulePage>;
   get(tenant: string, id: string): Promise<ScheduleView>;
   update(tenant: string, id: string, body: unknown): Promise<ScheduleView>;
   remove(tenant: string, id: string): Promise<void>;
@@ -109,7 +117,7 @@ export function createScheduleService({
     },
 
     async list(tenant, rawQuery) {
-      const query = parseOrThrow(listQuery, rawQuery);
+      const query = parseOrThrow(listSchedulesQuery, rawQuery);
       const after = query.cursor ? decodeKeysetCursor(query.cursor) : undefined;
       const rows = await orUnavailable('Postgres', () =>
         database.db

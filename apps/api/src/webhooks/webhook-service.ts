@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   createWebhookBody,
   type DeliveryView,
+  deliveryStatuses,
   generateSecret,
   rotateTenantSigningSecret,
   tenantSigningSecret,
@@ -25,20 +26,24 @@ import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const deliveryQuery = v.strictObject({
+/** Query of GET /v1/webhooks/:id/deliveries: newest first, keyset pagination. */
+export const listDeliveriesQuery = v.strictObject({
   status: v.optional(
     v.pipe(
       v.string(),
       v.transform((s) => s.split(',').map((p) => p.trim())),
       v.check(
-        (parts) => parts.every((p) => ['pending', 'delivered', 'failed'].includes(p)),
-        'must be one or more of pending, delivered, failed, comma-separated',
+        (parts) => parts.every((p) => (deliveryStatuses as readonly string[]).includes(p)),
+        `must be one or more of ${deliveryStatuses.join(', ')}, comma-separated`,
       ),
+      v.transform((parts) => parts as DeliveryView['status'][]),
+      v.description(`One or more of ${deliveryStatuses.join(', ')}, comma-separated.`),
     ),
   ),
   limit: v.optional(
     v.pipe(
       v.string(),
+      v.description('Deliveries per page, 1 to 200.'),
       v.regex(/^\d+$/, 'must be an integer from 1 to 200'),
       v.transform(Number),
       v.minValue(1, 'must be an integer from 1 to 200'),
@@ -46,8 +51,23 @@ const deliveryQuery = v.strictObject({
     ),
     '50',
   ),
-  cursor: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  cursor: v.optional(
+    v.pipe(v.string(), v.maxLength(200), v.description('`nextCursor` of the previous page, unchanged.')),
+  ),
 });
+
+/** One page of GET /v1/webhooks/:id/deliveries. */
+export interface DeliveryPage {
+  items: DeliveryView[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The body of GET /v1/webhooks/signing-secret and of its rotation. */
+export interface SigningSecretView {
+  /** Signs deliveries to jobs' own callbackUrl. */
+  secret: string;
+}
 
 export interface WebhookService {
   create(tenant: string, body: unknown): Promise<WebhookView>;
@@ -56,11 +76,7 @@ export interface WebhookService {
   update(tenant: string, id: string, body: unknown): Promise<WebhookView>;
   remove(tenant: string, id: string): Promise<void>;
   /** A webhook's deliveries, newest first. */
-  deliveries(
-    tenant: string,
-    webhookId: string,
-    query: Record<string, string>,
-  ): Promise<{ items: DeliveryView[]; nextCursor: string | null }>;
+  deliveries(tenant: string, webhookId: string, query: Record<string, string>): Promise<DeliveryPage>;
   /** Every delivery of one job (its webhooks' and its own callbackUrl's), oldest first. */
   jobDeliveries(tenant: string, jobId: string): Promise<DeliveryView[]>;
   /** The key that signs deliveries to jobs' own callbackUrl (made on first use). */
@@ -198,14 +214,12 @@ export function createWebhookService({
     },
 
     async deliveries(tenant, webhookId, rawQuery) {
-      const query = parseOrThrow(deliveryQuery, rawQuery);
+      const query = parseOrThrow(listDeliveriesQuery, rawQuery);
       await readRow(tenant, webhookId);
       const filters: (SQL | undefined)[] = [
         eq(webhookDeliveries.tenant, tenant),
         eq(webhookDeliveries.webhookId, webhookId),
-        query.status
-          ? inArray(webhookDeliveries.status, query.status as DeliveryView['status'][])
-          : undefined,
+        query.status ? inArray(webhookDeliveries.status, query.status) : undefined,
       ];
       if (query.cursor) {
         const { t, i } = decodeKeysetCursor(query.cursor);

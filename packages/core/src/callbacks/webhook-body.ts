@@ -8,13 +8,23 @@ const secret = v.pipe(
   v.string(),
   v.minLength(16, 'must be at least 16 characters'),
   v.maxLength(200, 'must be at most 200 characters'),
+  v.description(
+    'The HMAC key that signs its deliveries. Generated (`whsec_…`) when absent on create; on PATCH it replaces the old one at once.',
+  ),
 );
-const types = v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(100));
+const types = v.pipe(
+  v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+  v.maxLength(100),
+  v.description('Only jobs of these types; empty: every type.'),
+);
 const statuses = v.pipe(
   v.array(v.picklist(terminalStatuses, `each status must be one of ${terminalStatuses.join(', ')}`)),
   v.maxLength(terminalStatuses.length),
+  v.description('Only these terminal statuses; empty: every one.'),
 );
-const description = v.pipe(v.string(), v.maxLength(500));
+const description = v.pipe(v.string(), v.maxLength(500), v.description('A note for people.'));
+const url = v.pipe(callbackUrlSchema, v.description('Where each matching terminal status event is POSTed.'));
+const enabled = v.pipe(v.boolean(), v.description('A disabled webhook gets no deliveries.'));
 
 /**
  * The body of POST /v1/webhooks: where to POST the tenant's terminal status events, which
@@ -22,23 +32,23 @@ const description = v.pipe(v.string(), v.maxLength(500));
  * (generated when absent; returned only in this answer).
  */
 export const createWebhookBody = v.strictObject({
-  url: callbackUrlSchema,
+  url,
   types: v.optional(types),
   statuses: v.optional(statuses),
   secret: v.optional(secret),
   description: v.optional(description),
-  enabled: v.optional(v.boolean()),
+  enabled: v.optional(enabled),
 });
 export type CreateWebhookBody = v.InferOutput<typeof createWebhookBody>;
 
 /** The body of PATCH /v1/webhooks/:id; a new `secret` replaces the old one at once. */
 export const updateWebhookBody = v.strictObject({
-  url: v.optional(callbackUrlSchema),
+  url: v.optional(url),
   types: v.optional(types),
   statuses: v.optional(statuses),
   secret: v.optional(secret),
   description: v.optional(v.nullable(description)),
-  enabled: v.optional(v.boolean()),
+  enabled: v.optional(enabled),
 });
 export type UpdateWebhookBody = v.InferOutput<typeof updateWebhookBody>;
 
@@ -57,14 +67,17 @@ export interface WebhookView {
   secret?: string;
 }
 
+/** `pending` (will try again), `delivered` (a 2xx) or `failed` (gave up). */
+export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+
 /** One delivery with every attempt, as the API shows it. */
 export interface DeliveryView {
   id: string;
   webhookId: string | null;
   jobId: string;
   url: string;
-  /** `pending` (will try again), `delivered` (a 2xx) or `failed` (gave up). */
-  status: 'pending' | 'delivered' | 'failed';
+  status: DeliveryStatus;
   attempts: number;
   lastStatusCode: number | null;
   lastError: string | null;

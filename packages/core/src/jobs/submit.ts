@@ -33,30 +33,70 @@ export function metadataSchema() {
  * silently ignored option. `data` is validated separately against the type's schema.
  */
 export const submitJobBody = v.strictObject({
-  /** A job type name from GET /v1/job-types. */
-  type: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-  /** The job's input; validated against the type's schema. */
-  data: v.optional(v.unknown()),
-  /** A client-chosen UUID; submitting the same id again returns the original job. */
-  id: v.optional(v.pipe(v.string(), v.uuid('must be a UUID'))),
-  /** 1 (first) … 2097152; absent means no priority. */
-  priority: v.optional(int(1, MAX_PRIORITY)),
-  /** Run no earlier than this many milliseconds from now. */
-  delayMs: v.optional(int(0, MAX_DELAY_MS)),
-  /** Run no earlier than this ISO 8601 time (with offset); not with delayMs. */
-  runAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
-  /** Overrides the type's attempts, up to the type's maxAttempts. */
-  attempts: v.optional(int(1, 1_000)),
-  /** Overrides the type's timeout per attempt, up to the type's maxTimeoutMs. */
-  timeoutMs: v.optional(int(1, 7 * 24 * 3_600_000)),
-  /** Free-form client data kept with the job (at most 64 keys). */
-  metadata: v.optional(metadataSchema()),
-  /** Expire the job if it has not started this many ms after it became due; not with expiresAt. */
-  ttlMs: v.optional(int(1, MAX_TTL_MS)),
-  /** Expire the job if it has not started by this ISO 8601 time; not with ttlMs. */
-  expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
-  /** POST the job's terminal status event here (signed with the tenant's signing secret). */
-  callbackUrl: v.optional(callbackUrlSchema),
+  type: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(64),
+    v.description('A job type from GET /v1/job-types.'),
+  ),
+  data: v.optional(
+    v.pipe(v.unknown(), v.description("The job's input; validated against the type's schema.")),
+  ),
+  id: v.optional(
+    v.pipe(
+      v.string(),
+      v.uuid('must be a UUID'),
+      v.description('A client-chosen UUID; submitting the same id again returns the original job.'),
+    ),
+  ),
+  priority: v.optional(
+    v.pipe(int(1, MAX_PRIORITY), v.description(`1 (first) … ${MAX_PRIORITY}; absent means no priority.`)),
+  ),
+  delayMs: v.optional(
+    v.pipe(int(0, MAX_DELAY_MS), v.description('Run no earlier than this many milliseconds from now.')),
+  ),
+  runAt: v.optional(
+    v.pipe(
+      v.string(),
+      v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'),
+      v.description('Run no earlier than this ISO 8601 time (with offset); not with delayMs.'),
+    ),
+  ),
+  attempts: v.optional(
+    v.pipe(int(1, 1_000), v.description("Overrides the type's attempts, up to the type's maxAttempts.")),
+  ),
+  timeoutMs: v.optional(
+    v.pipe(
+      int(1, 7 * 24 * 3_600_000),
+      v.description("Overrides the type's timeout per attempt, up to the type's maxTimeoutMs."),
+    ),
+  ),
+  metadata: v.optional(
+    v.pipe(metadataSchema(), v.description('Free-form client data kept with the job (at most 64 keys).')),
+  ),
+  ttlMs: v.optional(
+    v.pipe(
+      int(1, MAX_TTL_MS),
+      v.description(
+        'Expire the job (status `expired`, never run) if no worker has started it this many ms after it became due; not with expiresAt.',
+      ),
+    ),
+  ),
+  expiresAt: v.optional(
+    v.pipe(
+      v.string(),
+      v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'),
+      v.description('Expire the job if no worker has started it by this ISO 8601 time; not with ttlMs.'),
+    ),
+  ),
+  callbackUrl: v.optional(
+    v.pipe(
+      callbackUrlSchema,
+      v.description(
+        "POST the job's terminal status event here, signed with the tenant's signing secret (GET /v1/webhooks/signing-secret).",
+      ),
+    ),
+  ),
 });
 export type SubmitJobBody = v.InferOutput<typeof submitJobBody>;
 

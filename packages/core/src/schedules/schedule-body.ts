@@ -9,29 +9,42 @@ export const MIN_EVERY_MS = 1_000;
 /** Longest `everyMs` (what a Postgres integer holds, ~24.8 days); use cron beyond. */
 export const MAX_EVERY_MS = 2_147_483_647;
 
+const described = <S extends v.GenericSchema>(schema: S, text: string) => v.pipe(schema, v.description(text));
+
 const fields = {
-  /** A label for people; not unique. */
-  name: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
-  /** The job type each run submits. */
-  type: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-  /** Cron pattern: 5 fields (minute precision) or 6 (with seconds first). */
-  cron: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)),
-  /** IANA time zone the cron pattern is read in. @defaultValue 'UTC' */
-  tz: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-  /** Fixed interval between runs, in ms. */
-  everyMs: int(MIN_EVERY_MS, MAX_EVERY_MS),
-  /** No run before this time. */
-  startAt: isoTime,
-  /** No run after this time. */
-  endAt: isoTime,
-  /** Most runs in total. */
-  limit: int(1, 1_000_000_000),
-  priority: int(1, MAX_PRIORITY),
-  attempts: int(1, 1_000),
-  timeoutMs: int(1, 7 * 24 * 3_600_000),
-  ttlMs: int(1, MAX_TTL_MS),
-  callbackUrl: callbackUrlSchema,
+  name: described(v.pipe(v.string(), v.minLength(1), v.maxLength(200)), 'A label for people; not unique.'),
+  type: described(
+    v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+    'The job type each run submits (GET /v1/job-types).',
+  ),
+  data: described(
+    v.unknown(),
+    "Each run's job input; validated against the type's schema (`JobInput.<type>`).",
+  ),
+  cron: described(
+    v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)),
+    'Cron pattern: 5 fields (minute precision) or 6 (seconds first). Not with everyMs.',
+  ),
+  tz: described(
+    v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+    'IANA time zone the cron pattern is read in; UTC when absent.',
+  ),
+  everyMs: described(
+    int(MIN_EVERY_MS, MAX_EVERY_MS),
+    `Fixed interval between runs, in ms (at least ${MIN_EVERY_MS}). Not with cron.`,
+  ),
+  startAt: described(isoTime, 'No run before this time.'),
+  endAt: described(isoTime, 'No run after this time.'),
+  limit: described(int(1, 1_000_000_000), 'Most runs in total.'),
+  paused: described(v.boolean(), 'A paused schedule keeps its place but submits nothing.'),
+  priority: described(int(1, MAX_PRIORITY), 'Priority of each run, as on POST /v1/jobs.'),
+  attempts: described(int(1, 1_000), "Overrides the type's attempts for each run."),
+  timeoutMs: described(int(1, 7 * 24 * 3_600_000), "Overrides the type's timeout per attempt."),
+  ttlMs: described(int(1, MAX_TTL_MS), 'A run not started this many ms after it was due ends `expired`.'),
+  callbackUrl: described(callbackUrlSchema, "POST each run's terminal status event here."),
 };
+const metadata = () =>
+  described(metadataSchema(), 'Free-form client data kept with each run (at most 64 keys).');
 
 /**
  * The body of POST /v1/schedules: the job each run submits (`type`, `data` and the job
@@ -41,19 +54,19 @@ const fields = {
 export const createScheduleBody = v.strictObject({
   name: v.optional(fields.name),
   type: fields.type,
-  data: v.optional(v.unknown()),
+  data: v.optional(fields.data),
   cron: v.optional(fields.cron),
   tz: v.optional(fields.tz),
   everyMs: v.optional(fields.everyMs),
   startAt: v.optional(fields.startAt),
   endAt: v.optional(fields.endAt),
   limit: v.optional(fields.limit),
-  paused: v.optional(v.boolean()),
+  paused: v.optional(fields.paused),
   priority: v.optional(fields.priority),
   attempts: v.optional(fields.attempts),
   timeoutMs: v.optional(fields.timeoutMs),
   ttlMs: v.optional(fields.ttlMs),
-  metadata: v.optional(metadataSchema()),
+  metadata: v.optional(metadata()),
   callbackUrl: v.optional(fields.callbackUrl),
 });
 export type CreateScheduleBody = v.InferOutput<typeof createScheduleBody>;
@@ -65,19 +78,19 @@ export type CreateScheduleBody = v.InferOutput<typeof createScheduleBody>;
 export const updateScheduleBody = v.strictObject({
   name: v.optional(v.nullable(fields.name)),
   type: v.optional(fields.type),
-  data: v.optional(v.unknown()),
+  data: v.optional(fields.data),
   cron: v.optional(fields.cron),
   tz: v.optional(v.nullable(fields.tz)),
   everyMs: v.optional(fields.everyMs),
   startAt: v.optional(v.nullable(fields.startAt)),
   endAt: v.optional(v.nullable(fields.endAt)),
   limit: v.optional(v.nullable(fields.limit)),
-  paused: v.optional(v.boolean()),
+  paused: v.optional(fields.paused),
   priority: v.optional(v.nullable(fields.priority)),
   attempts: v.optional(v.nullable(fields.attempts)),
   timeoutMs: v.optional(v.nullable(fields.timeoutMs)),
   ttlMs: v.optional(v.nullable(fields.ttlMs)),
-  metadata: v.optional(v.nullable(metadataSchema())),
+  metadata: v.optional(v.nullable(metadata())),
   callbackUrl: v.optional(v.nullable(fields.callbackUrl)),
 });
 export type UpdateScheduleBody = v.InferOutput<typeof updateScheduleBody>;
