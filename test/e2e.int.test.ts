@@ -49,6 +49,18 @@ afterAll(async () => {
 });
 
 describe('API and worker as separate processes', () => {
+  it('sends the secure headers on real answers, errors included', async () => {
+    for (const response of [
+      await get('/v1/job-types'),
+      await get('/v1/nope'),
+      await fetch(`${api}/health/live`),
+    ]) {
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(response.headers.get('strict-transport-security')).toContain('max-age=');
+    }
+  });
+
   it('answers 413 for a body over the limit, announced by Content-Length or streamed in chunks', async () => {
     const big = JSON.stringify({ type: 'echo', data: 'x'.repeat(1_100_000) });
     const announced = await fetch(`${api}/v1/jobs`, {

@@ -1,11 +1,9 @@
-import type { Logger } from '@conveyor/core/log';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Principal } from './auth/principal.js';
 
 /** Request-scoped values on `c.var`; long-lived dependencies are closed over by route factories. */
 export interface ApiEnv {
   Variables: RequestIdVariables & {
-    log: Logger;
     principal?: Principal;
     /** The job a request is about, for its log line. */
     jobId?: string;

@@ -7,7 +7,6 @@ import type { Logger } from '@conveyor/core/log';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { ApiEnv } from './api-env.js';
@@ -22,8 +21,9 @@ import { createJobStore } from './jobs/job-store.js';
 import { createJobSubmitter } from './jobs/job-submitter.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { bodyLimit } from './middleware/body-limit.js';
-import { requestLog } from './middleware/request-log.js';
+import { requestLog, requestLogger } from './middleware/request-log.js';
 import { requestTimeout } from './middleware/request-timeout.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import type { QueueSet } from './queues.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { docsRoutes } from './routes/docs.js';
@@ -115,7 +115,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.use(requestId());
   app.use(requestLog(logger, metrics));
-  app.use(secureHeaders({ contentSecurityPolicy: CONTENT_SECURITY_POLICY }));
+  app.use(securityHeaders(CONTENT_SECURITY_POLICY));
   app.use('/v1/*', bodyLimit(bodyLimitBytes));
   app.use('/v1/*', requestTimeout(requestTimeoutMs));
   const { corsOrigins = [], rateLimit: limits = { perSecond: 50, burst: 100 } } = deps;
@@ -160,9 +160,10 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     throw new ConveyorError('NOT_FOUND', 'no such route');
   });
   app.onError((error, c) => {
-    const problem = toProblem(error, { instance: c.req.path, requestId: c.var.requestId });
-    const log = c.var.log ?? logger;
-    if (problem.status >= 500) log.error({ err: error, code: problem.code }, 'request error');
+    const problem = toProblem(error, { instance: c.req.path, requestId: c.get('requestId') });
+    if (problem.status >= 500) {
+      requestLogger(c, logger).error({ err: error, code: problem.code }, 'request error');
+    }
     if (problem.status === 503) c.header('Retry-After', '1');
     return c.body(JSON.stringify(problem), problem.status as 400, { 'Content-Type': PROBLEM_CONTENT_TYPE });
   });

@@ -23,7 +23,7 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/;
 
 /**
  * Authenticates every request with `Authorization: Bearer <API key or JWT>` and checks the
- * route's scope: 401 without valid credentials, 403 without the scope. Sets c.var.principal.
+ * route's scope: 401 without valid credentials, 403 without the scope. Sets c.get('principal').
  */
 export function authenticate({
   keys,
@@ -54,7 +54,6 @@ export function authenticate({
       throw new ConveyorError('FORBIDDEN', `this key lacks the ${scope} scope`);
     }
     c.set('principal', principal);
-    c.set('log', c.var.log.child({ tenant: principal.tenant, subject: principal.subject }));
     await next();
   };
 }

@@ -50,7 +50,7 @@ export function rateLimit({
   redis.defineCommand('conveyorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN });
   const take = (redis as unknown as { conveyorTakeToken: TakeToken }).conveyorTakeToken.bind(redis);
   return async (c, next) => {
-    const principal = c.var.principal;
+    const principal = c.get('principal');
     if (!principal || perSecond <= 0) return next();
     const rate = principal.rateLimitPerSecond ?? perSecond;
     let result: [number, string];

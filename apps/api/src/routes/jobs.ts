@@ -48,7 +48,7 @@ export function jobRoutes({
     .post('/jobs', async (c) => {
       const key = parseIdempotencyKey(c.req.header('idempotency-key'));
       const { created, job } = await submitter.submit(tenantOf(c), await readJsonBody(c), key, {
-        requestId: c.var.requestId,
+        requestId: c.get('requestId'),
       });
       c.set('jobId', job.id);
       if (created) metrics.jobsSubmitted.inc({ type: job.type });
@@ -57,7 +57,7 @@ export function jobRoutes({
     })
     .post('/jobs/batch', async (c) => {
       const { complete, items } = await submitter.submitBatch(tenantOf(c), await readJsonBody(c), {
-        requestId: c.var.requestId,
+        requestId: c.get('requestId'),
       });
       if (!complete) {
         const landed = items.filter((i) => i.outcome === 'enqueued' || i.outcome === 'duplicate').length;
@@ -75,7 +75,7 @@ export function jobRoutes({
     .get('/jobs/:id', async (c) => c.json(await store.get(tenantOf(c), jobId(c))))
     .post('/jobs/:id/cancel', async (c) => c.json(await control.cancel(tenantOf(c), jobId(c))))
     .post('/jobs/:id/retry', async (c) =>
-      c.json(await control.retry(tenantOf(c), jobId(c), { requestId: c.var.requestId })),
+      c.json(await control.retry(tenantOf(c), jobId(c), { requestId: c.get('requestId') })),
     )
     .get('/jobs/:id/deliveries', async (c) => {
       const tenant = tenantOf(c);
