@@ -2,7 +2,7 @@ import { type Database, type JobRow, jobs } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import type { JobEnvelope, JobView } from '@conveyor/core/jobs';
 import type { Job, JobState } from 'bullmq';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { QueueSet } from '../queues.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
@@ -37,10 +37,14 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
     return found.find((job) => job !== undefined);
   }
 
+  // Prepared once: every GET and every submit with a client id reads a row, and building the
+  // relational query each time (and an unnamed statement's extra round trip) dominated that path.
+  const rowById = database.db.query.jobs
+    .findFirst({ where: and(eq(jobs.id, sql.placeholder('id')), eq(jobs.tenant, sql.placeholder('tenant'))) })
+    .prepare('conveyor_job_by_id');
+
   function readRow(tenant: string, id: string): Promise<JobRow | undefined> {
-    return orUnavailable('Postgres', () =>
-      database.db.query.jobs.findFirst({ where: and(eq(jobs.id, id), eq(jobs.tenant, tenant)) }),
-    );
+    return orUnavailable('Postgres', () => rowById.execute({ id, tenant }));
   }
 
   async function locate(tenant: string, id: string): Promise<JobLocation> {
