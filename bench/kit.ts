@@ -18,6 +18,8 @@ export interface BenchSize {
   batches: number;
   /** Pre-enqueued jobs per drain run. */
   drain: number;
+  /** Jobs at once in the drain's worker, the same for the baseline and Conveyor. */
+  concurrency: number;
   /** Offered jobs per second and seconds of the end-to-end run. */
   e2eRate: number;
   e2eSeconds: number;
@@ -32,6 +34,7 @@ export const sizes: Record<'full' | 'smoke', BenchSize> = {
     connections: 50,
     batches: 20,
     drain: 50_000,
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 64),
     e2eRate: 1_000,
     e2eSeconds: 10,
     memory: [100_000, 500_000],
@@ -42,6 +45,7 @@ export const sizes: Record<'full' | 'smoke', BenchSize> = {
     connections: 10,
     batches: 2,
     drain: 2_000,
+    concurrency: 16,
     e2eRate: 200,
     e2eSeconds: 2,
     memory: [2_000, 6_000],

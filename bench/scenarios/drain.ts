@@ -14,10 +14,13 @@ export async function drain(bench: Bench): Promise<Figures & { workerPeakMb: num
       await bench.reset();
       await bench.fill(n);
       await bench.queue.pause();
+      const concurrency = String(bench.size.concurrency);
       const worker =
         kind === 'base'
-          ? bench.processes.start(['--import', 'tsx', 'bench/baselines/worker.ts'])
-          : await bench.startWorker();
+          ? bench.processes.start(['--import', 'tsx', 'bench/baselines/worker.ts'], {
+              CONCURRENCY: concurrency,
+            })
+          : await bench.startWorker({ WORKER_CONCURRENCY: concurrency });
       await sleep(1_500); // connected, and blocked on the paused queue
       const t0 = performance.now();
       await bench.queue.resume();
@@ -31,6 +34,7 @@ export async function drain(bench: Bench): Promise<Figures & { workerPeakMb: num
   }
   return {
     jobs: n,
+    concurrency: bench.size.concurrency,
     baselineJobsPerSec: median(runs.base),
     conveyorJobsPerSec: median(runs.conveyor),
     ratio: median(runs.conveyor) / median(runs.base),

@@ -63,10 +63,10 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 export function createProcessor(deps: ProcessorDeps) {
   const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix, callbacks } = deps;
 
-  function publish(event: StatusEvent, log: Logger): void {
+  function publish(event: StatusEvent, log: () => Logger): void {
     publisher
       .publish(event)
-      .catch((error: unknown) => log.warn({ err: error }, 'publishing status event failed'));
+      .catch((error: unknown) => log().warn({ err: error }, 'publishing status event failed'));
   }
 
   return async function process(
@@ -121,15 +121,22 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempt = offset + job.attemptsMade + 1;
     const maxAttempts = offset + (job.opts.attempts ?? 1);
     let logged = false;
-    // Every line about this job carries its id, tenant and type: one grep follows it.
-    const log = logger.child({
+    // Every line about this job carries its id, tenant and type: one grep follows it. The
+    // child logger is made only when something logs through it (a handler, a warning): the
+    // outcome line, the one every job writes, takes the fields directly.
+    const fields = {
       ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
       jobId: id,
       tenant: envelope.tenant,
       type: job.name,
       queue: job.queueName,
       attempt,
-    });
+    };
+    let child: Logger | undefined;
+    const jobLog = (): Logger => {
+      child ??= logger.child(fields);
+      return child;
+    };
     if (parsed.success) observeWait(job, envelope);
     const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
     const startedAt = new Date();
@@ -141,9 +148,9 @@ export function createProcessor(deps: ProcessorDeps) {
     // The attempt failed and BullMQ will retry it: keep its error on the job, then rethrow.
     const attemptErrors = [...(envelope.attemptErrors ?? []), outcome.error];
     await job.updateData({ ...envelope, attemptErrors });
-    publish({ ...base, status: 'queued', error: outcome.error, ts: new Date().toISOString() }, log);
+    publish({ ...base, status: 'queued', error: outcome.error, ts: new Date().toISOString() }, jobLog);
     metrics?.jobRetries.inc({ type: job.name });
-    log.info(
+    jobLog().info(
       { status: 'retrying', error: outcome.error, ms: Date.now() - startedAt.getTime() },
       'attempt failed, will retry',
     );
@@ -194,17 +201,19 @@ export function createProcessor(deps: ProcessorDeps) {
         attempt,
         maxAttempts,
         signal,
-        log,
+        get log() {
+          return jobLog();
+        },
         progress: async (value) => {
           await job.updateProgress(value);
-          publish({ ...base, status: 'active', progress: value, ts: new Date().toISOString() }, log);
+          publish({ ...base, status: 'active', progress: value, ts: new Date().toISOString() }, jobLog);
         },
         appendLog: async (line) => {
           logged = true;
           await job.log(line);
         },
       };
-      publish({ ...base, status: 'active', ts: startedAt.toISOString() }, log);
+      publish({ ...base, status: 'active', ts: startedAt.toISOString() }, jobLog);
       const stopClock = metrics?.jobDuration.startTimer({ type: job.name });
       try {
         const result = (await untilAborted(handler(input.output, ctx), signal)) ?? null;
@@ -223,7 +232,7 @@ export function createProcessor(deps: ProcessorDeps) {
         if (cancel?.aborted) return { status: 'cancelled', error: errorAt('CANCELLED', 'cancelled', false) };
         const record = toErrorRecord(error);
         if (error instanceof UnrecoverableError) record.retryable = false;
-        if (!isConveyorError(error)) log.warn({ err: error }, 'handler threw');
+        if (!isConveyorError(error)) jobLog().warn({ err: error }, 'handler threw');
         return { status: 'failed', error: { ...record, attempt, at: new Date().toISOString() } };
       } finally {
         attemptAbort.dispose();
@@ -272,7 +281,7 @@ export function createProcessor(deps: ProcessorDeps) {
         finishedAt: new Date(),
       };
       try {
-        await recordTerminal(writer, row, { signal: shutdown, log });
+        await recordTerminal(writer, row, { signal: shutdown, log: jobLog });
       } catch {
         throw new HandBack();
       }
@@ -285,15 +294,15 @@ export function createProcessor(deps: ProcessorDeps) {
         result.status === 'completed'
           ? { ...base, status: 'completed', result: result.result, ts }
           : { ...base, status: result.status, error: result.error, ts };
-      if (result.status === 'completed') log.info({ status: 'completed', ms }, 'job finished');
-      else log.info({ status: result.status, error: result.error, ms }, 'job finished');
-      publish(event, log);
+      if (result.status === 'completed') logger.info({ ...fields, status: 'completed', ms }, 'job finished');
+      else logger.info({ ...fields, status: result.status, error: result.error, ms }, 'job finished');
+      publish(event, jobLog);
       // Enqueued before the job is acknowledged: a crash here re-runs the job, and the
       // re-run names the same deliveries (ids from job, generation and target).
       if (callbacks) {
         await callbacks
           .dispatch(event, { generation: envelope.generation ?? 0, callbackUrl: envelope.callbackUrl })
-          .catch((error: unknown) => log.warn({ err: error }, 'enqueueing callbacks failed'));
+          .catch((error: unknown) => jobLog().warn({ err: error }, 'enqueueing callbacks failed'));
       }
       if (result.status === 'completed') return result.result;
       // Recorded: BullMQ must not retry it.

@@ -14,17 +14,20 @@ const MAX_BACKOFF_MS = 5_000;
 export async function recordTerminal(
   writer: Batcher<NewJobRow>,
   row: NewJobRow,
-  { signal, log }: { signal: AbortSignal; log: Logger },
+  {
+    signal,
+    log,
+  }: { signal: AbortSignal /** The job's logger, asked for only when a write fails. */; log: () => Logger },
 ): Promise<void> {
   let backoff = FIRST_BACKOFF_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       await writer.add(row);
-      if (attempt > 1) log.info({ attempt }, 'terminal row written after retries');
+      if (attempt > 1) log().info({ attempt }, 'terminal row written after retries');
       return;
     } catch (error) {
       signal.throwIfAborted();
-      log.warn({ err: error, attempt, retryInMs: backoff }, 'writing terminal row failed, retrying');
+      log().warn({ err: error, attempt, retryInMs: backoff }, 'writing terminal row failed, retrying');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff);
         signal.addEventListener(
