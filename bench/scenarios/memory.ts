@@ -1,18 +1,19 @@
 /**
  * 5. Memory: one worker runs a long stream of noop jobs (fed through the API in batches,
- * never more than 20,000 waiting); its RSS after the first and the last count is compared.
- * Also the API's peak RSS over the whole run.
+ * never more than 20,000 waiting); its RSS is sampled at five points from the first count to
+ * the last, and the last is compared with the first. Also the API's peak RSS over the run.
  */
 import type { ChildProcess } from 'node:child_process';
 import { type Bench, type Figures, rssMb, sleep } from '../kit.js';
 
 export async function memory(bench: Bench, api: ChildProcess): Promise<Figures & { workerPeakMb: number }> {
   const [first, last] = bench.size.memory;
+  const checkpoints = Array.from({ length: 5 }, (_, i) => Math.round(first + ((last - first) * i) / 4));
   await bench.reset();
   const worker = await bench.startWorker();
   let fed = 0;
   const samples: number[] = [];
-  for (const target of [first, last]) {
+  for (const target of checkpoints) {
     while ((await bench.rows()) < target) {
       if (fed < target && (await bench.backlog()) < 20_000) {
         const n = Math.min(10_000, target - fed);
@@ -24,14 +25,14 @@ export async function memory(bench: Bench, api: ChildProcess): Promise<Figures &
   }
   const workerPeakMb = await rssMb(worker.pid, 'VmHWM');
   await bench.processes.stop(worker);
-  const [atFirst = 0, atLast = 0] = samples;
+  const atFirst = samples[0] ?? 0;
+  const atLast = samples.at(-1) ?? 0;
   return {
     apiPeakMb: await rssMb(api.pid, 'VmHWM'),
     workerPeakMb,
-    workerRssFirstMb: atFirst,
-    workerRssLastMb: atLast,
     firstJobs: first,
     lastJobs: last,
+    ...Object.fromEntries(samples.map((mb, i) => [`workerRssAt${checkpoints[i]}Mb`, mb])),
     workerRssGrowth: atLast / (atFirst || 1) - 1,
   };
 }
