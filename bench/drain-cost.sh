@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Where a drain's CPU goes: Redis commands per job (INFO commandstats) and CPU ms per 1,000
+# jobs of redis-server, Postgres and the worker (/proc), raw BullMQ worker vs Conveyor worker,
+# both at concurrency 64. Needs the machine's Redis (127.0.0.1:6379) and Postgres (trust auth),
+# redis-cli and psql, and a build (npm run build). It counts everything those servers do, so
+# run it on an otherwise quiet machine. Usage: bench/drain-cost.sh [jobs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+export REDIS_URL=redis://127.0.0.1:6379
+DB=conveyor_cs_$$
+psql -h 127.0.0.1 -U postgres -qc "create database $DB"
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB QUEUE_PREFIX=cs-$$ LOG_LEVEL=warn RATE_LIMIT_PER_SECOND=0
+KEY=$(node -e "const c=require('crypto');console.log('cvk_'+c.randomBytes(8).toString('hex')+'_'+c.randomBytes(32).toString('base64url'))")
+node apps/api/dist/migrate.js >/dev/null
+BOOTSTRAP_ADMIN_KEY=$KEY PORT=3996 HOST=127.0.0.1 node apps/api/dist/main.js > /dev/null 2>&1 &
+API=$!
+for i in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:3996/health/live && break; sleep 0.2; done
+BODY=$(node -e "console.log(JSON.stringify({jobs:Array.from({length:1000},()=>({type:'noop'}))}))")
+fill() { for i in $(seq 1 $((N/1000))); do curl -s -o /dev/null -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "$BODY" http://127.0.0.1:3996/v1/jobs/batch; done; }
+cpu() { # CPU seconds so far: redis-server, all postgres processes, and pid $1
+  local hz; hz=$(getconf CLK_TCK)
+  local r; r=$(awk '{print $14+$15}' /proc/$(pgrep -f "redis-server 127.0.0.1:6379" | head -1)/stat)
+  local p=0; for q in $(pgrep -u postgres); do p=$((p + $(awk '{print $14+$15}' /proc/$q/stat 2>/dev/null || echo 0))); done
+  local w; w=$(awk '{print $14+$15}' /proc/$1/stat 2>/dev/null || echo 0)
+  echo "$r $p $w $hz"
+}
+stats() { redis-cli info commandstats | grep -E "^cmdstat_" | sed 's/cmdstat_//; s/:calls=\([0-9]*\),usec=\([0-9]*\).*/ \1 \2/' ; }
+for kind in base conveyor; do
+  fill
+  redis-cli config resetstat >/dev/null
+  if [ $kind = base ]; then CONCURRENCY=64 node --import tsx bench/baselines/worker.ts >/dev/null 2>&1 & W=$!
+  else WORKER_PORT=0 WORKER_CONCURRENCY=64 node apps/worker/dist/main.js >/dev/null 2>&1 & W=$!; fi
+  read R0 P0 W0 HZ < <(cpu $W)
+  if [ $kind = base ]; then while [ "$(redis-cli llen $QUEUE_PREFIX:default:wait)" != "0" ] || [ "$(redis-cli llen $QUEUE_PREFIX:default:active)" != "0" ]; do sleep 0.2; done
+  else while [ "$(psql -h 127.0.0.1 -U postgres -d $DB -Atc 'select count(*) from jobs')" -lt "$N" ]; do sleep 0.2; done; fi
+  read R1 P1 W1 HZ < <(cpu $W)
+  kill -TERM $W; wait $W || true
+  echo "== $kind: CPU ms per 1000 jobs: redis-server $(( (R1-R0)*1000*1000/HZ/N )), postgres $(( (P1-P0)*1000*1000/HZ/N )), worker $(( (W1-W0)*1000*1000/HZ/N ))"
+  echo "== $kind: per job (calls, redis usec)"
+  stats | awk -v n=$N '{c+=$2; u+=$3; printf "  %-14s %6.2f calls %7.1f us\n", $1, $2/n, $3/n} END {printf "  TOTAL          %6.2f calls %7.1f us\n", c/n, u/n}'
+  psql -h 127.0.0.1 -U postgres -d $DB -qc "truncate jobs"
+done
+kill -INT $API; wait $API || true
+redis-cli --scan --pattern "$QUEUE_PREFIX:*" | xargs -r -n 1000 redis-cli del >/dev/null
+psql -h 127.0.0.1 -U postgres -qc "drop database $DB with (force)"
