@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
+import { createDatabase, type Database, webhooks } from '@conveyor/core/db';
+import type { StatusEvent } from '@conveyor/core/events';
+import { CALLBACKS_QUEUE } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type Database, webhooks } from '../db/index.js';
-import type { StatusEvent } from '../events/index.js';
-import { CALLBACKS_QUEUE } from '../jobs/internal-queues.js';
-import { createCallbackDispatcher } from './callback-dispatcher.js';
-import type { DeliveryJobData } from './delivery-job.js';
 
 const services = useTestServices();
 let database: Database;
