@@ -33,8 +33,23 @@ describe('drill: worker crashes', { timeout: 120_000 }, () => {
     let workers = [await startWorker(services, workerEnv), await startWorker(services, workerEnv)];
     started.push(...workers);
 
-    const ids = await submitMany(api.url, DRILL_JOBS, (i) => ({ type: 'sleep', data: { ms: 5 + (i % 20) } }));
-    expect(ids).toHaveLength(DRILL_JOBS);
+    // The jobs flow in while the workers are killed (12 batches over ~6 s), so every kill
+    // lands on a worker with jobs in hand.
+    const ids: string[] = [];
+    const batches = 12;
+    const flow = (async () => {
+      for (let b = 0; b < batches; b++) {
+        const count = Math.floor(DRILL_JOBS / batches) + (b < DRILL_JOBS % batches ? 1 : 0);
+        const offset = ids.length;
+        ids.push(
+          ...(await submitMany(api.url, count, (i) => ({
+            type: 'sleep',
+            data: { ms: 20 + ((offset + i) % 40) },
+          }))),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
 
     // Kill one worker (SIGKILL: no drain, no cleanup) and start a fresh one, a few times.
     let kills = 0;
@@ -50,7 +65,8 @@ describe('drill: worker crashes', { timeout: 120_000 }, () => {
         workers = [...rest, fresh];
       }
     })();
-    await killer;
+    await Promise.all([flow, killer]);
+    expect(ids).toHaveLength(DRILL_JOBS);
     const rows = await waitForRows(sql, ids, 120_000);
 
     assertExactlyOnce(ids, rows);
