@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
 import type { Database } from '@conveyor/core/db';
 import { cancelChannel, createEventPublisher } from '@conveyor/core/events';
@@ -102,6 +103,9 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   if (missing.length > 0) throw new Error(`no handler for job types: ${missing.join(', ')}`);
 
   const shutdown = new AbortController();
+  // Every running attempt listens on it (and detaches when it ends): allow one listener per
+  // job slot, so Node's leak warning still fires for a real leak but not for a busy worker.
+  setMaxListeners(concurrency * (queues.length + 2) + 10, shutdown.signal);
   const writer = createResultWriter({ db: database.db, maxBatchSize: batchSize, metrics: deps.metrics });
   // Producers: deliveries are enqueued by whichever worker ends a job, scheduled jobs by
   // whichever serves `schedules`. They share the worker's connection.
