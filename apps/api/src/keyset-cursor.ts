@@ -1,6 +1,5 @@
 import { ConveyorError } from '@conveyor/core/errors';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from './pagination.js';
 
 /** Where a page ordered by (created_at, id) ended: opaque to clients. */
 export interface KeysetCursor {
@@ -17,7 +16,7 @@ export function decodeKeysetCursor(raw: string): KeysetCursor {
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { t: string; i: string };
     const t = new Date(parsed.t);
-    if (Number.isNaN(t.getTime()) || !UUID.test(parsed.i)) throw new Error('bad cursor');
+    if (Number.isNaN(t.getTime()) || !isUuid(parsed.i)) throw new Error('bad cursor');
     return { t, i: parsed.i };
   } catch {
     throw new ConveyorError(

@@ -10,6 +10,7 @@ import {
 import type { Job, JobType } from 'bullmq';
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
+import { cursorParam, limitParam, type Page } from '../pagination.js';
 import type { QueueSet } from '../queues.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
@@ -37,20 +38,8 @@ export const listJobsQuery = v.strictObject({
   ),
   createdAfter: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or after this time.'))),
   createdBefore: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or before this time.'))),
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.description('Jobs per page, 1 to 500.'),
-      v.regex(/^\d+$/, 'must be an integer from 1 to 500'),
-      v.transform(Number),
-      v.minValue(1, 'must be an integer from 1 to 500'),
-      v.maxValue(500, 'must be an integer from 1 to 500'),
-    ),
-    '50',
-  ),
-  cursor: v.optional(
-    v.pipe(v.string(), v.maxLength(512), v.description('`nextCursor` of the previous page, unchanged.')),
-  ),
+  limit: limitParam('Jobs', 500),
+  cursor: cursorParam(512),
 });
 
 /**
@@ -89,10 +78,7 @@ const ACTIVE_STATES: JobType[] = ['active'];
 /** BullMQ reads per page at most, so one page never scans a huge queue. */
 const MAX_SCANS = 20;
 
-export interface JobPage {
-  items: JobView[];
-  nextCursor: string | null;
-}
+export type JobPage = Page<JobView>;
 
 /** GET /v1/jobs: in-flight jobs from BullMQ, then finished ones from Postgres. */
 export function createJobLister({ queues, database }: { queues: QueueSet; database: Database }) {

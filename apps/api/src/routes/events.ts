@@ -6,12 +6,11 @@ import { streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { JobStore } from '../jobs/job-store.js';
+import { isUuid } from '../pagination.js';
 import { createClientQueue } from '../streams/client-queue.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
 import { tenantOf } from '../tenant.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const list = (what: string, description: string, allowed?: readonly string[]) =>
   v.optional(
@@ -47,7 +46,7 @@ export function eventRoutes({ hub, store, prefix, heartbeatMs = 15_000 }: EventR
   return new Hono<ApiEnv>()
     .get('/jobs/:id/events', async (c) => {
       const id = c.req.param('id');
-      if (!UUID.test(id)) {
+      if (!isUuid(id)) {
         throw new ConveyorError('VALIDATION_FAILED', 'invalid job id: must be a UUID', {
           issues: [{ path: 'id', message: 'must be a UUID' }],
         });

@@ -8,15 +8,14 @@ import type { JobStore } from '../jobs/job-store.js';
 import type { JobSubmitter } from '../jobs/job-submitter.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { isUuid } from '../pagination.js';
 import { tenantOf } from '../tenant.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The `:id` of the route, checked; noted on the request for its log line. */
 function jobId(c: Context<ApiEnv>): string {
   const raw = c.req.param('id') ?? '';
-  if (!UUID.test(raw)) {
+  if (!isUuid(raw)) {
     throw new ConveyorError('VALIDATION_FAILED', 'invalid job id: must be a UUID', {
       issues: [{ path: 'id', message: 'must be a UUID' }],
     });

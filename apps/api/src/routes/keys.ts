@@ -5,6 +5,7 @@ import type { ApiEnv } from '../api-env.js';
 import type { ApiKeyStore } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { isUuid } from '../pagination.js';
 import { tenantOf } from '../tenant.js';
 
 /** The body of POST /v1/keys. */
@@ -16,8 +17,6 @@ export const createKeyBody = v.strictObject({
   ),
   expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
 });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Admin routes: create (the key is shown once), list and revoke the API keys of the caller's tenant. */
 export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
@@ -41,7 +40,7 @@ export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
     .get('/keys', async (c) => c.json({ items: await keys.list(tenantOf(c)) }))
     .delete('/keys/:id', async (c) => {
       const id = c.req.param('id');
-      if (!UUID.test(id) || !(await keys.revoke(tenantOf(c), id.toLowerCase()))) {
+      if (!isUuid(id) || !(await keys.revoke(tenantOf(c), id.toLowerCase()))) {
         throw new ConveyorError('NOT_FOUND', `no API key with id ${id}`);
       }
       return c.body(null, 204);

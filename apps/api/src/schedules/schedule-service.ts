@@ -14,36 +14,19 @@ import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import * as v from 'valibot';
 import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+import { cursorParam, isUuid, limitParam, type Page } from '../pagination.js';
 import type { QueueSet } from '../queues.js';
 import { checkSpec, specFromCreate, specFromUpdate } from './schedule-spec.js';
 import { createScheduleViews } from './schedule-view.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Query of GET /v1/schedules: oldest first, keyset pagination. */
 export const listSchedulesQuery = v.strictObject({
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.description('Schedules per page, 1 to 200.'),
-      v.regex(/^\d+$/, 'must be an integer from 1 to 200'),
-      v.transform(Number),
-      v.minValue(1, 'must be an integer from 1 to 200'),
-      v.maxValue(200, 'must be an integer from 1 to 200'),
-    ),
-    '50',
-  ),
-  cursor: v.optional(
-    v.pipe(v.string(), v.maxLength(200), v.description('`nextCursor` of the previous page, unchanged.')),
-  ),
+  limit: limitParam('Schedules', 200),
+  cursor: cursorParam(200),
 });
 
 /** One page of GET /v1/schedules. */
-export interface SchedulePage {
-  items: ScheduleView[];
-  /** Pass as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
+export type SchedulePage = Page<ScheduleView>;
 
 export interface ScheduleService {
   create(tenant: string, body: unknown): Promise<ScheduleView>;
@@ -90,7 +73,7 @@ export function createScheduleService({
   }
 
   async function readRow(tenant: string, id: string): Promise<ScheduleRow> {
-    if (!UUID.test(id)) throw notFound(id);
+    if (!isUuid(id)) throw notFound(id);
     const row = await orUnavailable('Postgres', () =>
       database.db.query.schedules.findFirst({
         where: and(eq(schedules.id, id), eq(schedules.tenant, tenant)),
@@ -168,7 +151,7 @@ export function createScheduleService({
     },
 
     async remove(tenant, id) {
-      if (!UUID.test(id)) throw notFound(id);
+      if (!isUuid(id)) throw notFound(id);
       const deleted = await orUnavailable('Postgres', () =>
         database.db
           .delete(schedules)

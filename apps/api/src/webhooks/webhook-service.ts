@@ -23,8 +23,7 @@ import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
 import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { cursorParam, isUuid, limitParam, type Page } from '../pagination.js';
 
 /** Query of GET /v1/webhooks/:id/deliveries: newest first, keyset pagination. */
 export const listDeliveriesQuery = v.strictObject({
@@ -40,28 +39,12 @@ export const listDeliveriesQuery = v.strictObject({
       v.description(`One or more of ${deliveryStatuses.join(', ')}, comma-separated.`),
     ),
   ),
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.description('Deliveries per page, 1 to 200.'),
-      v.regex(/^\d+$/, 'must be an integer from 1 to 200'),
-      v.transform(Number),
-      v.minValue(1, 'must be an integer from 1 to 200'),
-      v.maxValue(200, 'must be an integer from 1 to 200'),
-    ),
-    '50',
-  ),
-  cursor: v.optional(
-    v.pipe(v.string(), v.maxLength(200), v.description('`nextCursor` of the previous page, unchanged.')),
-  ),
+  limit: limitParam('Deliveries', 200),
+  cursor: cursorParam(200),
 });
 
 /** One page of GET /v1/webhooks/:id/deliveries. */
-export interface DeliveryPage {
-  items: DeliveryView[];
-  /** Pass as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
+export type DeliveryPage = Page<DeliveryView>;
 
 /** The body of GET /v1/webhooks/signing-secret and of its rotation. */
 export interface SigningSecretView {
@@ -144,7 +127,7 @@ export function createWebhookService({
   }
 
   async function readRow(tenant: string, id: string): Promise<WebhookRow> {
-    if (!UUID.test(id)) throw notFound(id);
+    if (!isUuid(id)) throw notFound(id);
     const row = await orUnavailable('Postgres', () =>
       db.query.webhooks.findFirst({ where: and(eq(webhooks.id, id), eq(webhooks.tenant, tenant)) }),
     );
@@ -203,7 +186,7 @@ export function createWebhookService({
     },
 
     async remove(tenant, id) {
-      if (!UUID.test(id)) throw notFound(id);
+      if (!isUuid(id)) throw notFound(id);
       const deleted = await orUnavailable('Postgres', () =>
         db
           .delete(webhooks)

@@ -1,0 +1,42 @@
+import * as v from 'valibot';
+
+/** One page of a list; pass `nextCursor` back as `cursor` until it is null. */
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The `limit` query parameter of a list: an integer string from 1 to `max`, 50 when absent. */
+export function limitParam(noun: string, max: number) {
+  const message = `must be an integer from 1 to ${max}`;
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.description(`${noun} per page, 1 to ${max}.`),
+      v.regex(/^\d+$/, message),
+      v.transform(Number),
+      v.minValue(1, message),
+      v.maxValue(max, message),
+    ),
+    '50',
+  );
+}
+
+/** The `cursor` query parameter of a list: the previous page's `nextCursor`, as it was. */
+export function cursorParam(maxLength: number) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.maxLength(maxLength),
+      v.description('`nextCursor` of the previous page, unchanged.'),
+    ),
+  );
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `value` is a UUID (any version, either case): the form of every id in the API. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
