@@ -8,7 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { tenantInFlightKey } from '@conveyor/core/redis';
-import { createTemplateDatabase, createTestDatabase, freePort, resolveServices } from '@conveyor/dev';
+import {
+  createTemplateDatabase,
+  createTestDatabase,
+  deleteKeys,
+  dropDatabase,
+  freePort,
+  resolveServices,
+} from '@conveyor/dev';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
@@ -117,11 +124,13 @@ async function main(): Promise<void> {
     }
   } finally {
     await processes.stopAll();
-    await queue.obliterate({ force: true }).catch(() => {});
+    // Nothing left behind: every key of the run's prefix, its database and the template.
     await queue.close();
     redis.disconnect();
+    await deleteKeys(services.redisUrl, prefix).catch(() => {});
     await sql.end();
     await db.drop();
+    await dropDatabase(services.databaseUrl, template);
     await services.stop();
   }
 

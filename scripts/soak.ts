@@ -11,7 +11,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { createTemplateDatabase, createTestDatabase, freePort, resolveServices } from '@conveyor/dev';
+import {
+  createTemplateDatabase,
+  createTestDatabase,
+  deleteKeys,
+  dropDatabase,
+  freePort,
+  resolveServices,
+} from '@conveyor/dev';
 import postgres from 'postgres';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -130,7 +137,7 @@ async function main(): Promise<void> {
     api: growth(samples.map((s) => s.api)),
     steadyWorker: growth(samples.map((s) => s.steadyWorker)),
   };
-  const flat = Object.values(memory).every((m) => Math.abs(m.growth) <= tolerance);
+  const flat = Object.values(memory).every((m) => m.growth <= tolerance); // shrinking is not a leak
   const report = {
     at: new Date().toISOString(),
     minutes,
@@ -152,9 +159,19 @@ async function main(): Promise<void> {
       `RSS API ${memory.api.middleMb}→${memory.api.lastMb} MB, steady worker ${memory.steadyWorker.middleMb}→${memory.steadyWorker.lastMb} MB ` +
       `(${flat ? 'flat' : 'NOT flat'} within ${tolerance * 100} %); written to ${file}`,
   );
-  for (const child of [api, steady, rotating]) child.kill('SIGTERM');
+  await Promise.all(
+    [api, steady, rotating].map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }),
+  );
   await sql.end();
+  // Nothing left behind: every key of the run's prefix, its database and the template.
+  await deleteKeys(services.redisUrl, prefix).catch(() => {});
   await db.drop();
+  await dropDatabase(services.databaseUrl, template);
   await services.stop();
   process.exit(lost === 0 && flat ? 0 : 1);
 }

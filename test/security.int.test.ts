@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jobs } from '@conveyor/core/db';
-import { useTestServices } from '@conveyor/dev/testing';
+import { deleteKeys, useTestServices } from '@conveyor/dev/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from './harness.js';
@@ -79,7 +79,10 @@ describe('authentication and scopes', () => {
     expect((await p.app.request('/v1/jobs', withKey(key))).status).toBe(200);
     const listed = (await (await p.request('/v1/keys')).json()) as { items: Record<string, unknown>[] };
     expect(listed.items.find((k) => k.id === id)).toBeDefined();
-    expect(JSON.stringify(listed)).not.toContain(key.split('_')[2]);
+    // The secret is all after `cvk_<keyId>_` (base64url: it may hold '_' itself).
+    const secret = key.slice(key.indexOf('_', 'cvk_'.length) + 1);
+    expect(secret).toHaveLength(43);
+    expect(JSON.stringify(listed)).not.toContain(secret);
     expect((await p.request(`/v1/keys/${id}`, { method: 'DELETE' })).status).toBe(204);
     await new Promise((resolve) => setTimeout(resolve, 5_100)); // the per-process cache (5 s) lapses
     expect((await p.app.request('/v1/jobs', withKey(key))).status).toBe(401);
@@ -136,6 +139,8 @@ describe('per-tenant cap', () => {
       expect((await postJson(capped, '/v1/jobs', { type: 'noop', delayMs: 60_000 })).status).toBe(202);
     } finally {
       await capped.close();
+      // Its own prefix: the file's cleanup removes only `${services.prefix}:*`.
+      await deleteKeys(services.redisUrl, `${services.prefix}-cap`);
     }
   });
 });

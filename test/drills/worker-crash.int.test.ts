@@ -33,8 +33,8 @@ describe('drill: worker crashes', { timeout: 120_000 }, () => {
     let workers = [await startWorker(services, workerEnv), await startWorker(services, workerEnv)];
     started.push(...workers);
 
-    // The jobs flow in while the workers are killed (12 batches over ~6 s), so every kill
-    // lands on a worker with jobs in hand.
+    // The jobs flow in while the workers are killed (12 batches over ~6 s) and take 150–250 ms
+    // each, so the workers' slots stay full and every kill lands on jobs in hand.
     const ids: string[] = [];
     const batches = 12;
     const flow = (async () => {
@@ -44,7 +44,7 @@ describe('drill: worker crashes', { timeout: 120_000 }, () => {
         ids.push(
           ...(await submitMany(api.url, count, (i) => ({
             type: 'sleep',
-            data: { ms: 20 + ((offset + i) % 40) },
+            data: { ms: 150 + ((offset + i) % 100) },
           }))),
         );
         await new Promise((resolve) => setTimeout(resolve, 500));

@@ -1,3 +1,4 @@
+export * from './delete-keys.js';
 export * from './embedded-postgres.js';
 export * from './exit-hooks.js';
 export * from './free-port.js';

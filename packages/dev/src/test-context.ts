@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { deleteKeys } from './delete-keys.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export { deleteKeys } from './delete-keys.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,22 +19,6 @@ export interface TestServices {
   databaseUrl: string;
   /** A BullMQ prefix of this test file only. */
   prefix: string;
-}
-
-/** Deletes every key under `prefix:` (SCAN + UNLINK, never KEYS). */
-export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /**
