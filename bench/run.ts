@@ -4,18 +4,10 @@
  * `npm run bench -- --smoke` runs tiny sizes (CI proves it works). Prints a table and writes
  * bench/results/<time>.json. Method and latest figures: docs/performance.md.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { tenantInFlightKey } from '@conveyor/core/redis';
-import {
-  createTemplateDatabase,
-  createTestDatabase,
-  deleteKeys,
-  dropDatabase,
-  freePort,
-  resolveServices,
-} from '@conveyor/dev';
+import { freePort, startIsolatedRun } from '@conveyor/dev';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
@@ -45,19 +37,15 @@ function targets(results: Record<string, Figures>) {
 }
 
 async function main(): Promise<void> {
-  const services = await resolveServices({ env: process.env, dataDir: `${root}.data/bench-pg` });
-  const template = `conveyor_bench_tpl_${process.pid}`;
-  await createTemplateDatabase(services.databaseUrl, template);
-  const db = await createTestDatabase(services.databaseUrl, template);
-  const sql = postgres(db.url, { max: 2, onnotice: () => {} });
-  const prefix = `bench-${randomBytes(3).toString('hex')}`;
-  const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const run = await startIsolatedRun({ name: 'bench', env: process.env, dataDir: `${root}.data/bench-pg` });
+  const { prefix, adminKey: key } = run;
+  const sql = postgres(run.databaseUrl, { max: 2, onnotice: () => {} });
+  const redis = new Redis(run.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   const queue = new Queue('default', { connection: redis, prefix });
-  const key = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
   const processes = new Processes({
     ...process.env,
-    REDIS_URL: services.redisUrl,
-    DATABASE_URL: db.url,
+    REDIS_URL: run.redisUrl,
+    DATABASE_URL: run.databaseUrl,
     QUEUE_PREFIX: prefix,
     BOOTSTRAP_ADMIN_KEY: key,
     // A per-key rate limit would cap the load generator, not measure Conveyor. Everything
@@ -114,7 +102,7 @@ async function main(): Promise<void> {
       ['ingest', () => ingest(bench)],
       ['batchIngest', () => batchIngest(bench)],
       ['drain', () => drain(bench)],
-      ['endToEnd', () => endToEnd(bench, services.redisUrl, prefix)],
+      ['endToEnd', () => endToEnd(bench, run.redisUrl, prefix)],
       ['memory', () => memory(bench, api)],
     ];
     for (const [name, run] of scenarios) {
@@ -124,14 +112,11 @@ async function main(): Promise<void> {
     }
   } finally {
     await processes.stopAll();
-    // Nothing left behind: every key of the run's prefix, its database and the template.
     await queue.close();
     redis.disconnect();
-    await deleteKeys(services.redisUrl, prefix).catch(() => {});
     await sql.end();
-    await db.drop();
-    await dropDatabase(services.databaseUrl, template);
-    await services.stop();
+    // Nothing left behind: the run's keys, its database and template, private servers.
+    await run.close();
   }
 
   const report = {

@@ -4,11 +4,10 @@
  * worker with pretty logs. Ctrl-C stops everything.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase } from '@conveyor/core/db';
-import { resolveServices } from '@conveyor/dev';
+import { randomApiKey, resolveServices } from '@conveyor/dev';
 import { PinoPretty } from 'pino-pretty';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -21,7 +20,7 @@ async function devAdminKey(): Promise<string> {
   const file = `${root}.data/dev-admin-key`;
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (/^cvk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
-  const key = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+  const key = randomApiKey();
   await mkdir(`${root}.data`, { recursive: true });
   await writeFile(file, key, { mode: 0o600 });
   return key;

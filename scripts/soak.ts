@@ -8,17 +8,9 @@
  * Uses REDIS_URL / DATABASE_URL, or private servers like the tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  createTemplateDatabase,
-  createTestDatabase,
-  deleteKeys,
-  dropDatabase,
-  freePort,
-  resolveServices,
-} from '@conveyor/dev';
+import { freePort, processRssMb, startIsolatedRun } from '@conveyor/dev';
 import postgres from 'postgres';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -27,13 +19,6 @@ const restartEvery = Number(process.env.SOAK_RESTART_SECONDS ?? 60) * 1_000;
 const rate = Number(process.env.SOAK_JOBS_PER_SECOND ?? 200);
 const tolerance = Number(process.env.SOAK_RSS_TOLERANCE ?? 0.1);
 const sampleEvery = Math.min(30_000, (minutes * 60_000) / 30);
-const key = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
-
-async function rssMb(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
@@ -46,18 +31,15 @@ function growth(series: number[]): { middleMb: number; lastMb: number; growth: n
 }
 
 async function main(): Promise<void> {
-  const services = await resolveServices({ env: process.env, dataDir: `${root}.data/soak-pg` });
-  const template = `conveyor_soak_tpl_${process.pid}`;
-  await createTemplateDatabase(services.databaseUrl, template);
-  const db = await createTestDatabase(services.databaseUrl, template);
-  const prefix = `soak-${randomBytes(3).toString('hex')}`;
+  const run = await startIsolatedRun({ name: 'soak', env: process.env, dataDir: `${root}.data/soak-pg` });
+  const { prefix } = run;
   const apiPort = await freePort();
   const env = {
     ...process.env,
-    REDIS_URL: services.redisUrl,
-    DATABASE_URL: db.url,
+    REDIS_URL: run.redisUrl,
+    DATABASE_URL: run.databaseUrl,
     QUEUE_PREFIX: prefix,
-    BOOTSTRAP_ADMIN_KEY: key,
+    BOOTSTRAP_ADMIN_KEY: run.adminKey,
     RATE_LIMIT_PER_SECOND: '0',
     LOG_LEVEL: 'warn',
     WORKER_LOCK_DURATION_MS: '5000',
@@ -89,7 +71,7 @@ async function main(): Promise<void> {
     }));
     const response = await fetch(`http://127.0.0.1:${apiPort}/v1/jobs/batch`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${run.adminKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ jobs }),
     }).catch(() => undefined);
     if (response?.status === 202) {
@@ -106,9 +88,9 @@ async function main(): Promise<void> {
       nextSample += sampleEvery;
       samples.push({
         second: Math.round((Date.now() - began) / 1_000),
-        api: await rssMb(api.pid),
-        steadyWorker: await rssMb(steady.pid),
-        rotatingWorker: await rssMb(rotating.pid),
+        api: await processRssMb(api.pid),
+        steadyWorker: await processRssMb(steady.pid),
+        rotatingWorker: await processRssMb(rotating.pid),
       });
       console.log(
         `soak: ${accepted.length} accepted, ${restarts} restarts, RSS MB ${JSON.stringify(samples.at(-1))}`,
@@ -118,7 +100,7 @@ async function main(): Promise<void> {
   }
 
   // Every accepted id must have its row: compared id by id, not by counts.
-  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const sql = postgres(run.databaseUrl, { max: 1, onnotice: () => {} });
   const missing = async () => {
     const rows = await sql<{ id: string }[]>`
       select a.id from unnest(${accepted}::uuid[]) as a(id)
@@ -168,11 +150,8 @@ async function main(): Promise<void> {
     }),
   );
   await sql.end();
-  // Nothing left behind: every key of the run's prefix, its database and the template.
-  await deleteKeys(services.redisUrl, prefix).catch(() => {});
-  await db.drop();
-  await dropDatabase(services.databaseUrl, template);
-  await services.stop();
+  // Nothing left behind: the run's keys, its database and template, private servers.
+  await run.close();
   process.exit(lost === 0 && flat ? 0 : 1);
 }
 

@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { onProcessExit } from '@conveyor/dev';
+import { onProcessExit, randomApiKey } from '@conveyor/dev';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The admin key every API started by `startApp` accepts (BOOTSTRAP_ADMIN_KEY), tenant `default`. */
-export const TEST_API_KEY = `cvk_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+export const TEST_API_KEY = randomApiKey();
 
 /** Headers that authenticate with TEST_API_KEY. */
 export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {

@@ -3,7 +3,8 @@
  * rows, against one raw BullMQ Worker with a no-op processor (same concurrency). The queue
  * is paused while the worker starts, so only processing is timed.
  */
-import { type Bench, type Figures, median, rssMb, sleep, waitFor } from '../kit.js';
+import { processRssMb } from '@conveyor/dev';
+import { type Bench, type Figures, median, sleep, waitFor } from '../kit.js';
 
 export async function drain(bench: Bench): Promise<Figures & { workerPeakMb: number }> {
   const { drain: n, reps } = bench.size;
@@ -28,7 +29,7 @@ export async function drain(bench: Bench): Promise<Figures & { workerPeakMb: num
         await waitFor(async () => (await bench.backlog()) === 0, 600_000, 'the baseline drain');
       else await waitFor(async () => (await bench.rows()) >= n, 600_000, 'the Conveyor drain');
       runs[kind].push(n / ((performance.now() - t0) / 1_000));
-      if (kind === 'conveyor') workerPeakMb = Math.max(workerPeakMb, await rssMb(worker.pid, 'VmHWM'));
+      if (kind === 'conveyor') workerPeakMb = Math.max(workerPeakMb, await processRssMb(worker.pid, 'VmHWM'));
       await bench.processes.stop(worker);
     }
   }

@@ -3,8 +3,10 @@
  * never more than 20,000 waiting); its RSS is sampled at five points from the first count to
  * the last, and the last is compared with the first. Also the API's peak RSS over the run.
  */
+
 import type { ChildProcess } from 'node:child_process';
-import { type Bench, type Figures, rssMb, sleep } from '../kit.js';
+import { processRssMb } from '@conveyor/dev';
+import { type Bench, type Figures, sleep } from '../kit.js';
 
 export async function memory(bench: Bench, api: ChildProcess): Promise<Figures & { workerPeakMb: number }> {
   const [first, last] = bench.size.memory;
@@ -21,14 +23,14 @@ export async function memory(bench: Bench, api: ChildProcess): Promise<Figures &
         fed += n;
       } else await sleep(100);
     }
-    samples.push(await rssMb(worker.pid));
+    samples.push(await processRssMb(worker.pid));
   }
-  const workerPeakMb = await rssMb(worker.pid, 'VmHWM');
+  const workerPeakMb = await processRssMb(worker.pid, 'VmHWM');
   await bench.processes.stop(worker);
   const atFirst = samples[0] ?? 0;
   const atLast = samples.at(-1) ?? 0;
   return {
-    apiPeakMb: await rssMb(api.pid, 'VmHWM'),
+    apiPeakMb: await processRssMb(api.pid, 'VmHWM'),
     workerPeakMb,
     firstJobs: first,
     lastJobs: last,

@@ -124,21 +124,15 @@ export function createProcessor(deps: ProcessorDeps) {
     // Every line about this job carries its id, tenant and type: one grep follows it. The
     // child logger is made only when something logs through it (a handler, a warning): the
     // outcome line, the one every job writes, takes the fields directly.
-    const fields = {
-      ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
-      jobId: id,
-      tenant: envelope.tenant,
-      type: job.name,
-      queue: job.queueName,
-      attempt,
-    };
+    // `base` is also every status event's head; the log lines add the submitting request's id.
+    const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
+    const fields = envelope.requestId === undefined ? base : { ...base, requestId: envelope.requestId };
     let child: Logger | undefined;
     const jobLog = (): Logger => {
       child ??= logger.child(fields);
       return child;
     };
     if (parsed.success) observeWait(job, envelope);
-    const base = { jobId: id, tenant: envelope.tenant, type: job.name, queue: job.queueName, attempt };
     const startedAt = new Date();
 
     const outcome = await run();
