@@ -6,9 +6,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { createProducerQueue } from '@conveyor/core/jobs';
 import { tenantInFlightKey } from '@conveyor/core/redis';
 import { freePort, startIsolatedRun } from '@conveyor/dev';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { type Bench, type Figures, Processes, post, root, sizes, waitFor } from './kit.js';
@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const { prefix, adminKey: key } = run;
   const sql = postgres(run.databaseUrl, { max: 2, onnotice: () => {} });
   const redis = new Redis(run.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-  const queue = new Queue('default', { connection: redis, prefix });
+  // Conveyor's own producer options: a plain Queue would reset the queue's events-stream length.
+  const queue = createProducerQueue('default', { connection: redis, prefix });
   const processes = new Processes({
     ...process.env,
     REDIS_URL: run.redisUrl,

@@ -27,6 +27,17 @@ async function rowOf(id: string) {
   return p.database.db.query.jobs.findFirst({ where: eq(jobs.id, id) });
 }
 
+describe('queues', () => {
+  it("keep BullMQ's own events stream short on every queue, whichever process started last", async () => {
+    // The worker started after the API and opened its own producers (callbacks, schedules).
+    await p.worker?.ready();
+    for (const queue of ['default', 'callbacks', 'schedules']) {
+      const maxLen = await p.producer.hget(`${services.prefix}:${queue}:meta`, 'opts.maxLenEvents');
+      expect(maxLen, queue).toBe('1000');
+    }
+  });
+});
+
 describe('submit → worker → Postgres', () => {
   it('runs a job to a completed row and shows it on GET', async () => {
     const job = await submit({ type: 'echo', data: { hello: 'world' }, metadata: { source: 'test' } });

@@ -1,6 +1,6 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { internalQueues } from '@conveyor/core/jobs';
-import { Queue } from 'bullmq';
+import { createProducerQueue, internalQueues } from '@conveyor/core/jobs';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** The API's BullMQ producers, one per queue of the registry, sharing one Redis connection. */
@@ -31,18 +31,14 @@ export interface QueueSetInit {
 export function createQueueSet({ connection, prefix, names }: QueueSetInit): QueueSet {
   const queues = new Map(
     names.map((name) => {
-      // BullMQ's own events stream is not Conveyor's status stream (that is pub/sub): keep it short.
-      const queue = new Queue(name, { connection, prefix, streams: { events: { maxLen: 1_000 } } });
-      // Connection errors are reported once, by the connection's own listener in main.ts.
-      queue.on('error', () => {});
+      const queue = createProducerQueue(name, { connection, prefix });
       return [name, queue] as const;
     }),
   );
   const list = [...queues.values()];
   const internal = new Map(
     internalQueues.map((name) => {
-      const queue = new Queue(name, { connection, prefix, streams: { events: { maxLen: 1_000 } } });
-      queue.on('error', () => {});
+      const queue = createProducerQueue(name, { connection, prefix });
       return [name, queue] as const;
     }),
   );

@@ -4,6 +4,7 @@ import type { Database } from '@conveyor/core/db';
 import { cancelChannel, createEventPublisher } from '@conveyor/core/events';
 import {
   CALLBACKS_QUEUE,
+  createProducerQueue,
   internalQueues,
   type JobEnvelope,
   type JobRegistry,
@@ -11,7 +12,7 @@ import {
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
-import { type Processor, Queue, Worker } from 'bullmq';
+import { type Processor, type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDeliverySender } from './callbacks/delivery-sender.js';
 import type { Handler } from './handlers/index.js';
@@ -105,7 +106,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const shutdown = new AbortController();
   // Every running attempt listens on it (and detaches when it ends): allow one listener per
   // job slot, so Node's leak warning still fires for a real leak but not for a busy worker.
-  setMaxListeners(concurrency * (queues.length + 2) + 10, shutdown.signal);
+  setMaxListeners(concurrency * queues.length + 10, shutdown.signal);
   const writer = createResultWriter({ db: database.db, maxBatchSize: batchSize, metrics: deps.metrics });
   // Producers: deliveries are enqueued by whichever worker ends a job, scheduled jobs by
   // whichever serves `schedules`. They share the worker's connection.
@@ -113,8 +114,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const producer = <T>(name: string): Queue<T> => {
     let queue = producers.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection, prefix });
-      queue.on('error', (error) => logger.warn({ err: error, queue: name }, 'queue error'));
+      queue = createProducerQueue(name, { connection, prefix });
       producers.set(name, queue);
     }
     return queue as Queue<T>;

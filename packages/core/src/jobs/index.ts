@@ -6,5 +6,6 @@ export * from './job-options.js';
 export * from './job-status.js';
 export * from './name-uuid.js';
 export * from './plain-record.js';
+export * from './producer-queue.js';
 export * from './submit.js';
 export * from './testing.js';

@@ -1,0 +1,26 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/**
+ * BullMQ's own events stream is not Conveyor's status stream (that is Redis pub/sub), so it
+ * is kept short. Every Queue writes this length into its queue's meta when it starts, so all
+ * producers of a queue (the API, and workers enqueueing scheduled jobs and deliveries) must
+ * use the same value or the last one started wins.
+ */
+const EVENTS_MAX_LEN = 1_000;
+
+/**
+ * A BullMQ Queue that enqueues into `name`, with Conveyor's queue options. Connection errors
+ * are not reported here: the connection's own listener reports them once.
+ *
+ * @example
+ * const queue = createProducerQueue('default', { connection, prefix: 'conveyor' });
+ */
+export function createProducerQueue<T = unknown>(
+  name: string,
+  { connection, prefix }: { connection: Redis; prefix: string },
+): Queue<T> {
+  const queue = new Queue<T>(name, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
+  queue.on('error', () => {});
+  return queue;
+}
