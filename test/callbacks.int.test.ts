@@ -5,8 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { DeliveryView, WebhookView } from '@conveyor/core/callbacks';
+import {
+  createCallbackDispatcher,
+  type DeliveryJobData,
+  type DeliveryView,
+  type WebhookView,
+} from '@conveyor/core/callbacks';
 import type { StatusEvent } from '@conveyor/core/events';
+import { CALLBACKS_QUEUE } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from './harness.js';
@@ -218,6 +224,17 @@ describe('completion callbacks', () => {
     expect(verify(secret, String(post?.headers['conveyor-signature']), post?.body ?? '')).toBe(true);
     const delivery = await settledDelivery(id);
     expect(delivery).toMatchObject({ webhookId: null, url: `${base}/cb`, status: 'delivered', attempts: 1 });
+
+    // A re-run of the job after its delivery left Redis (a crash between its row and its
+    // acknowledgement) enqueues the same delivery again: it is not sent twice.
+    const callbacks = p.queues.internal<DeliveryJobData>(CALLBACKS_QUEUE);
+    await (await callbacks.getJob(delivery.id))?.remove();
+    const dispatcher = createCallbackDispatcher({ database: p.database, queue: callbacks });
+    const event = JSON.parse(post?.body ?? '') as StatusEvent;
+    expect(await dispatcher.dispatch(event, { generation: 0, callbackUrl: `${base}/cb` })).toBe(1);
+    await expect.poll(async () => (await callbacks.getJob(delivery.id))?.getState()).toBe('completed');
+    expect(at('/cb')).toHaveLength(1);
+    expect(await settledDelivery(id)).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
   it('retries a receiver that answers 500 twice, then 200, to success', async () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { jobs } from '@conveyor/core/db';
+import { jobs, upsertTerminalRows } from '@conveyor/core/db';
+import { eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { useTestServices } from '@conveyor/dev/testing';
 import { eq } from 'drizzle-orm';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
 
@@ -34,6 +36,44 @@ describe('queues', () => {
     for (const queue of ['default', 'callbacks', 'schedules']) {
       const maxLen = await p.producer.hget(`${services.prefix}:${queue}:meta`, 'opts.maxLenEvents');
       expect(maxLen, queue).toBe('1000');
+    }
+  });
+});
+
+describe('first terminal result wins', () => {
+  it('reports the recorded outcome, not a later run’s: events, BullMQ and the row agree', async () => {
+    const job = await submit({ type: 'sleep', data: { ms: 600 } });
+    const events: StatusEvent[] = [];
+    const subscriber = new Redis(services.redisUrl);
+    try {
+      subscriber.on('message', (_channel: string, message: string) => events.push(JSON.parse(message)));
+      await subscriber.subscribe(eventChannels(services.prefix).job(job.id));
+      await waitForStatus(get, job.id, ['active']);
+      // Another writer records the job first (as a cancel racing the end would), without
+      // the cancel broadcast: the handler runs on and completes.
+      const now = new Date();
+      const error = { code: 'CANCELLED' as const, message: 'cancelled', retryable: false };
+      await upsertTerminalRows(p.database.db, [
+        {
+          id: job.id,
+          type: 'sleep',
+          queue: 'default',
+          status: 'cancelled',
+          error,
+          attempts: 1,
+          maxAttempts: 1,
+          createdAt: now,
+          finishedAt: now,
+        },
+      ]);
+      const bullJob = await p.queues.get('default').getJob(job.id);
+      await expect.poll(async () => bullJob?.getState(), { timeout: 5_000 }).toBe('failed');
+      const statuses = events.map((e) => e.status);
+      expect(statuses.at(-1)).toBe('cancelled');
+      expect(statuses).not.toContain('completed');
+      expect(await rowOf(job.id)).toMatchObject({ status: 'cancelled', result: null });
+    } finally {
+      subscriber.disconnect();
     }
   });
 });

@@ -1,16 +1,21 @@
-/** Commits a batch; rejecting rejects every item of the batch. */
-export type CommitBatch<T> = (items: T[]) => Promise<void>;
+/**
+ * Commits a batch; rejecting rejects every item of the batch. It may answer one result per
+ * item, in order, which that item's `add` resolves with.
+ */
+export type CommitBatch<T, R> = [R] extends [undefined]
+  ? (items: T[]) => Promise<unknown>
+  : (items: T[]) => Promise<R[]>;
 
-export interface Batcher<T> {
-  /** Resolves once the batch holding `item` is committed; rejects if that commit fails. */
-  add(item: T): Promise<void>;
+export interface Batcher<T, R = undefined> {
+  /** Resolves (with the item's result) once the batch holding `item` is committed; rejects if that commit fails. */
+  add(item: T): Promise<R>;
   /** Resolves when everything added so far has been committed or rejected. */
   drain(): Promise<void>;
 }
 
-interface Pending<T> {
+interface Pending<T, R> {
   item: T;
-  resolve: () => void;
+  resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
 
@@ -24,14 +29,14 @@ interface Pending<T> {
  * const writer = createBatcher({ maxBatchSize: 500, commit: (rows) => upsert(rows) });
  * await writer.add(row); // resolved after the INSERT holding it has committed
  */
-export function createBatcher<T>({
+export function createBatcher<T, R = undefined>({
   maxBatchSize,
   commit,
 }: {
   maxBatchSize: number;
-  commit: CommitBatch<T>;
-}): Batcher<T> {
-  let queue: Pending<T>[] = [];
+  commit: CommitBatch<T, R>;
+}): Batcher<T, R> {
+  let queue: Pending<T, R>[] = [];
   let running: Promise<void> | undefined;
 
   async function run(): Promise<void> {
@@ -40,8 +45,10 @@ export function createBatcher<T>({
       const batch = queue.slice(0, maxBatchSize);
       queue = queue.slice(batch.length);
       try {
-        await commit(batch.map((p) => p.item));
-        for (const p of batch) p.resolve();
+        const results = (await commit(batch.map((p) => p.item))) as R[] | undefined;
+        batch.forEach((p, i) => {
+          p.resolve(results?.[i] as R);
+        });
       } catch (error) {
         for (const p of batch) p.reject(error);
       }
@@ -51,7 +58,7 @@ export function createBatcher<T>({
 
   return {
     add(item) {
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject });
         running ??= new Promise<void>((started) => setImmediate(started)).then(run);
       });

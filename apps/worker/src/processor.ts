@@ -1,10 +1,10 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
-import type { NewJobRow } from '@conveyor/core/db';
+import type { NewJobRow, RecordedOutcome } from '@conveyor/core/db';
 import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, jobEnvelope, type TerminalStatus } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
-import { tenantInFlightKey } from '@conveyor/core/redis';
+import { createInFlightCounter } from '@conveyor/core/redis';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
@@ -21,7 +21,7 @@ export interface ProcessorDeps {
   prefix: string;
   /** Handler by type name; every registered type must have one. */
   handlers: Readonly<Record<string, Handler<never>>>;
-  writer: Batcher<NewJobRow>;
+  writer: Batcher<NewJobRow, RecordedOutcome>;
   publisher: EventPublisher;
   logger: Logger;
   /** Aborts when the grace period of a shutdown has run out: running jobs are handed back. */
@@ -62,6 +62,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix, callbacks } = deps;
+  const inFlight = createInFlightCounter(redis, prefix);
 
   function publish(event: StatusEvent, log: () => Logger): void {
     publisher
@@ -274,33 +275,48 @@ export function createProcessor(deps: ProcessorDeps) {
         startedAt: expired ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),
       };
+      let stored: RecordedOutcome;
       try {
-        await recordTerminal(writer, row, { signal: shutdown, log: jobLog });
+        stored = await recordTerminal(writer, row, { signal: shutdown, log: jobLog });
       } catch {
         throw new HandBack();
       }
       // The tenant's in-flight slot (reserved by the API at submit) is free again.
-      redis.decr(tenantInFlightKey(prefix, envelope.tenant)).catch(() => {});
+      inFlight.release(envelope.tenant).catch(() => {});
+      // What is reported is what the row holds: the first terminal result of this generation
+      // wins (a cancel that came first, or the first run before a crash), and the event, the
+      // callbacks, the metric and BullMQ's own end of the job all say the same.
+      const current = stored.generation === row.generation;
+      const final: Outcome = !current
+        ? result
+        : stored.status === 'completed'
+          ? { status: 'completed', result: stored.result }
+          : {
+              status: stored.status,
+              error: stored.error ?? errorAt('HANDLER_FAILED', `recorded ${stored.status}`, false),
+            };
       const ts = row.finishedAt?.toISOString() ?? new Date().toISOString();
-      metrics?.jobsFinished.inc({ type: job.name, status: result.status });
+      metrics?.jobsFinished.inc({ type: job.name, status: final.status });
       const ms = Date.now() - startedAt.getTime();
       const event: StatusEvent =
-        result.status === 'completed'
-          ? { ...base, status: 'completed', result: result.result, ts }
-          : { ...base, status: result.status, error: result.error, ts };
-      if (result.status === 'completed') logger.info({ ...fields, status: 'completed', ms }, 'job finished');
-      else logger.info({ ...fields, status: result.status, error: result.error, ms }, 'job finished');
-      publish(event, jobLog);
-      // Enqueued before the job is acknowledged: a crash here re-runs the job, and the
-      // re-run names the same deliveries (ids from job, generation and target).
-      if (callbacks) {
+        final.status === 'completed'
+          ? { ...base, status: 'completed', result: final.result, ts }
+          : { ...base, status: final.status, error: final.error, ts };
+      if (final.status === 'completed') logger.info({ ...fields, status: 'completed', ms }, 'job finished');
+      else logger.info({ ...fields, status: final.status, error: final.error, ms }, 'job finished');
+      // A newer generation (the job was retried through the API) has its own record and
+      // its own events: this run's end is not news.
+      if (current) {
+        publish(event, jobLog);
+        // Enqueued before the job is acknowledged: a crash here re-runs the job, and the
+        // re-run names the same deliveries (ids from job, generation and target).
         await callbacks
-          .dispatch(event, { generation: envelope.generation ?? 0, callbackUrl: envelope.callbackUrl })
+          ?.dispatch(event, { generation: envelope.generation ?? 0, callbackUrl: envelope.callbackUrl })
           .catch((error: unknown) => jobLog().warn({ err: error }, 'enqueueing callbacks failed'));
       }
-      if (result.status === 'completed') return result.result;
+      if (final.status === 'completed') return final.result;
       // Recorded: BullMQ must not retry it.
-      throw new UnrecoverableError(result.error.message);
+      throw new UnrecoverableError(final.error.message);
     }
   }
 }

@@ -34,7 +34,7 @@ function row(overrides: Partial<NewJobRow> = {}): NewJobRow {
 describe('result writer on Postgres', () => {
   it('writes many concurrent rows in few INSERTs, each committed when its promise resolves', async () => {
     let inserts = 0;
-    const writer = createBatcher<NewJobRow>({
+    const writer = createBatcher<NewJobRow, unknown>({
       maxBatchSize: 200,
       commit: (rows) => {
         inserts++;
@@ -56,8 +56,15 @@ describe('result writer on Postgres', () => {
 
   it('keeps the first terminal result of a job and raises runs for a re-run', async () => {
     const first = row({ result: 'first', runs: 1 });
-    await upsertTerminalRows(database.db, [first]);
-    await upsertTerminalRows(database.db, [{ ...first, status: 'failed', result: 'second', runs: 2 }]);
+    expect(await upsertTerminalRows(database.db, [first])).toEqual([
+      { id: first.id, status: 'completed', result: 'first', error: null, generation: 0 },
+    ]);
+    // The later row is told what won: the caller reports that, not its own outcome.
+    const error = { code: 'HANDLER_FAILED' as const, message: 'second', retryable: false };
+    const answer = await upsertTerminalRows(database.db, [{ ...first, status: 'failed', error, runs: 2 }]);
+    expect(answer).toEqual([
+      { id: first.id, status: 'completed', result: 'first', error: null, generation: 0 },
+    ]);
     const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, first.id) });
     expect(stored).toMatchObject({ status: 'completed', result: 'first', runs: 2 });
   });

@@ -1,9 +1,10 @@
-import { type Db, type NewJobRow, upsertTerminalRows } from '@conveyor/core/db';
+import { type Db, type NewJobRow, type RecordedOutcome, upsertTerminalRows } from '@conveyor/core/db';
 import { type Batcher, createBatcher } from './batcher.js';
 import type { WorkerMetrics } from './metrics.js';
 
 /**
- * Upserts terminal rows, many per INSERT, each caller resolved once its batch committed.
+ * Upserts terminal rows, many per INSERT, each caller resolved once its batch committed, with
+ * the outcome its job's row holds now (its own, or the one that won before it).
  * With `metrics`, every INSERT's row count, commit time and failure is measured.
  */
 export function createResultWriter({
@@ -17,7 +18,7 @@ export function createResultWriter({
   metrics?:
     | Pick<WorkerMetrics, 'resultBatchRows' | 'resultCommitDuration' | 'resultCommitErrors'>
     | undefined;
-}): Batcher<NewJobRow> {
+}): Batcher<NewJobRow, RecordedOutcome> {
   return createBatcher({
     maxBatchSize,
     commit: async (rows) => {
@@ -25,8 +26,9 @@ export function createResultWriter({
       metrics.resultBatchRows.observe(rows.length);
       const end = metrics.resultCommitDuration.startTimer();
       try {
-        await upsertTerminalRows(db, rows);
+        const stored = await upsertTerminalRows(db, rows);
         end();
+        return stored;
       } catch (error) {
         metrics.resultCommitErrors.inc();
         throw error;

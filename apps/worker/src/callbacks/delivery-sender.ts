@@ -125,11 +125,30 @@ export function createDeliverySender({
       });
   }
 
+  /** The status of a delivery already recorded under this id, if any. */
+  async function recordedStatus(deliveryId: string): Promise<string | undefined> {
+    const [row] = await database.db
+      .select({ status: webhookDeliveries.status })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.id, deliveryId));
+    return row?.status;
+  }
+
   return async function deliver(job: Job<DeliveryJobData>): Promise<unknown> {
     const { data } = job;
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     const log = logger.child({ deliveryId: data.deliveryId, jobId: data.jobId, attempt });
+    // Delivery ids come from (job, generation, target), so BullMQ drops a second enqueue, but
+    // only while the first is still in Redis. A re-run of the job after that (a crash between
+    // its row and its acknowledgement) enqueues it again: the recorded delivery settles it.
+    if (attempt === 1) {
+      const done = await recordedStatus(data.deliveryId);
+      if (done === 'delivered' || done === 'failed') {
+        log.info({ status: done }, 'delivery already settled; not sending it again');
+        return { duplicateOf: done };
+      }
+    }
     const at = new Date();
     const secret = await secretOf(data);
     const result: AttemptResult =

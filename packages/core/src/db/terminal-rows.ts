@@ -1,14 +1,15 @@
 import { type Column, getTableColumns, getTableName, is, SQL, sql } from 'drizzle-orm';
+import { toSnakeCase } from 'drizzle-orm/casing';
 import { PgDialect } from 'drizzle-orm/pg-core';
+import type { ErrorRecord } from '../errors/index.js';
+import type { TerminalStatus } from '../jobs/job-status.js';
 import type { Db } from './connect.js';
 import { jobs, type NewJobRow } from './schema.js';
 
-/** The database name of a column key: its snake_case (the schema is declared with casing: 'snake_case'). */
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
 const columns = Object.entries(getTableColumns(jobs)).map(([key, column]: [string, Column]) => ({
   key,
-  name: snake(key),
+  // The schema is declared with casing: 'snake_case'.
+  name: toSnakeCase(key),
   /** A default the database computes (now()): applied in SQL when the row leaves it out. */
   sqlDefault: is(column.default, SQL) ? column.default : undefined,
   /** A constant default ('default', [], 0): applied when the record is built. */
@@ -53,8 +54,21 @@ const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 const UPSERT_SQL = new PgDialect({ casing: 'snake_case' }).sqlToQuery(
   sql`insert into ${table} (${columnList})
     select ${selectList} from jsonb_populate_recordset(null::${table}, ${sql.placeholder('rows')}::jsonb) as r
-    on conflict (id) do update set ${onConflictSet}`,
+    on conflict (id) do update set ${onConflictSet}
+    returning id, status, result, error, generation`,
 ).sql;
+
+/**
+ * What a job's row holds once its upsert committed: the outcome that won, which is this
+ * row's own or an earlier one's (a cancel, a first run before a crash) or a newer generation's.
+ */
+export interface RecordedOutcome {
+  id: string;
+  status: TerminalStatus;
+  result: unknown;
+  error: ErrorRecord | null;
+  generation: number;
+}
 
 /** A row as the JSON object jsonb_populate_recordset reads: database column names, defaults filled. */
 function toRecord(row: NewJobRow): Record<string, unknown> {
@@ -65,7 +79,8 @@ function toRecord(row: NewJobRow): Record<string, unknown> {
 }
 
 /**
- * Writes terminal rows in one INSERT … ON CONFLICT. Recording is exactly-once per
+ * Writes terminal rows in one INSERT … ON CONFLICT, and answers, for each row given, what
+ * its job's row holds now. Recording is exactly-once per
  * generation: the first terminal row of a job wins and a later one of the same generation
  * (a re-run after a crash, or a cancel racing completion) only raises `runs`; a row of a
  * newer generation (the job was retried through the API) replaces it.
@@ -75,15 +90,18 @@ function toRecord(row: NewJobRow): Record<string, unknown> {
  * this is the worker's hottest write. Duplicate ids in one call are merged first (Postgres
  * refuses them in one statement).
  */
-export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<void> {
+export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<RecordedOutcome[]> {
   const byId = new Map<string, NewJobRow>();
   for (const row of rows) {
     const first = byId.get(row.id);
     if (!first || (row.generation ?? 0) > (first.generation ?? 0)) byId.set(row.id, { ...row });
     else first.runs = Math.max(first.runs ?? 1, row.runs ?? 1);
   }
-  const records = JSON.stringify([...byId.values()].map(toRecord)).replace(NUL_ESCAPE, '$1\\ufffd');
+  const json = JSON.stringify([...byId.values()].map(toRecord));
+  const records = json.includes('\\u0000') ? json.replace(NUL_ESCAPE, '$1\\ufffd') : json;
   // A named (prepared) statement: one round trip per batch, where Drizzle's unnamed
   // db.execute() costs two (Parse/Describe, then Bind/Execute).
-  await db.$client.unsafe(UPSERT_SQL, [records], { prepare: true });
+  const stored = await db.$client.unsafe<RecordedOutcome[]>(UPSERT_SQL, [records], { prepare: true });
+  const byStoredId = new Map(stored.map((outcome) => [outcome.id, outcome]));
+  return rows.map((row) => byStoredId.get(row.id) as RecordedOutcome);
 }
