@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, type Database, schedules } from '@conveyor/core/db';
-import { createSchedulerSync, RECONCILE_LOCK_ID, type TickData } from '@conveyor/core/schedules';
+import {
+  createSchedulerSync,
+  RECONCILE_LOCK_ID,
+  SCHEDULE_LOCK_CLASS,
+  type TickData,
+} from '@conveyor/core/schedules';
 import { useTestServices } from '@conveyor/dev/testing';
 import { Queue } from 'bullmq';
 import { eq } from 'drizzle-orm';
@@ -78,5 +83,25 @@ describe('scheduler sync', () => {
     expect((await queue.getJobSchedulers()).map((s) => [s.key, s.pattern])).toEqual([
       [active.id, '0 0 2 1 *'],
     ]);
+  });
+
+  it('gives up on one schedule within its lock timeout while another process holds its lock', async () => {
+    const held = row();
+    await database.db.insert(schedules).values(held);
+    const other = createDatabase(services.databaseUrl, { max: 1 });
+    try {
+      await other.sql.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(${SCHEDULE_LOCK_CLASS}, hashtext(${held.id}))`;
+        const t0 = Date.now();
+        // 55P03 (lock_not_available): Postgres' answer when lock_timeout runs out.
+        await expect(createSchedulerSync({ database, queue }).syncOne(held.id)).rejects.toMatchObject({
+          cause: expect.objectContaining({ code: '55P03' }),
+        });
+        // Bounded (2 s), so an API request that syncs never waits on a stuck reconcile for long.
+        expect(Date.now() - t0).toBeLessThan(4_000);
+      });
+    } finally {
+      await other.close();
+    }
   });
 });

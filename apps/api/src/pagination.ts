@@ -1,5 +1,7 @@
 import * as v from 'valibot';
 
+export { isUuid } from '@conveyor/core/jobs';
+
 /** One page of a list; pass `nextCursor` back as `cursor` until it is null. */
 export interface Page<T> {
   items: T[];
@@ -32,11 +34,4 @@ export function cursorParam(maxLength: number) {
       v.description('`nextCursor` of the previous page, unchanged.'),
     ),
   );
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether `value` is a UUID (any version, either case): the form of every id in the API. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }

@@ -1,5 +1,5 @@
 import { type Database, jobs, type ScheduleRow, schedules } from '@conveyor/core/db';
-import { type JobEnvelope, type JobRegistry, jobOptions } from '@conveyor/core/jobs';
+import { type JobDefinition, type JobEnvelope, type JobRegistry, jobOptions } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createInFlightCounter } from '@conveyor/core/redis';
 import {
@@ -32,7 +32,7 @@ export interface ScheduleRunnerDeps {
 
 type Decision =
   | { run: false; reason: 'deleted' | 'inactive' | 'stale' | 'early' | 'unknown type' }
-  | { run: true; row: ScheduleRow; jobId: string; again: boolean };
+  | { run: true; row: ScheduleRow; definition: JobDefinition; jobId: string; again: boolean };
 
 /**
  * The processor of the `schedules` queue: turns one tick of a BullMQ job scheduler into the
@@ -54,13 +54,14 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
       const [row] = await tx.select().from(schedules).where(eq(schedules.id, scheduleId)).for('update');
       if (!row) return { run: false, reason: 'deleted' };
       const jobId = scheduledJobId(row.id, dueAt);
+      const definition = registry.get(row.type);
+      if (!definition) return { run: false, reason: 'unknown type' };
       const last = row.lastRunAt?.getTime();
       // Taken before but maybe not enqueued (the worker died in between): finish it.
-      if (last === dueAt) return { run: true, row, jobId, again: true };
+      if (last === dueAt) return { run: true, row, definition, jobId, again: true };
       if (last !== undefined && last > dueAt) return { run: false, reason: 'stale' };
       if (!isScheduleActive(row, new Date(dueAt))) return { run: false, reason: 'inactive' };
       if (row.startAt && dueAt < row.startAt.getTime()) return { run: false, reason: 'early' };
-      if (!registry.get(row.type)) return { run: false, reason: 'unknown type' };
       const [updated] = await tx
         .update(schedules)
         .set({
@@ -70,7 +71,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
         })
         .where(eq(schedules.id, row.id))
         .returning();
-      return { run: true, row: updated ?? row, jobId, again: false };
+      return { run: true, row: updated ?? row, definition, jobId, again: false };
     });
 
     if (!decision.run) {
@@ -80,9 +81,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
       if (decision.reason === 'deleted' || decision.reason === 'inactive') await sync.syncOne(scheduleId);
       return { skipped: decision.reason };
     }
-    const { row, jobId, again } = decision;
-    const definition = registry.get(row.type);
-    if (!definition) return { skipped: 'unknown type' };
+    const { row, definition, jobId, again } = decision;
     const queue = queueFor(definition.queue);
     if (again) {
       const done = await database.db.query.jobs.findFirst({
@@ -107,16 +106,22 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
     // Counted like a submitted job (the worker that ends it frees the slot), never refused:
     // a schedule is not a burst.
     await inFlight.reserve(row.tenant, 1, Number.MAX_SAFE_INTEGER);
-    await queue.add(
-      definition.name,
-      envelope,
-      jobOptions(definition, {
-        id: jobId,
-        timestamp: dueAt,
-        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
-        priority: options.priority ?? null,
-      }),
-    );
+    try {
+      await queue.add(
+        definition.name,
+        envelope,
+        jobOptions(definition, {
+          id: jobId,
+          timestamp: dueAt,
+          ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+          priority: options.priority ?? null,
+        }),
+      );
+    } catch (error) {
+      // Not enqueued: its slot is not taken (the tick is retried and reserves again).
+      await inFlight.release(row.tenant).catch(() => {});
+      throw error;
+    }
     metrics?.scheduleTicks.inc({ outcome: 'submitted' });
     log.debug({ jobId }, 'schedule tick submitted its job');
     // That was its last run (limit): stop its scheduler rather than tick for nothing.

@@ -3,6 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Database } from '../db/connect.js';
 import { type WebhookRow, webhooks } from '../db/schema.js';
 import type { StatusEvent } from '../events/status-event.js';
+import { REMOVE_ON_COMPLETE, REMOVE_ON_FAIL } from '../jobs/job-options.js';
 import { DELIVERY_JOB_NAME, type DeliveryJobData, deliveryId } from './delivery-job.js';
 
 type Subscription = Pick<WebhookRow, 'id' | 'url' | 'types' | 'statuses'>;
@@ -92,8 +93,8 @@ export function createCallbackDispatcher({
               jobId: id,
               attempts: maxAttempts,
               backoff: { type: 'exponential', delay: backoffMs, jitter: 0.2 },
-              removeOnComplete: { age: 3_600, count: 1_000 },
-              removeOnFail: { age: 24 * 3_600, count: 1_000 },
+              removeOnComplete: REMOVE_ON_COMPLETE,
+              removeOnFail: REMOVE_ON_FAIL,
             },
           };
         }),

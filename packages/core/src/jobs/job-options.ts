@@ -1,9 +1,9 @@
 import type { JobsOptions } from 'bullmq';
 import type { JobDefinition } from './define-job.js';
 
-/** How long finished jobs stay in Redis; Postgres holds them for good. */
-const REMOVE_ON_COMPLETE = { age: 3_600, count: 1_000 } as const;
-const REMOVE_ON_FAIL = { age: 24 * 3_600, count: 1_000 } as const;
+/** How long finished jobs stay in Redis (Postgres holds their history), for every queue. */
+export const REMOVE_ON_COMPLETE = { age: 3_600, count: 1_000 } as const;
+export const REMOVE_ON_FAIL = { age: 24 * 3_600, count: 1_000 } as const;
 /** Log lines kept per job. */
 const KEEP_LOGS = 200;
 

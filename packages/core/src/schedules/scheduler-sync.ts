@@ -2,7 +2,8 @@ import type { JobSchedulerJson, Queue, RepeatOptions } from 'bullmq';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/connect.js';
 import { type ScheduleRow, schedules } from '../db/schema.js';
-import { nameUuid } from '../jobs/name-uuid.js';
+import { REMOVE_ON_FAIL } from '../jobs/job-options.js';
+import { isUuid, nameUuid } from '../jobs/name-uuid.js';
 
 /** What a tick job (on the `schedules` queue) carries: which schedule to run, nothing else. */
 export interface TickData {
@@ -16,8 +17,7 @@ export interface TickData {
 export const TICK_JOB_NAME = 'tick';
 
 /** Advisory lock class of one schedule's sync (second key: hashtext of the schedule id). */
-const SCHEDULE_LOCK_CLASS = 7_302_418;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const SCHEDULE_LOCK_CLASS = 7_302_418;
 /** Advisory lock of the reconciler: one at a time across every worker process. */
 export const RECONCILE_LOCK_ID = 7_302_418_554;
 
@@ -91,11 +91,20 @@ export function createSchedulerSync({
   /** The `schedules` queue. */
   queue: Queue<TickData>;
 }): SchedulerSync {
-  async function apply(id: string, row: ScheduleRow | undefined): Promise<SyncOutcome> {
+  /**
+   * @param known the scheduler as a listing just read it (undefined: there is none), so a
+   * reconcile does not read each one again; absent: read it now.
+   */
+  async function apply(
+    id: string,
+    row: ScheduleRow | undefined,
+    known?: { scheduler: JobSchedulerJson<TickData> | undefined },
+  ): Promise<SyncOutcome> {
     if (!row || !isScheduleActive(row)) {
+      if (known && !known.scheduler) return 'unchanged';
       return (await queue.removeJobScheduler(id)) ? 'removed' : 'unchanged';
     }
-    const existing = await queue.getJobScheduler(id);
+    const existing = known ? known.scheduler : await queue.getJobScheduler(id);
     if (existing && matches(existing, row)) return 'unchanged';
     await queue.upsertJobScheduler(id, repeatOptions(row), {
       name: TICK_JOB_NAME,
@@ -104,7 +113,7 @@ export function createSchedulerSync({
         attempts: 5,
         backoff: { type: 'exponential', delay: 500 },
         removeOnComplete: true,
-        removeOnFail: { age: 24 * 3_600, count: 1_000 },
+        removeOnFail: REMOVE_ON_FAIL,
       },
     });
     return 'upserted';
@@ -112,8 +121,11 @@ export function createSchedulerSync({
 
   async function syncOne(id: string): Promise<SyncOutcome> {
     // Not a schedule id at all: nothing in Postgres can account for it.
-    if (!UUID.test(id)) return apply(id, undefined);
+    if (!isUuid(id)) return apply(id, undefined);
     return database.db.transaction(async (tx) => {
+      // Bounded: a reconcile holding this schedule's lock while Redis is slow must not hold an
+      // API request past a known time (the API leaves the sync to the reconciler then).
+      await tx.execute(sql`set local lock_timeout = '2s'`);
       await tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULE_LOCK_CLASS}, hashtext(${id}))`);
       const row = await tx.query.schedules.findFirst({ where: eq(schedules.id, id) });
       return apply(id, row);
@@ -132,8 +144,8 @@ export function createSchedulerSync({
         );
         if (!lock?.locked) return null;
         const rows = await tx.select({ id: schedules.id }).from(schedules);
-        const schedulers = await queue.getJobSchedulers(0, -1);
-        const ids = new Set([...rows.map((r) => r.id), ...schedulers.map((s) => s.key)]);
+        const schedulers = new Map((await queue.getJobSchedulers(0, -1)).map((s) => [s.key, s]));
+        const ids = new Set([...rows.map((r) => r.id), ...schedulers.keys()]);
         const counts: Record<SyncOutcome | 'failed', number> = {
           upserted: 0,
           removed: 0,
@@ -141,13 +153,14 @@ export function createSchedulerSync({
           failed: 0,
         };
         for (const id of ids) {
-          const locked = UUID.test(id);
+          const locked = isUuid(id);
           if (locked) await tx.execute(sql`select pg_advisory_lock(${SCHEDULE_LOCK_CLASS}, hashtext(${id}))`);
           try {
             const outcome = await tx.transaction(async (step) =>
               apply(
                 id,
                 locked ? await step.query.schedules.findFirst({ where: eq(schedules.id, id) }) : undefined,
+                { scheduler: schedulers.get(id) },
               ),
             );
             counts[outcome]++;
