@@ -1,5 +1,5 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
-import type { NewJobRow, RecordedOutcome } from '@conveyor/core/db';
+import { jobColumns, type NewJobRow, type RecordedOutcome } from '@conveyor/core/db';
 import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, jobEnvelope, type TerminalStatus } from '@conveyor/core/jobs';
@@ -249,12 +249,9 @@ export function createProcessor(deps: ProcessorDeps) {
         logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${id}:logs`, 0, -1) : [];
       const expired = result.status === 'expired';
       const row: NewJobRow = {
+        ...jobColumns(job, envelope),
         id,
-        tenant: envelope.tenant,
-        type: job.name,
-        queue: job.queueName,
         status: result.status,
-        input: envelope.input,
         result: result.status === 'completed' ? result.result : null,
         error: result.status === 'completed' ? null : result.error,
         attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
@@ -262,16 +259,7 @@ export function createProcessor(deps: ProcessorDeps) {
         maxAttempts,
         // An expired job's handler never ran.
         runs: expired ? 0 : Math.max(1, job.attemptsStarted),
-        priority: job.opts.priority || null,
-        metadata: envelope.metadata,
-        progress: job.progress === 0 ? null : job.progress,
-        idempotencyKey: envelope.idempotencyKey ?? null,
-        generation: envelope.generation ?? 0,
         logs,
-        scheduleId: envelope.scheduleId ?? null,
-        expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
-        callbackUrl: envelope.callbackUrl ?? null,
-        createdAt: new Date(job.timestamp),
         startedAt: expired ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),
       };

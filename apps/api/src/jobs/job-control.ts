@@ -1,6 +1,6 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
-import { upsertTerminalRows } from '@conveyor/core/db';
+import { jobColumns, upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, type JobView, jobOptions } from '@conveyor/core/jobs';
@@ -53,12 +53,9 @@ export function createJobControl(deps: JobControlDeps): JobControl {
     const offset = envelope.attemptOffset ?? 0;
     const now = new Date();
     return {
+      ...jobColumns(job),
       id,
-      tenant: envelope.tenant,
-      type: job.name,
-      queue: job.queueName,
       status: 'cancelled',
-      input: envelope.input,
       result: null,
       error: {
         code: 'CANCELLED',
@@ -70,15 +67,6 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       attempts: offset + job.attemptsStarted,
       maxAttempts: offset + (job.opts.attempts ?? 1),
       runs: job.attemptsStarted,
-      priority: job.opts.priority || null,
-      metadata: envelope.metadata,
-      progress: job.progress === 0 ? null : job.progress,
-      idempotencyKey: envelope.idempotencyKey ?? null,
-      generation: envelope.generation ?? 0,
-      scheduleId: envelope.scheduleId ?? null,
-      expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
-      callbackUrl: envelope.callbackUrl ?? null,
-      createdAt: new Date(job.timestamp),
       startedAt: job.processedOn ? new Date(job.processedOn) : null,
       finishedAt: now,
     };

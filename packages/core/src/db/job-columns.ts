@@ -1,0 +1,45 @@
+import type { Job } from 'bullmq';
+import type { JobEnvelope } from '../jobs/submit.js';
+import type { NewJobRow } from './schema.js';
+
+/** The columns of a terminal row that describe the job itself rather than how it ended. */
+export type JobColumns = Pick<
+  NewJobRow,
+  | 'id'
+  | 'tenant'
+  | 'type'
+  | 'queue'
+  | 'input'
+  | 'priority'
+  | 'metadata'
+  | 'progress'
+  | 'idempotencyKey'
+  | 'generation'
+  | 'scheduleId'
+  | 'expiresAt'
+  | 'callbackUrl'
+  | 'createdAt'
+>;
+
+/**
+ * Those columns from a BullMQ job and its envelope: one mapping for every writer of a
+ * terminal row (the worker, a cancel through the API), so a new column is added once.
+ */
+export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.data): JobColumns {
+  return {
+    id: job.id ?? '',
+    tenant: envelope.tenant,
+    type: job.name,
+    queue: job.queueName,
+    input: envelope.input,
+    priority: job.opts.priority || null,
+    metadata: envelope.metadata,
+    progress: job.progress === 0 ? null : job.progress,
+    idempotencyKey: envelope.idempotencyKey ?? null,
+    generation: envelope.generation ?? 0,
+    scheduleId: envelope.scheduleId ?? null,
+    expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
+    callbackUrl: envelope.callbackUrl ?? null,
+    createdAt: new Date(job.timestamp),
+  };
+}
