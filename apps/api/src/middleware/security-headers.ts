@@ -5,7 +5,7 @@ import type { MiddlewareHandler } from 'hono';
 export type CspDirectives = Record<string, readonly string[]>;
 
 /** Hono's secureHeaders defaults (checked against it by a test), plus a Content-Security-Policy. */
-export function securityHeaderValues(csp: CspDirectives): [string, string][] {
+function securityHeaderValues(csp: CspDirectives): [string, string][] {
   const policy = Object.entries(csp)
     .map(([name, values]) => `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${values.join(' ')}`)
     .join('; ');
