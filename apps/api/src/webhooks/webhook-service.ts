@@ -22,7 +22,7 @@ import type { JobRegistry } from '@conveyor/core/jobs';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
 import { orUnavailable } from '../jobs/unavailable.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, isUuid, limitParam, type Page } from '../pagination.js';
 
 /** Query of GET /v1/webhooks/:id/deliveries: newest first, keyset pagination. */
@@ -221,12 +221,8 @@ export function createWebhookService({
           .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
           .limit(query.limit + 1),
       );
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
-      return {
-        items: page.map(deliveryView),
-        nextCursor: rows.length > query.limit && last ? encodeKeysetCursor(last.createdAt, last.id) : null,
-      };
+      const page = keysetPage(rows, query.limit);
+      return { items: page.rows.map(deliveryView), nextCursor: page.nextCursor };
     },
 
     async jobDeliveries(tenant, jobId) {
