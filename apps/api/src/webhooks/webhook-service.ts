@@ -173,7 +173,8 @@ export function createWebhookService({
     async update(tenant, id, raw) {
       const body = parseOrThrow(updateWebhookBody, raw);
       checkTypes(body.types);
-      await readRow(tenant, id);
+      if (!isUuid(id)) throw notFound(id);
+      // No read first: UPDATE … RETURNING gives no row when there is none (or not the tenant's).
       const [row] = await orUnavailable('Postgres', () =>
         db
           .update(webhooks)
