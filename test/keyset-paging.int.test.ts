@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@conveyor/client';
 import type { DeliveryView, WebhookView } from '@conveyor/core/callbacks';
 import { webhookDeliveries } from '@conveyor/core/db';
 import type { ScheduleView } from '@conveyor/core/schedules';
@@ -12,6 +13,13 @@ let p: Pipeline;
 let key: string;
 
 const as = (path: string, init: RequestInit = {}) => p.app.request(path, withKey(key, init));
+/** The typed client, on the same key and app. */
+const client = () =>
+  createClient({
+    url: 'http://api.test',
+    apiKey: key,
+    fetch: ((url: string, init?: RequestInit) => p.app.request(url, init)) as typeof fetch,
+  });
 
 /** Follows nextCursor from the first page to the last, at `limit` items a page. */
 async function everyPage<T>(path: string, limit: number): Promise<T[]> {
@@ -54,6 +62,11 @@ describe('keyset paging', () => {
         `limit=${limit}`,
       ).toEqual(created);
     }
+    // The typed client pages the same way.
+    const first = await client().schedules.list({ limit: 3 });
+    const rest = await client().schedules.list({ cursor: first.nextCursor ?? '' });
+    expect([...first.items, ...rest.items].map((s) => s.id)).toEqual(created);
+    expect(rest.nextCursor).toBeNull();
   });
 
   it('lists every delivery of a webhook exactly once, newest first, also those recorded in the same millisecond', async () => {
@@ -87,5 +100,14 @@ describe('keyset paging', () => {
         `limit=${limit}`,
       ).toEqual(all.map((d) => d.id));
     }
+
+    const viaClient: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client().webhooks.deliveries(hook.id, { limit: 2, ...(cursor ? { cursor } : {}) });
+      viaClient.push(...page.items.map((d) => d.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && viaClient.length <= all.length);
+    expect(viaClient, 'the typed client').toEqual(all.map((d) => d.id));
   });
 });
