@@ -10,6 +10,7 @@ const services = useTestServices();
 const SECRET = 'a-shared-secret-of-at-least-32-characters';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 function hs256(claims: JWTPayload, { secret = SECRET } = {}): Promise<string> {
   return new SignJWT({ exp: Math.floor(Date.now() / 1_000) + 300, ...claims })
@@ -51,13 +52,18 @@ describe('JWT bearer tokens (HS256)', () => {
     expect((await p.app.request(`/v1/jobs/${theirs.id}`, { headers: bearer(token) })).status).toBe(404);
   });
 
-  it('refuses a wrong signature, an expired token, a wrong issuer or audience with 401', async () => {
+  it('refuses a wrong signature, an expired token, a wrong issuer or audience, a malformed token with 401', async () => {
     const bad = [
       await hs256(claims(), { secret: 'another-secret-of-at-least-32-characters' }),
       await hs256(claims({ exp: Math.floor(Date.now() / 1_000) - 60 })),
       await hs256(claims({ iss: 'https://evil.test' })),
       await hs256(claims({ aud: 'someone-else' })),
       'not.a.jwt',
+      // Whatever is wrong with the token itself is the token's fault, never the server's.
+      'a.b.c.d.e',
+      `${b64({ alg: 'none' })}.${b64(claims())}.`,
+      `${b64({ alg: 'HS256', crit: ['x'], x: 1 })}.${b64(claims())}.c2ln`,
+      `${b64({ alg: 'RS256' })}.${b64(claims())}.c2ln`,
     ];
     for (const token of bad) {
       const response = await p.app.request('/v1/jobs', { headers: bearer(token) });
@@ -132,8 +138,13 @@ describe('JWT bearer tokens (JWKS)', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    const verify = createJwtVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` });
+    const jwksUrl = `http://127.0.0.1:${port}/jwks.json`;
+    const verify = createJwtVerifier({ jwksUrl });
     const token = await rs256((await signer).privateKey);
-    await expect(verify?.(token)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(verify?.(token)).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      retryable: true,
+      message: `the identity provider's keys (${jwksUrl}) could not be read`,
+    });
   });
 });

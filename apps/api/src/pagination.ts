@@ -1,7 +1,5 @@
 import * as v from 'valibot';
 
-export { isUuid } from '@conveyor/core/jobs';
-
 /** One page of a list; pass `nextCursor` back as `cursor` until it is null. */
 export interface Page<T> {
   items: T[];

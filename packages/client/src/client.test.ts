@@ -53,6 +53,21 @@ describe('createClient', () => {
     expect(calls[0]?.url).toBe('http://api.test/v1/jobs?status=failed%2Ccancelled&limit=10');
   });
 
+  it("pages schedules and a webhook's deliveries with limit and cursor, encoded like list()", async () => {
+    const { calls, fetch } = recordingFetch(200, { items: [], nextCursor: null });
+    const client = createClient({ url: 'http://api.test', fetch });
+    await client.schedules.list();
+    await client.schedules.list({ limit: 2, cursor: 'eyJ0Ijo+/=' });
+    await client.webhooks.deliveries('w1');
+    await client.webhooks.deliveries('w1', { status: ['failed', 'pending'], limit: 5, cursor: 'c1' });
+    expect(calls.map((c) => c.url)).toEqual([
+      'http://api.test/v1/schedules',
+      'http://api.test/v1/schedules?limit=2&cursor=eyJ0Ijo%2B%2F%3D',
+      'http://api.test/v1/webhooks/w1/deliveries',
+      'http://api.test/v1/webhooks/w1/deliveries?status=failed%2Cpending&limit=5&cursor=c1',
+    ]);
+  });
+
   it('pauses a schedule with a PATCH and reads the signing secret', async () => {
     const { calls, fetch } = recordingFetch(200, { secret: 'whsec_x' });
     const client = createClient({ url: 'http://api.test', fetch });

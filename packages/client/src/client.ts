@@ -56,7 +56,20 @@ export type BatchJob = {
   [T in JobType]: { type: T; data: JobSubmitInput<T> } & Omit<SubmitOptions, 'idempotencyKey'>;
 }[JobType];
 
-export interface ListQuery {
+/** Paging of a list: pass a page's `nextCursor` as `cursor` to get the page after it. */
+export interface PageQuery {
+  /** Items per page. @defaultValue 50 (the API's) */
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of a list; `nextCursor` is null on the last one. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface ListQuery extends PageQuery {
   status?: JobStatus | JobStatus[];
   type?: string;
   queue?: string;
@@ -64,8 +77,21 @@ export interface ListQuery {
   createdBefore?: string;
   /** Only the jobs this schedule produced. */
   scheduleId?: string;
-  limit?: number;
-  cursor?: string;
+}
+
+/** Query of a webhook's deliveries, newest first. */
+export interface DeliveryQuery extends PageQuery {
+  status?: DeliveryView['status'] | DeliveryView['status'][];
+}
+
+/** `path` with the defined fields of `query` as its query string; arrays comma-separated. */
+function withQuery(path: string, query: object): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
 }
 
 /** A status stream item: the snapshot first, then events. */
@@ -186,24 +212,14 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
       return (await call<{ items: BatchItemResult[] }>('POST', '/v1/jobs/batch', { jobs })).items;
     },
     get: (id: string) => call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
-    list(query: ListQuery = {}): Promise<{ items: JobView[]; nextCursor: string | null }> {
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(query)) {
-        if (value !== undefined) params.set(key, Array.isArray(value) ? value.join(',') : String(value));
-      }
-      const qs = params.toString();
-      return call('GET', `/v1/jobs${qs ? `?${qs}` : ''}`);
-    },
+    list: (query: ListQuery = {}) => call<Page<JobView>>('GET', withQuery('/v1/jobs', query)),
     cancel: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
     retry: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`),
     /** Recurring jobs of the caller's tenant. */
     schedules: {
       create: (body: CreateScheduleBody) => call<ScheduleView>('POST', '/v1/schedules', body),
-      list: (cursor?: string) =>
-        call<{ items: ScheduleView[]; nextCursor: string | null }>(
-          'GET',
-          `/v1/schedules${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
-        ),
+      /** Oldest first. */
+      list: (query: PageQuery = {}) => call<Page<ScheduleView>>('GET', withQuery('/v1/schedules', query)),
       get: (id: string) => call<ScheduleView>('GET', `/v1/schedules/${encodeURIComponent(id)}`),
       update: (id: string, body: UpdateScheduleBody) =>
         call<ScheduleView>('PATCH', `/v1/schedules/${encodeURIComponent(id)}`, body),
@@ -223,10 +239,11 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
       update: (id: string, body: UpdateWebhookBody) =>
         call<WebhookView>('PATCH', `/v1/webhooks/${encodeURIComponent(id)}`, body),
       remove: (id: string) => call<void>('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`),
-      deliveries: (id: string) =>
-        call<{ items: DeliveryView[]; nextCursor: string | null }>(
+      /** A webhook's deliveries, newest first. */
+      deliveries: (id: string, query: DeliveryQuery = {}) =>
+        call<Page<DeliveryView>>(
           'GET',
-          `/v1/webhooks/${encodeURIComponent(id)}/deliveries`,
+          withQuery(`/v1/webhooks/${encodeURIComponent(id)}/deliveries`, query),
         ),
       /** The key that signs deliveries to jobs' own callbackUrl. */
       signingSecret: async () =>

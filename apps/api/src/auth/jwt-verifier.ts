@@ -1,5 +1,5 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { isScope, type Principal } from './principal.js';
 
 export interface JwtOptions {
@@ -18,7 +18,11 @@ export interface JwtOptions {
 /** Verifies a bearer JWT and maps its claims to a principal: tenant from `tenantClaim`, scopes from `scope`. */
 export type JwtVerifier = (token: string) => Promise<Principal | undefined>;
 
-/** jose errors that mean "this token is not acceptable" (401); any other failure is the IdP's (503). */
+/**
+ * jose errors that mean "this token is not acceptable" (401). Any other failure is, with a
+ * key set, the identity provider's (503); with a shared secret nothing else can fail, so it
+ * would be a bug (500).
+ */
 const INVALID_TOKEN = new Set<string>([
   errors.JWTClaimValidationFailed.code,
   errors.JWTExpired.code,
@@ -31,6 +35,35 @@ const INVALID_TOKEN = new Set<string>([
   errors.JWKSNoMatchingKey.code,
   errors.JWKSMultipleMatchingKeys.code,
 ]);
+
+/** Whether jose refused the token itself (401), rather than failing to check it. */
+function isTokenError(error: unknown): boolean {
+  return error instanceof errors.JOSEError && INVALID_TOKEN.has(error.code);
+}
+
+type VerifyToken = (token: string) => Promise<JWTPayload>;
+
+/** HS256 with a shared secret: nothing is fetched, so every failure is the token's. */
+function sharedSecretVerifier(secret: string, options: JWTVerifyOptions): VerifyToken {
+  const key = new TextEncoder().encode(secret);
+  return async (token) => (await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload;
+}
+
+/** RS256/ES256 with the identity provider's key set: a key set that cannot be read is a 503. */
+function keySetVerifier(jwksUrl: string, options: JWTVerifyOptions): VerifyToken {
+  const keys = createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 3_000 });
+  return async (token) => {
+    try {
+      return (await jwtVerify(token, keys, { ...options, algorithms: ['RS256', 'ES256'] })).payload;
+    } catch (error) {
+      if (isTokenError(error)) throw error;
+      throw new ConveyorError('UNAVAILABLE', `the identity provider's keys (${jwksUrl}) could not be read`, {
+        cause: error,
+        retryable: true,
+      });
+    }
+  };
+}
 
 /**
  * JWT bearer tokens, for teams with an identity provider: HS256 with a shared secret, or
@@ -48,32 +81,22 @@ export function createJwtVerifier({
   issuer,
   audience,
 }: JwtOptions): JwtVerifier | undefined {
-  if (!secret && !jwksUrl) return undefined;
-  const options = {
+  const options: JWTVerifyOptions = {
     ...(issuer ? { issuer } : {}),
     ...(audience ? { audience } : {}),
   };
-  const verify: (token: string) => Promise<JWTPayload> = secret
-    ? (() => {
-        const key = new TextEncoder().encode(secret);
-        return async (token) => (await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload;
-      })()
-    : (() => {
-        const keys = createRemoteJWKSet(new URL(jwksUrl ?? ''), { timeoutDuration: 3_000 });
-        return async (token) =>
-          (await jwtVerify(token, keys, { ...options, algorithms: ['RS256', 'ES256'] })).payload;
-      })();
+  let verify: VerifyToken;
+  if (secret) verify = sharedSecretVerifier(secret, options);
+  else if (jwksUrl) verify = keySetVerifier(jwksUrl, options);
+  else return undefined;
 
   return async (token) => {
     let payload: JWTPayload;
     try {
       payload = await verify(token);
     } catch (error) {
-      if (error instanceof errors.JOSEError && INVALID_TOKEN.has(error.code)) return undefined;
-      throw new ConveyorError('UNAVAILABLE', `the identity provider's keys (${jwksUrl}) could not be read`, {
-        cause: error,
-        retryable: true,
-      });
+      if (isTokenError(error)) return undefined;
+      throw error;
     }
     const tenant = payload[tenantClaim];
     if (typeof tenant !== 'string' || tenant === '') {

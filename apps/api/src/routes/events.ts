@@ -1,12 +1,11 @@
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
-import { jobStatuses } from '@conveyor/core/jobs';
+import { isUuid, jobStatuses } from '@conveyor/core/jobs';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { JobStore } from '../jobs/job-store.js';
-import { isUuid } from '../pagination.js';
 import { createClientQueue } from '../streams/client-queue.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';

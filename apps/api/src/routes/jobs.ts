@@ -1,4 +1,5 @@
 import { ConveyorError } from '@conveyor/core/errors';
+import { isUuid } from '@conveyor/core/jobs';
 import { type Context, Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { parseIdempotencyKey } from '../jobs/idempotency.js';
@@ -8,7 +9,6 @@ import type { JobStore } from '../jobs/job-store.js';
 import type { JobSubmitter } from '../jobs/job-submitter.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { readJsonBody } from '../middleware/json-body.js';
-import { isUuid } from '../pagination.js';
 import { tenantOf } from '../tenant.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
 

@@ -1,11 +1,11 @@
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { isUuid } from '@conveyor/core/jobs';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { ApiKeyStore } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
-import { isUuid } from '../pagination.js';
 import { tenantOf } from '../tenant.js';
 
 /** The body of POST /v1/keys. */

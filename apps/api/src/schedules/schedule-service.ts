@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Database, type ScheduleRow, schedules } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { JobRegistry } from '@conveyor/core/jobs';
+import { isUuid } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import {
   createScheduleBody,
@@ -13,8 +14,9 @@ import {
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import * as v from 'valibot';
 import { orUnavailable } from '../jobs/unavailable.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
-import { cursorParam, isUuid, limitParam, type Page } from '../pagination.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
+import { cursorParam, limitParam, type Page } from '../pagination.js';
+
 import type { QueueSet } from '../queues.js';
 import { checkSpec, specFromCreate, specFromUpdate } from './schedule-spec.js';
 import { createScheduleViews } from './schedule-view.js';
@@ -120,12 +122,8 @@ export function createScheduleService({
           .orderBy(asc(schedules.createdAt), asc(schedules.id))
           .limit(query.limit + 1),
       );
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
-      return {
-        items: await Promise.all(page.map((row) => view(row))),
-        nextCursor: rows.length > query.limit && last ? encodeKeysetCursor(last.createdAt, last.id) : null,
-      };
+      const page = keysetPage(rows, query.limit);
+      return { items: await Promise.all(page.rows.map((row) => view(row))), nextCursor: page.nextCursor };
     },
 
     async get(tenant, id) {

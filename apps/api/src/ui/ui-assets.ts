@@ -1,6 +1,8 @@
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConveyorError } from '@conveyor/core/errors';
 
 /**
  * apps/api/public: found at the same relative place from src/ui (tests, tsx) and from
@@ -14,6 +16,20 @@ const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-di
 export interface UiAsset {
   path: string;
   contentType: string;
+}
+
+/**
+ * Throws one error naming every file of `assets` that is not there, so a broken install
+ * (public/ not copied beside dist/, swagger-ui-dist not installed) stops the API at start
+ * instead of answering 500 to the first visitor.
+ */
+export function checkUiAssets(assets: Iterable<UiAsset>): void {
+  const missing = [...assets].filter((a) => !statSync(a.path, { throwIfNoEntry: false })?.isFile());
+  if (missing.length === 0) return;
+  throw new ConveyorError(
+    'CONFIG_INVALID',
+    `files the API serves (/docs, /dashboard) are missing: ${missing.map((a) => a.path).join(', ')}`,
+  );
 }
 
 const js = 'text/javascript; charset=utf-8';

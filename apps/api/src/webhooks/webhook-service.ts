@@ -19,11 +19,12 @@ import {
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
 import type { JobRegistry } from '@conveyor/core/jobs';
+import { isUuid } from '@conveyor/core/jobs';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
 import { orUnavailable } from '../jobs/unavailable.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
-import { cursorParam, isUuid, limitParam, type Page } from '../pagination.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
+import { cursorParam, limitParam, type Page } from '../pagination.js';
 
 /** Query of GET /v1/webhooks/:id/deliveries: newest first, keyset pagination. */
 export const listDeliveriesQuery = v.strictObject({
@@ -173,7 +174,8 @@ export function createWebhookService({
     async update(tenant, id, raw) {
       const body = parseOrThrow(updateWebhookBody, raw);
       checkTypes(body.types);
-      await readRow(tenant, id);
+      if (!isUuid(id)) throw notFound(id);
+      // No read first: UPDATE … RETURNING gives no row when there is none (or not the tenant's).
       const [row] = await orUnavailable('Postgres', () =>
         db
           .update(webhooks)
@@ -221,12 +223,8 @@ export function createWebhookService({
           .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
           .limit(query.limit + 1),
       );
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
-      return {
-        items: page.map(deliveryView),
-        nextCursor: rows.length > query.limit && last ? encodeKeysetCursor(last.createdAt, last.id) : null,
-      };
+      const page = keysetPage(rows, query.limit);
+      return { items: page.rows.map(deliveryView), nextCursor: page.nextCursor };
     },
 
     async jobDeliveries(tenant, jobId) {

@@ -1,4 +1,5 @@
 export * from './connect.js';
+export * from './data-exception.js';
 export * from './job-columns.js';
 export * from './migrate.js';
 export * from './prune-history.js';

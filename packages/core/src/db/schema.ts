@@ -141,8 +141,11 @@ export const schedules = pgTable(
     lastRunAt: timestamp({ withTimezone: true }),
     /** The latest runs, newest first (at most 10). */
     recentRuns: jsonb().$type<ScheduleRun[]>().notNull().default([]),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    // Milliseconds, like a JS Date: list cursors carry created_at as one, so a microsecond
+    // now() would not round-trip and pages would repeat or skip rows. updated_at defaults to
+    // the same now() and is rounded alike, so it is never before created_at.
+    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [
     check('schedules_timing_check', sql`(${t.cron} is null) <> (${t.everyMs} is null)`),
@@ -167,8 +170,9 @@ export const webhooks = pgTable(
     statuses: jsonb().$type<TerminalStatus[]>().notNull().default([]),
     description: text(),
     enabled: boolean().notNull().default(true),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    // Milliseconds, as in schedules: the keyset cursor carries created_at as a JS Date.
+    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [index('webhooks_tenant_idx').on(t.tenant, t.createdAt)],
 );
@@ -205,8 +209,9 @@ export const webhookDeliveries = pgTable(
     lastStatusCode: integer(),
     lastError: text(),
     attemptLog: jsonb().$type<DeliveryAttempt[]>().notNull().default([]),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    // Milliseconds, as in schedules: the keyset cursor carries created_at as a JS Date.
+    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
     deliveredAt: timestamp({ withTimezone: true }),
   },
   (t) => [

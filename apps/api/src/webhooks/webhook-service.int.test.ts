@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import * as schema from '@conveyor/core/db';
+import { createDatabase, type Database, type Db } from '@conveyor/core/db';
+import { isConveyorError } from '@conveyor/core/errors';
+import { createJobRegistry } from '@conveyor/core/jobs';
+import { useTestServices } from '@conveyor/dev/testing';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createWebhookService, type WebhookService } from './webhook-service.js';
+
+const services = useTestServices();
+let database: Database;
+let webhooks: WebhookService;
+/** Every statement the service sent, as drizzle's query logger saw it. */
+const statements: string[] = [];
+
+beforeAll(() => {
+  database = createDatabase(services.databaseUrl, { max: 2 });
+  const db = drizzle({
+    client: database.sql,
+    schema,
+    casing: 'snake_case',
+    logger: { logQuery: (query) => statements.push(query) },
+  }) as Db;
+  webhooks = createWebhookService({ database: { ...database, db }, registry: createJobRegistry() });
+});
+afterAll(() => database.close());
+beforeEach(() => {
+  statements.length = 0;
+});
+
+async function notFound(call: Promise<unknown>): Promise<void> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isConveyorError(error, 'NOT_FOUND'), String(error)).toBe(true);
+}
+
+describe('PATCH of a webhook', () => {
+  it('is one UPDATE: no read before it, the returned row is the answer', async () => {
+    const hook = await webhooks.create('t1', { url: 'https://example.com/a', description: 'before' });
+    statements.length = 0;
+    const updated = await webhooks.update('t1', hook.id, { description: 'after', enabled: false });
+    expect(updated).toMatchObject({ id: hook.id, description: 'after', enabled: false });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^update "webhooks"/);
+    expect(await webhooks.get('t1', hook.id)).toMatchObject({ description: 'after', enabled: false });
+  });
+
+  it("answers 404 for an unknown id, another tenant's webhook and a non-UUID (that one without a query)", async () => {
+    const hook = await webhooks.create('t1', { url: 'https://example.com/b', description: 'mine' });
+    statements.length = 0;
+    await notFound(webhooks.update('t1', randomUUID(), { description: 'x' }));
+    await notFound(webhooks.update('t2', hook.id, { description: 'x' }));
+    expect(statements).toHaveLength(2);
+    await notFound(webhooks.update('t1', 'not-a-uuid', { description: 'x' }));
+    expect(statements).toHaveLength(2);
+    expect(await webhooks.get('t1', hook.id)).toMatchObject({ description: 'mine' });
+  });
+});
