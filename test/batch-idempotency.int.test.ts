@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jobs } from '@conveyor/core/db';
 import type { BatchItemResult } from '@conveyor/core/jobs';
+import { queueJobId } from '@conveyor/core/jobs';
 import { type RedisServerHandle, startRedisServer } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { eq, inArray } from 'drizzle-orm';
@@ -115,8 +116,8 @@ describe('batch submit when Redis fails mid-batch', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(enqueued.length + failed.length).toBe(200);
     const queue = broken.queues.get('default');
-    for (const item of enqueued) expect(await queue.getJob(item.id)).toBeDefined();
-    for (const item of failed) expect(await queue.getJob(item.id)).toBeUndefined();
+    for (const item of enqueued) expect(await queue.getJob(queueJobId('default', item.id))).toBeDefined();
+    for (const item of failed) expect(await queue.getJob(queueJobId('default', item.id))).toBeUndefined();
 
     await admin.config('SET', 'maxmemory', '0');
     const second = await postJson(broken, '/v1/jobs/batch', batch);
@@ -167,11 +168,11 @@ describe('idempotency', () => {
     const first = await postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key });
     const { id } = (await first.json()) as { id: string };
     await waitForStatus(get, id, ['completed']);
-    await (await p.queues.get('default').getJob(id))?.remove();
+    await (await p.queues.get('default').getJob(queueJobId('default', id)))?.remove();
     const again = await postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id, status: 'completed' });
-    expect(await p.queues.get('default').getJob(id)).toBeUndefined();
+    expect(await p.queues.get('default').getJob(queueJobId('default', id))).toBeUndefined();
     expect((await p.database.db.query.jobs.findFirst({ where: eq(jobs.id, id) }))?.runs).toBe(1);
   });
 

@@ -41,7 +41,7 @@ describe('expiry of waiting jobs', () => {
     const fresh = await submit({ type: 'echo', data: 'fresh', ttlMs: 60_000 });
     const events: StatusEvent[] = [];
     subscriber.on('message', (_channel: string, message: string) => events.push(JSON.parse(message)));
-    await subscriber.subscribe(eventChannels(services.prefix).job(stale));
+    await subscriber.subscribe(eventChannels(services.prefix).job('default', stale));
 
     const queued = (await (await get(`/v1/jobs/${stale}`)).json()) as JobView;
     expect(queued.status).toBe('queued');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jobs } from '@conveyor/core/db';
 import type { JobView } from '@conveyor/core/jobs';
+import { queueJobId } from '@conveyor/core/jobs';
 import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { eq } from 'drizzle-orm';
@@ -50,7 +51,7 @@ describe('cancel', () => {
     const response = await post(`/v1/jobs/${id}/cancel`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ id, status: 'cancelled', error: { code: 'CANCELLED' } });
-    expect(await p.queues.get('default').getJob(id)).toBeUndefined();
+    expect(await p.queues.get('default').getJob(queueJobId('default', id))).toBeUndefined();
     expect(await rowOf(id)).toMatchObject({ status: 'cancelled', runs: 0 });
     expect((await post(`/v1/jobs/${id}/cancel`)).status).toBe(409);
   });
@@ -62,10 +63,10 @@ describe('cancel', () => {
     expect((await post(`/v1/jobs/${id}/cancel`)).status).toBe(200);
     // The handler was aborted: BullMQ finishes the job long before the 20 s sleep.
     const deadline = Date.now() + 5_000;
-    let state = await p.queues.get('default').getJobState(id);
+    let state = await p.queues.get('default').getJobState(queueJobId('default', id));
     while (state === 'active' && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      state = await p.queues.get('default').getJobState(id);
+      state = await p.queues.get('default').getJobState(queueJobId('default', id));
     }
     expect(state).toBe('failed');
     expect(Date.now() - started).toBeLessThan(5_000);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jobs, upsertTerminalRows } from '@conveyor/core/db';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
+import { queueJobId } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { eq } from 'drizzle-orm';
 import { Redis } from 'ioredis';
@@ -47,7 +48,7 @@ describe('first terminal result wins', () => {
     const subscriber = new Redis(services.redisUrl);
     try {
       subscriber.on('message', (_channel: string, message: string) => events.push(JSON.parse(message)));
-      await subscriber.subscribe(eventChannels(services.prefix).job(job.id));
+      await subscriber.subscribe(eventChannels(services.prefix).job('default', job.id));
       await waitForStatus(get, job.id, ['active']);
       // Another writer records the job first (as a cancel racing the end would), without
       // the cancel broadcast: the handler runs on and completes.
@@ -66,7 +67,7 @@ describe('first terminal result wins', () => {
           finishedAt: now,
         },
       ]);
-      const bullJob = await p.queues.get('default').getJob(job.id);
+      const bullJob = await p.queues.get('default').getJob(queueJobId('default', job.id));
       await expect.poll(async () => bullJob?.getState(), { timeout: 5_000 }).toBe('failed');
       const statuses = events.map((e) => e.status);
       expect(statuses.at(-1)).toBe('cancelled');

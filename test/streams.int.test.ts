@@ -140,8 +140,8 @@ describe('subscriptions follow clients', () => {
     const deadline = Date.now() + 2_000;
     while ((await subscribedChannels()).length === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
-    expect(await subscribedChannels()).toEqual([eventChannels(services.prefix).job(id)]);
-    const [, numsub] = (await admin.pubsub('NUMSUB', eventChannels(services.prefix).job(id))) as [
+    expect(await subscribedChannels()).toEqual([eventChannels(services.prefix).job('default', id)]);
+    const [, numsub] = (await admin.pubsub('NUMSUB', eventChannels(services.prefix).job('default', id))) as [
       string,
       number,
     ];

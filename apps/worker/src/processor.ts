@@ -2,7 +2,13 @@ import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import { jobColumns, type NewJobRow, type RecordedOutcome } from '@conveyor/core/db';
 import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
-import { type JobEnvelope, type JobRegistry, jobEnvelope, type TerminalStatus } from '@conveyor/core/jobs';
+import {
+  type JobEnvelope,
+  type JobRegistry,
+  jobEnvelope,
+  publicJobId,
+  type TerminalStatus,
+} from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createInFlightCounter } from '@conveyor/core/redis';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
@@ -81,7 +87,7 @@ export function createProcessor(deps: ProcessorDeps) {
     } catch (error) {
       if (!(error instanceof HandBack)) throw error;
       // Shutting down: give the job back without using an attempt; another worker runs it.
-      logger.info({ jobId: job.id }, 'handing job back to the queue');
+      logger.info({ jobId: publicJobId(job), tenant: job.data?.tenant }, 'handing job back to the queue');
       await job.moveToWait(token);
       throw new WaitingError();
     } finally {
@@ -104,14 +110,15 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   async function processJob(job: Job<JobEnvelope>, cancel: AbortSignal | undefined): Promise<unknown> {
-    const id = job.id ?? '';
+    // The job's id within its tenant; BullMQ's own id (job.id) names its Redis keys.
+    const id = publicJobId(job);
     const parsed = v.safeParse(jobEnvelope, job.data);
     // A payload this release cannot read still ends as a row, with the reason.
     const envelope: JobEnvelope = parsed.success
       ? parsed.output
       : {
           v: 1,
-          tenant: 'default',
+          tenant: typeof job.data?.tenant === 'string' ? job.data.tenant : 'default',
           input: job.data,
           metadata: null,
           timeoutMs: 1,
@@ -246,7 +253,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const errors = envelope.attemptErrors ?? [];
       // Only a job that logged (now or in an earlier attempt) costs a read of its log list.
       const logs =
-        logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${id}:logs`, 0, -1) : [];
+        logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${job.id}:logs`, 0, -1) : [];
       const expired = result.status === 'expired';
       const row: NewJobRow = {
         ...jobColumns(job, envelope),

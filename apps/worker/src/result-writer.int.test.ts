@@ -18,6 +18,7 @@ function row(overrides: Partial<NewJobRow> = {}): NewJobRow {
   const now = new Date();
   return {
     id: randomUUID(),
+    tenant: 'default',
     type: 'echo',
     queue: 'default',
     status: 'completed',
@@ -57,13 +58,27 @@ describe('result writer on Postgres', () => {
   it('keeps the first terminal result of a job and raises runs for a re-run', async () => {
     const first = row({ result: 'first', runs: 1 });
     expect(await upsertTerminalRows(database.db, [first])).toEqual([
-      { id: first.id, status: 'completed', result: 'first', error: null, generation: 0 },
+      {
+        tenant: first.tenant,
+        id: first.id,
+        status: 'completed',
+        result: 'first',
+        error: null,
+        generation: 0,
+      },
     ]);
     // The later row is told what won: the caller reports that, not its own outcome.
     const error = { code: 'HANDLER_FAILED' as const, message: 'second', retryable: false };
     const answer = await upsertTerminalRows(database.db, [{ ...first, status: 'failed', error, runs: 2 }]);
     expect(answer).toEqual([
-      { id: first.id, status: 'completed', result: 'first', error: null, generation: 0 },
+      {
+        tenant: first.tenant,
+        id: first.id,
+        status: 'completed',
+        result: 'first',
+        error: null,
+        generation: 0,
+      },
     ]);
     const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, first.id) });
     expect(stored).toMatchObject({ status: 'completed', result: 'first', runs: 2 });
@@ -114,6 +129,20 @@ describe('result writer on Postgres', () => {
     const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, nul.id) });
     expect(stored?.result).toEqual({ body: 'a\ufffdb', literal: '\\u0000' });
     expect(stored?.logs).toEqual(['\ufffd']);
+  });
+
+  it("keeps two tenants' rows of the same id apart, in one batch and across batches", async () => {
+    const mine = row();
+    const theirs = { ...row(), id: mine.id, tenant: 'other-tenant', result: 'theirs' };
+    const answer = await upsertTerminalRows(database.db, [mine, theirs]);
+    expect(answer.map((r) => [r.tenant, r.result])).toEqual([
+      [mine.tenant, mine.result],
+      ['other-tenant', 'theirs'],
+    ]);
+    const later = await upsertTerminalRows(database.db, [{ ...theirs, tenant: 'third', result: 'third' }]);
+    expect(later.map((r) => [r.tenant, r.result])).toEqual([['third', 'third']]);
+    const stored = await database.db.select().from(jobs).where(eq(jobs.id, mine.id));
+    expect(stored).toHaveLength(3);
   });
 
   it('merges duplicate ids inside one batch instead of failing the INSERT', async () => {

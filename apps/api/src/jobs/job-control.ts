@@ -97,7 +97,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         // No worker will finish it: free its in-flight slot here.
         redis.decr(tenantInFlightKey(queues.prefix, tenant)).catch(() => {});
       } else {
-        await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, id));
+        await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, job.id ?? ''));
       }
       const view = await currentView(tenant, id);
       if (view.status !== 'cancelled') {
@@ -162,6 +162,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       const envelope: JobEnvelope = {
         v: 1,
         tenant,
+        id,
         input: row.input,
         metadata: row.metadata ?? null,
         timeoutMs: definition.timeoutMs,
@@ -177,13 +178,16 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       };
       queues.assertConnected();
       await orUnavailable('Redis', () =>
-        queues
-          .get(definition.queue)
-          .add(
-            definition.name,
-            envelope,
-            jobOptions(definition, { id, timestamp: row.createdAt.getTime(), priority: row.priority }),
-          ),
+        queues.get(definition.queue).add(
+          definition.name,
+          envelope,
+          jobOptions(definition, {
+            tenant,
+            id,
+            timestamp: row.createdAt.getTime(),
+            priority: row.priority,
+          }),
+        ),
       );
       return currentView(tenant, id);
     },

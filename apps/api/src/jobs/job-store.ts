@@ -1,6 +1,6 @@
 import { type Database, type JobRow, jobs } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
-import type { JobEnvelope, JobView } from '@conveyor/core/jobs';
+import { type JobEnvelope, type JobView, queueJobId } from '@conveyor/core/jobs';
 import type { Job, JobState } from 'bullmq';
 import { and, eq, sql } from 'drizzle-orm';
 import type { QueueSet } from '../queues.js';
@@ -28,11 +28,13 @@ export interface JobStore {
 }
 
 export function createJobStore({ queues, database }: { queues: QueueSet; database: Database }): JobStore {
-  async function findInQueues(id: string): Promise<Job<JobEnvelope> | undefined> {
+  async function findInQueues(tenant: string, id: string): Promise<Job<JobEnvelope> | undefined> {
     queues.assertConnected();
-    // Ids are unique across queues; with auto-pipelining these lookups share one round trip.
+    // BullMQ ids are the tenant's (queueJobId) and unique across queues; with auto-pipelining
+    // these lookups share one round trip.
+    const jobId = queueJobId(tenant, id);
     const found = await Promise.all(
-      queues.all().map((q) => q.getJob(id) as Promise<Job<JobEnvelope> | undefined>),
+      queues.all().map((q) => q.getJob(jobId) as Promise<Job<JobEnvelope> | undefined>),
     );
     return found.find((job) => job !== undefined);
   }
@@ -49,7 +51,7 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
 
   async function locate(tenant: string, id: string): Promise<JobLocation> {
     const [redis, row] = await Promise.all([
-      findInQueues(id).then(
+      findInQueues(tenant, id).then(
         (job) => ({ job, error: undefined }),
         (error: unknown) => ({ job: undefined, error }),
       ),

@@ -191,6 +191,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     const envelope: JobEnvelope = {
       v: 1,
       tenant,
+      id,
       input: input ?? null,
       metadata: body.metadata ?? null,
       timeoutMs: body.timeoutMs ?? definition.timeoutMs,
@@ -201,6 +202,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       ...(body.callbackUrl === undefined ? {} : { callbackUrl: body.callbackUrl }),
     };
     const options = jobOptions(definition, {
+      tenant,
       id,
       timestamp: now,
       ...(body.attempts === undefined ? {} : { attempts: body.attempts }),
@@ -260,7 +262,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
             return { created: false, job: { id, type, queue, status, links } };
           }
           // The first request claimed the id but has not enqueued yet (or died before it
-          // did): enqueueing again is safe, BullMQ keeps one job per id.
+          // did): enqueueing again is safe, BullMQ keeps one job per (tenant-scoped) id.
           await enqueue(job);
           return { created: false, job: job.response };
         }
@@ -355,7 +357,10 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
             complete = false;
             const reason = error instanceof Error ? error.message : String(error);
             const landed = await Promise.all(
-              indexes.map((i) => redis.exists(`${prefix}:${queueName}:${items[i]?.id}`).catch(() => -1)),
+              indexes.map((i) => {
+                const jobId = (prepared[i] as PreparedJob).options.jobId;
+                return redis.exists(`${prefix}:${queueName}:${jobId}`).catch(() => -1);
+              }),
             ).catch(() => indexes.map(() => -1));
             indexes.forEach((i, n) => {
               const item = items[i];

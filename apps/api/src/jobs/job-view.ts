@@ -1,6 +1,6 @@
 import type { JobRow } from '@conveyor/core/db';
 import type { ErrorRecord } from '@conveyor/core/errors';
-import { type JobEnvelope, type JobStatus, type JobView, jobLinks } from '@conveyor/core/jobs';
+import { type JobEnvelope, type JobStatus, type JobView, jobLinks, publicJobId } from '@conveyor/core/jobs';
 import type { Job, JobState } from 'bullmq';
 
 const statusByState: Partial<Record<JobState | 'unknown', JobStatus>> = {
@@ -22,13 +22,14 @@ export function viewFromQueue(
   logs: string[] = [],
 ): JobView {
   const envelope = job.data;
+  const id = publicJobId(job);
   const offset = envelope.attemptOffset ?? 0;
   const lastError = envelope.attemptErrors?.at(-1);
   const error: ErrorRecord | null =
     lastError ??
     (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);
   return {
-    id: job.id ?? '',
+    id,
     type: job.name,
     queue: job.queueName,
     status: statusByState[state] ?? 'queued',
@@ -49,7 +50,7 @@ export function viewFromQueue(
     createdAt: new Date(job.timestamp).toISOString(),
     startedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
-    links: jobLinks(job.id ?? ''),
+    links: jobLinks(id),
   };
 }
 

@@ -1,5 +1,5 @@
 import { type Database, jobs, type ScheduleRow } from '@conveyor/core/db';
-import type { JobRegistry } from '@conveyor/core/jobs';
+import { type JobRegistry, queueJobId } from '@conveyor/core/jobs';
 import {
   isScheduleActive,
   nextRunTimes,
@@ -8,7 +8,7 @@ import {
   type TickData,
 } from '@conveyor/core/schedules';
 import type { JobState } from 'bullmq';
-import { inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { orUnavailable } from '../jobs/unavailable.js';
 import type { QueueSet } from '../queues.js';
 
@@ -53,7 +53,10 @@ export function createScheduleViews({
     const ids = row.recentRuns.map((r) => r.jobId);
     if (ids.length === 0) return [];
     const finished = await orUnavailable('Postgres', () =>
-      database.db.select({ id: jobs.id, status: jobs.status }).from(jobs).where(inArray(jobs.id, ids)),
+      database.db
+        .select({ id: jobs.id, status: jobs.status })
+        .from(jobs)
+        .where(and(eq(jobs.tenant, row.tenant), inArray(jobs.id, ids))),
     );
     const statusOf = new Map<string, string>(finished.map((r) => [r.id, r.status]));
     const queue = queues.all().find((q) => q.name === registry.get(row.type)?.queue);
@@ -61,7 +64,7 @@ export function createScheduleViews({
       ids
         .filter((id) => !statusOf.has(id))
         .map(async (id) => {
-          const state = await queue?.getJobState(id).catch(() => 'unknown' as const);
+          const state = await queue?.getJobState(queueJobId(row.tenant, id)).catch(() => 'unknown' as const);
           statusOf.set(id, statusByState[state ?? 'unknown'] ?? 'unknown');
         }),
     );

@@ -24,7 +24,7 @@ export async function openJobStream(
 ): Promise<JobStream> {
   const events = createClientQueue<StatusEvent>();
   const untrack = hub.track(events);
-  const unlisten = await hub.listen(eventChannels(prefix).job(id), (event) => {
+  const unlisten = await hub.listen(eventChannels(prefix).job(tenant, id), (event) => {
     if (event.tenant !== tenant) return;
     events.push(event);
     if (isTerminalStatus(event.status)) events.close('terminal');

@@ -1,5 +1,11 @@
 import { type Database, jobs, type ScheduleRow, schedules } from '@conveyor/core/db';
-import { type JobDefinition, type JobEnvelope, type JobRegistry, jobOptions } from '@conveyor/core/jobs';
+import {
+  type JobDefinition,
+  type JobEnvelope,
+  type JobRegistry,
+  jobOptions,
+  queueJobId,
+} from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createInFlightCounter } from '@conveyor/core/redis';
 import {
@@ -10,7 +16,7 @@ import {
   tickDueAt,
 } from '@conveyor/core/schedules';
 import type { Job, Queue } from 'bullmq';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { WorkerMetrics } from '../metrics.js';
 
@@ -85,16 +91,17 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
     const queue = queueFor(definition.queue);
     if (again) {
       const done = await database.db.query.jobs.findFirst({
-        where: eq(jobs.id, jobId),
+        where: and(eq(jobs.tenant, row.tenant), eq(jobs.id, jobId)),
         columns: { id: true },
       });
-      if (done || (await queue.getJob(jobId))) return { jobId, again: true };
+      if (done || (await queue.getJob(queueJobId(row.tenant, jobId)))) return { jobId, again: true };
     }
     const options = row.jobOptions;
     const ttlMs = options.ttlMs ?? definition.ttlMs;
     const envelope: JobEnvelope = {
       v: 1,
       tenant: row.tenant,
+      id: jobId,
       input: row.data ?? null,
       metadata: options.metadata ?? null,
       timeoutMs: options.timeoutMs ?? definition.timeoutMs,
@@ -111,6 +118,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
         definition.name,
         envelope,
         jobOptions(definition, {
+          tenant: row.tenant,
           id: jobId,
           timestamp: dueAt,
           ...(options.attempts === undefined ? {} : { attempts: options.attempts }),

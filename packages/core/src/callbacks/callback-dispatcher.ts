@@ -78,7 +78,7 @@ export function createCallbackDispatcher({
       if (targets.length === 0) return 0;
       await queue.addBulk(
         targets.map((target) => {
-          const id = deliveryId(event.jobId, generation, target.key);
+          const id = deliveryId(event.tenant, event.jobId, generation, target.key);
           return {
             name: DELIVERY_JOB_NAME,
             data: {

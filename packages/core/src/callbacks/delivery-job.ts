@@ -18,9 +18,10 @@ export interface DeliveryJobData {
 export const DELIVERY_JOB_NAME = 'deliver';
 
 /**
- * One delivery per (job, generation, target): a job re-run after a crash, or a cancel
- * recorded by both the API and the worker, names the same delivery and is not sent twice.
+ * One delivery per (tenant's job, generation, target): a job re-run after a crash, or a cancel
+ * recorded by both the API and the worker, names the same delivery and is not sent twice;
+ * another tenant's job of the same id names another.
  */
-export function deliveryId(jobId: string, generation: number, target: string): string {
-  return nameUuid('delivery', jobId, String(generation), target);
+export function deliveryId(tenant: string, jobId: string, generation: number, target: string): string {
+  return nameUuid('delivery', tenant, jobId, String(generation), target);
 }

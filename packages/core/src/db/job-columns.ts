@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { publicJobId } from '../jobs/job-key.js';
 import type { JobEnvelope } from '../jobs/submit.js';
 import type { NewJobRow } from './schema.js';
 
@@ -27,7 +28,7 @@ export type JobColumns = Pick<
  */
 export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.data): JobColumns {
   return {
-    id: job.id ?? '',
+    id: publicJobId(job),
     tenant: envelope.tenant,
     type: job.name,
     queue: job.queueName,

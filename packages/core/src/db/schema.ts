@@ -6,6 +6,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -16,12 +17,13 @@ import type { TerminalStatus } from '../jobs/job-status.js';
 
 /**
  * One row per job that reached a terminal status. In-flight jobs live in Redis (BullMQ);
- * the row is written, by job id, before the job is acknowledged to BullMQ.
+ * the row is written, by tenant and job id, before the job is acknowledged to BullMQ. Ids
+ * belong to their tenant: two tenants' jobs of the same id are two rows.
  */
 export const jobs = pgTable(
   'jobs',
   {
-    id: uuid().primaryKey(),
+    id: uuid().notNull(),
     tenant: text().notNull().default('default'),
     type: text().notNull(),
     queue: text().notNull(),
@@ -57,6 +59,7 @@ export const jobs = pgTable(
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: 'jobs_pkey', columns: [t.tenant, t.id] }),
     check('jobs_status_check', sql`${t.status} in ('completed', 'failed', 'cancelled', 'expired')`),
     index('jobs_tenant_created_idx').on(t.tenant, t.createdAt.desc(), t.id),
     index('jobs_finished_idx').on(t.finishedAt),

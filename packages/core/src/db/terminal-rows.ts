@@ -32,7 +32,7 @@ const selectList = sql.join(
 /** On conflict: every column from the newer generation's row, or kept as it is; runs add up. */
 const onConflictSet = sql.join(
   columns
-    .filter((c) => c.name !== 'id')
+    .filter((c) => c.name !== 'id' && c.name !== 'tenant')
     .map((c) =>
       c.name === 'runs'
         ? sql`runs = case when excluded.generation > ${table}.generation then ${table}.runs + excluded.runs
@@ -54,8 +54,8 @@ const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 const UPSERT_SQL = new PgDialect({ casing: 'snake_case' }).sqlToQuery(
   sql`insert into ${table} (${columnList})
     select ${selectList} from jsonb_populate_recordset(null::${table}, ${sql.placeholder('rows')}::jsonb) as r
-    on conflict (id) do update set ${onConflictSet}
-    returning id, status, result, error, generation`,
+    on conflict (tenant, id) do update set ${onConflictSet}
+    returning tenant, id, status, result, error, generation`,
 ).sql;
 
 /**
@@ -63,6 +63,7 @@ const UPSERT_SQL = new PgDialect({ casing: 'snake_case' }).sqlToQuery(
  * row's own or an earlier one's (a cancel, a first run before a crash) or a newer generation's.
  */
 export interface RecordedOutcome {
+  tenant: string;
   id: string;
   status: TerminalStatus;
   result: unknown;
@@ -87,14 +88,15 @@ function toRecord(row: NewJobRow): Record<string, unknown> {
  *
  * The rows travel as one jsonb parameter (jsonb_populate_recordset), so the statement text
  * is the same for every batch size: prepared once, and no per-value parameter to build —
- * this is the worker's hottest write. Duplicate ids in one call are merged first (Postgres
- * refuses them in one statement).
+ * this is the worker's hottest write. Duplicate (tenant, id) keys in one call are merged
+ * first (Postgres refuses them in one statement).
  */
 export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<RecordedOutcome[]> {
   const byId = new Map<string, NewJobRow>();
   for (const row of rows) {
-    const first = byId.get(row.id);
-    if (!first || (row.generation ?? 0) > (first.generation ?? 0)) byId.set(row.id, { ...row });
+    const key = rowKey(row.tenant ?? 'default', row.id);
+    const first = byId.get(key);
+    if (!first || (row.generation ?? 0) > (first.generation ?? 0)) byId.set(key, { ...row });
     else first.runs = Math.max(first.runs ?? 1, row.runs ?? 1);
   }
   const json = JSON.stringify([...byId.values()].map(toRecord));
@@ -102,6 +104,11 @@ export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<Rec
   // A named (prepared) statement: one round trip per batch, where Drizzle's unnamed
   // db.execute() costs two (Parse/Describe, then Bind/Execute).
   const stored = await db.$client.unsafe<RecordedOutcome[]>(UPSERT_SQL, [records], { prepare: true });
-  const byStoredId = new Map(stored.map((outcome) => [outcome.id, outcome]));
-  return rows.map((row) => byStoredId.get(row.id) as RecordedOutcome);
+  const byStoredId = new Map(stored.map((outcome) => [rowKey(outcome.tenant, outcome.id), outcome]));
+  return rows.map((row) => byStoredId.get(rowKey(row.tenant ?? 'default', row.id)) as RecordedOutcome);
+}
+
+/** A row's key: ids belong to their tenant. */
+function rowKey(tenant: string, id: string): string {
+  return `${tenant}\u0000${id}`;
 }

@@ -15,7 +15,7 @@ export function createEventPublisher(redis: Redis, prefix: string): EventPublish
       // Two plain commands, no MULTI: on an auto-pipelined connection they join the same
       // write as every other command of this tick (a MULTI would be a socket write of its own).
       await Promise.all([
-        redis.publish(channels.job(event.jobId), payload),
+        redis.publish(channels.job(event.tenant, event.jobId), payload),
         redis.publish(channels.tenant(event.tenant), payload),
       ]);
     },

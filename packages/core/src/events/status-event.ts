@@ -1,4 +1,5 @@
 import type { ErrorRecord } from '../errors/index.js';
+import { queueJobId } from '../jobs/job-key.js';
 import type { JobStatus } from '../jobs/job-status.js';
 
 /**
@@ -24,15 +25,15 @@ export interface StatusEvent {
 
 /** The pub/sub channels of one deployment (one BullMQ prefix). */
 export interface EventChannels {
-  /** Every event of one job. */
-  job(jobId: string): string;
+  /** Every event of one tenant's job (ids belong to their tenant). */
+  job(tenant: string, jobId: string): string;
   /** Every event of one tenant (the firehose). */
   tenant(tenant: string): string;
 }
 
 export function eventChannels(prefix: string): EventChannels {
   return {
-    job: (jobId) => `${prefix}:events:job:${jobId}`,
+    job: (tenant, jobId) => `${prefix}:events:job:${queueJobId(tenant, jobId)}`,
     tenant: (tenant) => `${prefix}:events:tenant:${tenant}`,
   };
 }

@@ -2,6 +2,7 @@ export * from './builtins.js';
 export * from './catalog.js';
 export * from './define-job.js';
 export * from './internal-queues.js';
+export * from './job-key.js';
 export * from './job-options.js';
 export * from './job-status.js';
 export * from './name-uuid.js';

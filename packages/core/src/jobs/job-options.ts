@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { JobDefinition } from './define-job.js';
+import { queueJobId } from './job-key.js';
 
 /** How long finished jobs stay in Redis (Postgres holds their history), for every queue. */
 export const REMOVE_ON_COMPLETE = { age: 3_600, count: 1_000 } as const;
@@ -7,14 +8,24 @@ export const REMOVE_ON_FAIL = { age: 24 * 3_600, count: 1_000 } as const;
 /** Log lines kept per job. */
 const KEEP_LOGS = 200;
 
-/** The BullMQ options of a job of `definition`, with the submit's own choices on top. */
+/**
+ * The BullMQ options of `tenant`'s job `id` of `definition`, with the submit's own choices on
+ * top. Its BullMQ id is scoped to the tenant (queueJobId).
+ */
 export function jobOptions(
   definition: JobDefinition,
-  job: { id: string; timestamp: number; attempts?: number; priority?: number | null; delay?: number },
+  job: {
+    tenant: string;
+    id: string;
+    timestamp: number;
+    attempts?: number;
+    priority?: number | null;
+    delay?: number;
+  },
 ): JobsOptions {
   const { backoff } = definition;
   const options: JobsOptions = {
-    jobId: job.id,
+    jobId: queueJobId(job.tenant, job.id),
     timestamp: job.timestamp,
     attempts: job.attempts ?? definition.attempts,
     backoff: {

@@ -128,6 +128,8 @@ export interface JobEnvelope {
   /** Envelope format version, so a worker can read payloads from an older release. */
   v: 1;
   tenant: string;
+  /** The job's id within its tenant (see job-key.ts); absent in payloads of older releases. */
+  id?: string;
   input: unknown;
   metadata: Record<string, unknown> | null;
   timeoutMs: number;
@@ -154,6 +156,7 @@ export interface JobEnvelope {
 export const jobEnvelope = v.object({
   v: v.literal(1),
   tenant: v.string(),
+  id: v.optional(v.string()),
   input: v.optional(v.unknown(), null),
   metadata: v.nullable(v.record(v.string(), v.unknown())),
   timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
