@@ -10,7 +10,7 @@ import {
   type TerminalStatus,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
-import { createInFlightCounter } from '@conveyor/core/redis';
+import { createTenantInFlight } from '@conveyor/core/redis';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
@@ -68,7 +68,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix, callbacks } = deps;
-  const inFlight = createInFlightCounter(redis, prefix);
+  const inFlight = createTenantInFlight(redis, prefix);
 
   function publish(event: StatusEvent, log: () => Logger): void {
     publisher
@@ -276,8 +276,8 @@ export function createProcessor(deps: ProcessorDeps) {
       } catch {
         throw new HandBack();
       }
-      // The tenant's in-flight slot (reserved by the API at submit) is free again.
-      inFlight.release(envelope.tenant).catch(() => {});
+      // The job leaves its tenant's in-flight set (the API added it at submit).
+      inFlight.release(envelope.tenant, [{ queue: job.queueName, jobId: job.id ?? '' }]).catch(() => {});
       // What is reported is what the row holds: the first terminal result of this generation
       // wins (a cancel that came first, or the first run before a crash), and the event, the
       // callbacks, the metric and BullMQ's own end of the job all say the same.

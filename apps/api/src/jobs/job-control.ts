@@ -5,7 +5,7 @@ import { ConveyorError } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, type JobView, jobOptions } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
-import { tenantInFlightKey } from '@conveyor/core/redis';
+import { createTenantInFlight } from '@conveyor/core/redis';
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
 import type { JobLocation, JobStore } from './job-store.js';
@@ -40,6 +40,7 @@ function notFound(id: string): ConveyorError {
 
 export function createJobControl(deps: JobControlDeps): JobControl {
   const { registry, queues, store, database, redis, publisher, logger, callbacks } = deps;
+  const inFlight = createTenantInFlight(redis, queues.prefix);
 
   async function currentView(tenant: string, id: string): Promise<JobView> {
     const view = await store.find(tenant, id);
@@ -94,8 +95,8 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         );
       }
       if (removed) {
-        // No worker will finish it: free its in-flight slot here.
-        redis.decr(tenantInFlightKey(queues.prefix, tenant)).catch(() => {});
+        // No worker will finish it: it leaves its tenant's in-flight set here.
+        inFlight.release(tenant, [{ queue: job.queueName, jobId: job.id ?? '' }]).catch(() => {});
       } else {
         await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, job.id ?? ''));
       }
@@ -177,18 +178,24 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         ...(row.scheduleId ? { scheduleId: row.scheduleId } : {}),
       };
       queues.assertConnected();
-      await orUnavailable('Redis', () =>
-        queues.get(definition.queue).add(
-          definition.name,
-          envelope,
-          jobOptions(definition, {
-            tenant,
-            id,
-            timestamp: row.createdAt.getTime(),
-            priority: row.priority,
-          }),
-        ),
-      );
+      const options = jobOptions(definition, {
+        tenant,
+        id,
+        timestamp: row.createdAt.getTime(),
+        priority: row.priority,
+      });
+      // In flight again, like a submit (not refused by the tenant's cap: it replaces a job
+      // that already counted).
+      const entry = { queue: definition.queue, jobId: options.jobId ?? id, at: row.createdAt.getTime() };
+      await orUnavailable('Redis', () => inFlight.reserve(tenant, [entry]));
+      try {
+        await orUnavailable('Redis', () =>
+          queues.get(definition.queue).add(definition.name, envelope, options),
+        );
+      } catch (error) {
+        await inFlight.release(tenant, [entry]).catch(() => {});
+        throw error;
+      }
       return currentView(tenant, id);
     },
   };

@@ -7,8 +7,10 @@ import {
   jobStatuses,
   terminalStatuses,
 } from '@conveyor/core/jobs';
-import type { Job, JobType } from 'bullmq';
+import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
+import type { Job, JobState } from 'bullmq';
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
 import type { QueueSet } from '../queues.js';
@@ -43,15 +45,15 @@ export const listJobsQuery = v.strictObject({
 });
 
 /**
- * Where a page ends. Listing runs in two phases: first the in-flight jobs in BullMQ
- * (queue by queue, state by state, by offset: a snapshot that shifts as jobs start and
+ * Where a page ends. Listing runs in two phases: first the tenant's in-flight jobs (newest
+ * first, from its in-flight set, by offset: a live view that shifts as jobs start and
  * finish), then the finished jobs in Postgres (newest first, keyset on created_at and id:
  * stable while paging).
  */
-type Cursor = { p: 'q'; q: number; s: number; o: number } | { p: 'h'; t: string; i: string };
+type Cursor = { p: 'q'; o: number } | { p: 'h'; t: string; i: string };
 
 const cursorSchema = v.union([
-  v.object({ p: v.literal('q'), q: v.number(), s: v.number(), o: v.number() }),
+  v.object({ p: v.literal('q'), o: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
   v.object({ p: v.literal('h'), t: isoTime, i: v.pipe(v.string(), v.uuid()) }),
 ]);
 
@@ -73,60 +75,100 @@ function decodeCursor(raw: string): Cursor {
   }
 }
 
-const QUEUED_STATES: JobType[] = ['waiting', 'prioritized', 'delayed', 'waiting-children'];
-const ACTIVE_STATES: JobType[] = ['active'];
-/** BullMQ reads per page at most, so one page never scans a huge queue. */
+/** Reads of the in-flight set per page at most, so a page with a narrow filter stays bounded. */
 const MAX_SCANS = 20;
+/**
+ * A member whose job is not in Redis this long after its creation is left over (its
+ * release was lost) and is taken out; a younger one may be a submit between its reserve
+ * and its enqueue.
+ */
+const STALE_AFTER_MS = 60_000;
 
 export type JobPage = Page<JobView>;
 
-/** GET /v1/jobs: in-flight jobs from BullMQ, then finished ones from Postgres. */
-export function createJobLister({ queues, database }: { queues: QueueSet; database: Database }) {
+/**
+ * GET /v1/jobs: in-flight jobs from BullMQ, then finished ones from Postgres. Both phases
+ * read only the tenant's own jobs (its in-flight set, its rows), so a page costs in
+ * proportion to the tenant's jobs, whatever other tenants have in the shared queues.
+ */
+export function createJobLister({
+  queues,
+  database,
+  redis,
+}: {
+  queues: QueueSet;
+  database: Database;
+  /** The producer connection, for the tenant in-flight set. */
+  redis: Redis;
+}) {
+  const inFlight = createTenantInFlight(redis, queues.prefix);
+
+  /** One read of the in-flight set from offset `o`: the views that pass the filters. */
+  async function scan(
+    tenant: string,
+    o: number,
+    want: number,
+    keep: (job: Job<JobEnvelope>, status: JobStatus) => boolean,
+  ): Promise<{ views: JobView[]; read: number; dropped: number }> {
+    const byName = new Map(queues.all().map((q) => [q.name, q]));
+    const entries = await orUnavailable('Redis', () => inFlight.page(tenant, o, want));
+    // With auto-pipelining the job reads share a round trip, and the state reads another.
+    const found = await orUnavailable('Redis', () =>
+      Promise.all(
+        entries.map(async (entry) => {
+          const queue = byName.get(entry.queue);
+          const job = queue ? ((await queue.getJob(entry.jobId)) as Job<JobEnvelope> | undefined) : undefined;
+          return job ? { job, state: await job.getState() } : undefined;
+        }),
+      ),
+    );
+    const views: JobView[] = [];
+    const stale: InFlightEntry[] = [];
+    entries.forEach((entry, n) => {
+      const hit = found[n];
+      if (!hit) {
+        if (Date.now() - entry.at > STALE_AFTER_MS) stale.push(entry);
+        return;
+      }
+      const status = inFlightStatus(hit.state);
+      // Ended (its row is the record, listed from history) or not this tenant's.
+      if (status === undefined || hit.job.data?.tenant !== tenant) return;
+      if (keep(hit.job, status)) views.push(viewFromQueue(hit.job, hit.state));
+    });
+    if (stale.length > 0) await inFlight.release(tenant, stale).catch(() => {});
+    return { views, read: entries.length, dropped: stale.length };
+  }
+
   return async function list(tenant: string, rawQuery: Record<string, string>): Promise<JobPage> {
     const query = parseOrThrow(listJobsQuery, rawQuery);
     const statuses = new Set(query.status ?? jobStatuses);
     const after = query.createdAfter ? Date.parse(query.createdAfter) : Number.NEGATIVE_INFINITY;
     const before = query.createdBefore ? Date.parse(query.createdBefore) : Number.POSITIVE_INFINITY;
-    const states = [
-      ...(statuses.has('queued') ? QUEUED_STATES : []),
-      ...(statuses.has('active') ? ACTIVE_STATES : []),
-    ];
-    const queueList = queues.all().filter((q) => query.queue === undefined || q.name === query.queue);
     const historyStatuses = terminalStatuses.filter((s) => statuses.has(s));
-    let cursor: Cursor = query.cursor ? decodeCursor(query.cursor) : { p: 'q', q: 0, s: 0, o: 0 };
+    let cursor: Cursor = query.cursor ? decodeCursor(query.cursor) : { p: 'q', o: 0 };
     const items: JobView[] = [];
 
-    if (cursor.p === 'q' && states.length > 0) {
+    if (cursor.p === 'q' && (statuses.has('queued') || statuses.has('active'))) {
       queues.assertConnected();
-      let { q, s, o } = cursor;
-      for (let scans = 0; q < queueList.length && items.length < query.limit && scans < MAX_SCANS; scans++) {
-        const queue = queueList[q];
-        const state = states[s];
-        if (!queue || !state) break;
+      const keep = (job: Job<JobEnvelope>, status: JobStatus) =>
+        statuses.has(status) &&
+        (query.queue === undefined || job.queueName === query.queue) &&
+        (query.type === undefined || job.name === query.type) &&
+        (query.scheduleId === undefined || job.data.scheduleId === query.scheduleId) &&
+        job.timestamp >= after &&
+        job.timestamp <= before;
+      let { o } = cursor;
+      let exhausted = false;
+      for (let scans = 0; items.length < query.limit && scans < MAX_SCANS && !exhausted; scans++) {
         const want = query.limit - items.length;
-        const batch = (await orUnavailable('Redis', () =>
-          queue.getJobs([state], o, o + want - 1, true),
-        )) as Job<JobEnvelope>[];
-        o += batch.length;
-        for (const job of batch) {
-          if (!job || job.data?.tenant !== tenant) continue;
-          if (query.type !== undefined && job.name !== query.type) continue;
-          if (query.scheduleId !== undefined && job.data.scheduleId !== query.scheduleId) continue;
-          if (job.timestamp < after || job.timestamp > before) continue;
-          items.push(viewFromQueue(job, state === 'active' ? 'active' : 'waiting'));
-        }
-        if (batch.length < want) {
-          // This state of this queue is exhausted: next state, then next queue.
-          o = 0;
-          s += 1;
-          if (s >= states.length) {
-            s = 0;
-            q += 1;
-          }
-        }
+        const { views, read, dropped } = await scan(tenant, o, want, keep);
+        items.push(...views);
+        // Members taken out as left over shift the ones after them back.
+        o += read - dropped;
+        exhausted = read < want;
       }
-      cursor = q < queueList.length ? { p: 'q', q, s, o } : { p: 'h', t: '', i: '' };
-      if (cursor.p === 'q') return { items, nextCursor: encodeCursor(cursor) };
+      if (!exhausted) return { items, nextCursor: encodeCursor({ p: 'q', o }) };
+      cursor = { p: 'h', t: '', i: '' };
     }
 
     if (historyStatuses.length === 0) return { items, nextCursor: null };
@@ -162,4 +204,11 @@ export function createJobLister({ queues, database }: { queues: QueueSet; databa
       nextCursor: more ? encodeCursor({ p: 'h', t: last.createdAt.toISOString(), i: last.id }) : null,
     };
   };
+}
+
+/** The status of an in-flight job's BullMQ state; undefined once it ended. */
+function inFlightStatus(state: JobState | 'unknown'): JobStatus | undefined {
+  if (state === 'active') return 'active';
+  if (state === 'completed' || state === 'failed' || state === 'unknown') return undefined;
+  return 'queued';
 }

@@ -14,7 +14,7 @@ import {
   submitBatchBody,
   submitJobBody,
 } from '@conveyor/core/jobs';
-import { createInFlightCounter } from '@conveyor/core/redis';
+import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../queues.js';
@@ -76,16 +76,27 @@ export interface PreparedJob {
   response: SubmitJobResponse;
 }
 
+/** A prepared job's place in its tenant's in-flight set. */
+function inFlightEntry(job: PreparedJob): InFlightEntry {
+  return {
+    queue: job.definition.queue,
+    jobId: job.options.jobId ?? job.id,
+    at: job.options.timestamp ?? Date.now(),
+  };
+}
+
 /** Validates submits against the catalog and enqueues them into their type's BullMQ queue. */
 export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   const { registry, queues, store, redis, idempotencyTtlSeconds = 24 * 3_600, tenantMaxInFlight = 0 } = deps;
   const { prefix } = queues;
-  const inFlight = createInFlightCounter(redis, prefix);
+  const inFlight = createTenantInFlight(redis, prefix);
 
-  /** Takes `n` of the tenant's in-flight slots, or answers 429 QUEUE_FULL. */
-  async function reserveSlots(tenant: string, n: number): Promise<void> {
-    if (tenantMaxInFlight <= 0 || n === 0) return;
-    const ok = await orUnavailable('Redis', () => inFlight.reserve(tenant, n, tenantMaxInFlight));
+  /** Adds the jobs to the tenant's in-flight set, or answers 429 QUEUE_FULL past the cap. */
+  async function reserveSlots(tenant: string, jobs: PreparedJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const ok = await orUnavailable('Redis', () =>
+      inFlight.reserve(tenant, jobs.map(inFlightEntry), Math.max(0, tenantMaxInFlight)),
+    );
     if (!ok) {
       throw new ConveyorError(
         'QUEUE_FULL',
@@ -95,8 +106,8 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     }
   }
 
-  async function releaseSlots(tenant: string, n: number): Promise<void> {
-    if (tenantMaxInFlight > 0 && n > 0) await inFlight.release(tenant, n).catch(() => {});
+  async function releaseSlots(tenant: string, jobs: PreparedJob[]): Promise<void> {
+    await inFlight.release(tenant, jobs.map(inFlightEntry)).catch(() => {});
   }
 
   function resolveType(type: string): JobDefinition {
@@ -238,13 +249,13 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
 
   async function enqueue(job: PreparedJob): Promise<void> {
     queues.assertConnected();
-    await reserveSlots(job.envelope.tenant, 1);
+    await reserveSlots(job.envelope.tenant, [job]);
     try {
       await orUnavailable('Redis', () =>
         queues.get(job.definition.queue).add(job.definition.name, job.envelope, job.options),
       );
     } catch (error) {
-      await releaseSlots(job.envelope.tenant, 1);
+      await releaseSlots(job.envelope.tenant, [job]);
       throw error;
     }
   }
@@ -338,8 +349,10 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
         toAdd.set(job.definition.queue, group);
       });
 
-      const adding = [...toAdd.values()].reduce((n, group) => n + group.length, 0);
-      await reserveSlots(tenant, adding);
+      await reserveSlots(
+        tenant,
+        [...toAdd.values()].flatMap((group) => group.map((i) => prepared[i] as PreparedJob)),
+      );
       // One addBulk (one pipeline, one round trip) per queue. A pipeline is not a
       // transaction: when it fails, probe which jobs did land.
       let complete = true;
@@ -374,7 +387,10 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
           }
         }),
       );
-      await releaseSlots(tenant, items.filter((i) => i.outcome === 'failed').length);
+      await releaseSlots(
+        tenant,
+        prepared.filter((_, i) => items[i]?.outcome === 'failed'),
+      );
       return { complete, items };
     },
   };

@@ -7,7 +7,7 @@ import {
   queueJobId,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
-import { createInFlightCounter } from '@conveyor/core/redis';
+import { createTenantInFlight } from '@conveyor/core/redis';
 import {
   isScheduleActive,
   type SchedulerSync,
@@ -49,7 +49,7 @@ type Decision =
  */
 export function createScheduleRunner(deps: ScheduleRunnerDeps) {
   const { database, registry, queueFor, sync, logger, metrics } = deps;
-  const inFlight = createInFlightCounter(deps.redis, deps.prefix);
+  const inFlight = createTenantInFlight(deps.redis, deps.prefix);
 
   return async function runTick(tick: Job<TickData>): Promise<unknown> {
     const { scheduleId } = tick.data;
@@ -112,7 +112,8 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
     };
     // Counted like a submitted job (the worker that ends it frees the slot), never refused:
     // a schedule is not a burst.
-    await inFlight.reserve(row.tenant, 1, Number.MAX_SAFE_INTEGER);
+    const entry = { queue: definition.queue, jobId: queueJobId(row.tenant, jobId), at: dueAt };
+    await inFlight.reserve(row.tenant, [entry]);
     try {
       await queue.add(
         definition.name,
@@ -127,7 +128,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
       );
     } catch (error) {
       // Not enqueued: its slot is not taken (the tick is retried and reserves again).
-      await inFlight.release(row.tenant).catch(() => {});
+      await inFlight.release(row.tenant, [entry]).catch(() => {});
       throw error;
     }
     metrics?.scheduleTicks.inc({ outcome: 'submitted' });
