@@ -1,38 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { ConveyorError } from '@conveyor/core/errors';
-
-/**
- * Ranges an outbound request (http.request jobs, completion callbacks) must not reach:
- * loopback, private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT,
- * unspecified, multicast and reserved space, in IPv4 and IPv6.
- */
-const blocked = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-  ['64:ff9b::', 96],
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
-}
+import ipaddr from 'ipaddr.js';
+import { whyNotGlobal } from './why-not-global.js';
 
 /** Decides which addresses outbound requests may reach. */
 export interface AddressGuard {
@@ -45,8 +15,15 @@ export interface AddressGuard {
 }
 
 /**
+ * Outbound requests (http.request jobs, completion callbacks, webhooks) may reach only
+ * globally reachable addresses, as `whyNotGlobal` decides from ipaddr.js's range table:
+ * never loopback, private, link-local (cloud metadata at 169.254.169.254), carrier-grade
+ * NAT, unspecified, multicast, broadcast, documentation, site-local, discard-only or other
+ * reserved space, nor an IPv6 address that embeds such an IPv4 address.
+ *
  * @param allowlist host names, IP addresses or CIDR ranges (`10.1.0.0/16`) that may be reached
- *   even though they are private; from HTTP_ALLOWLIST.
+ *   even though they are not global; from HTTP_ALLOWLIST. An IPv4 entry also covers the
+ *   IPv4-mapped form (::ffff:a.b.c.d) of its addresses.
  *
  * @example
  * const guard = createAddressGuard(['127.0.0.1', 'hooks.internal']);
@@ -54,27 +31,30 @@ export interface AddressGuard {
  */
 export function createAddressGuard(allowlist: readonly string[] = []): AddressGuard {
   const allowedHosts = new Set<string>();
-  const allowed = new BlockList();
+  const allowedRanges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
   for (const entry of allowlist) {
-    const [net, bits] = entry.split('/');
-    const family = isIP(net ?? '');
-    if (family === 0) allowedHosts.add(entry.toLowerCase());
-    else if (bits === undefined) allowed.addAddress(net ?? '', family === 4 ? 'ipv4' : 'ipv6');
-    else allowed.addSubnet(net ?? '', Number(bits), family === 4 ? 'ipv4' : 'ipv6');
+    const [net = '', bits] = entry.replace(/^\[|\](?=\/|$)/g, '').split('/');
+    if (isIP(net) === 0) allowedHosts.add(entry.toLowerCase());
+    else allowedRanges.push(ipaddr.parseCIDR(`${net}/${bits ?? (isIP(net) === 4 ? 32 : 128)}`));
+  }
+
+  function isAllowListed(address: string, host: string): boolean {
+    if (allowedHosts.has(host.toLowerCase())) return true;
+    const ip = ipaddr.parse(address);
+    const forms = ip instanceof ipaddr.IPv6 && ip.isIPv4MappedAddress() ? [ip, ip.toIPv4Address()] : [ip];
+    return forms.some((form) =>
+      allowedRanges.some((range) => form.kind() === range[0].kind() && form.match(range)),
+    );
   }
 
   function assertAllowedAddress(address: string, host: string): void {
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    // IPv4-mapped IPv6 (::ffff:10.0.0.1) is checked as the IPv4 address it is.
-    const mapped = family === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] : undefined;
-    const [ip, type]: [string, 'ipv4' | 'ipv6'] = mapped ? [mapped, 'ipv4'] : [address, family];
-    if (allowedHosts.has(host.toLowerCase()) || allowed.check(ip, type)) return;
-    if (blocked.check(ip, type)) {
-      throw new ConveyorError(
-        'TARGET_FORBIDDEN',
-        `${host} resolves to ${address}, a private or reserved address; add it to HTTP_ALLOWLIST to allow it`,
-      );
-    }
+    const reason = whyNotGlobal(address);
+    if (reason === undefined || isAllowListed(address, host)) return;
+    const target = host === address ? `${address} is` : `${host} resolves to ${address},`;
+    throw new ConveyorError(
+      'TARGET_FORBIDDEN',
+      `${target} ${reason}; outbound requests reach only global addresses unless HTTP_ALLOWLIST lists it`,
+    );
   }
 
   const lookup: LookupFunction = (hostname, options, callback) => {

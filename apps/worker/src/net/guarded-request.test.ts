@@ -7,6 +7,9 @@ import { guardedRequest } from './guarded-request.js';
 
 let server: Server;
 let base: string;
+/** A second origin (another port), which echoes the request headers it got. */
+let other: Server;
+let otherBase: string;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -14,10 +17,17 @@ beforeAll(async () => {
       '/to-metadata': [302, 'http://169.254.169.254/latest/meta-data'],
       '/to-loopback': [307, 'http://127.0.0.2:1/'],
       '/to-ok': [301, '/ok'],
+      '/to-other-origin': [302, `${otherBase}/headers`],
+      '/to-same-origin': [302, '/headers'],
+      '/to-other-and-back': [307, `${otherBase}/back`],
     };
     const redirect = redirects[req.url ?? ''];
     if (redirect) {
       res.writeHead(redirect[0], { location: redirect[1] }).end();
+      return;
+    }
+    if (req.url === '/headers') {
+      res.end(JSON.stringify(req.headers));
       return;
     }
     if (req.url === '/big') {
@@ -32,8 +42,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  other = createServer((req, res) => {
+    if (req.url === '/back') {
+      res.writeHead(302, { location: `${base}/headers` }).end();
+      return;
+    }
+    res.end(JSON.stringify(req.headers));
+  });
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => other.close(() => resolve()));
+});
 
 const signal = () => AbortSignal.timeout(5_000);
 
@@ -109,6 +131,54 @@ describe('guardedRequest', () => {
     await refusal(
       guardedRequest(loopbackAllowed, { method: 'GET', url: `${base}/to-loopback`, signal: signal() }),
     );
+  });
+
+  describe('credentials on redirects', () => {
+    const credentials = {
+      Authorization: 'Bearer secret-token',
+      cookie: 'session=abc',
+      'Proxy-Authorization': 'Basic cHJveHk6c2VjcmV0',
+      'x-trace': 'kept',
+    };
+    const seen = async (url: string): Promise<Record<string, string>> => {
+      const response = await guardedRequest(loopbackAllowed, {
+        method: 'GET',
+        url,
+        headers: credentials,
+        signal: signal(),
+      });
+      expect(response.status).toBe(200);
+      return JSON.parse(response.body) as Record<string, string>;
+    };
+
+    it('drops authorization, cookie and proxy-authorization on a redirect to another origin', async () => {
+      const headers = await seen(`${base}/to-other-origin`);
+      expect(headers).not.toHaveProperty('authorization');
+      expect(headers).not.toHaveProperty('cookie');
+      expect(headers).not.toHaveProperty('proxy-authorization');
+      expect(headers['x-trace']).toBe('kept');
+      expect(headers.host).toBe(otherBase.replace('http://', ''));
+    });
+
+    it('keeps them on a redirect within the same origin', async () => {
+      expect(await seen(`${base}/to-same-origin`)).toMatchObject({
+        authorization: 'Bearer secret-token',
+        cookie: 'session=abc',
+        'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
+        'x-trace': 'kept',
+      });
+    });
+
+    it('does not restore them when a later hop comes back to the first origin', async () => {
+      const headers = await seen(`${base}/to-other-and-back`);
+      expect(headers.host).toBe(base.replace('http://', ''));
+      expect(headers).not.toHaveProperty('authorization');
+      expect(headers).not.toHaveProperty('cookie');
+    });
+
+    it('sends them to the first origin itself', async () => {
+      expect(await seen(`${otherBase}/headers`)).toMatchObject({ authorization: 'Bearer secret-token' });
+    });
   });
 
   it('keeps at most maxBodyBytes of the body', async () => {

@@ -26,6 +26,16 @@ export interface OutboundResponse {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** Headers that carry credentials: a redirect to another origin must not take them along. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** The headers without the credential ones (names compared case-insensitively). */
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())),
+  );
+}
+
 function once(guard: AddressGuard, method: string, url: URL, req: OutboundRequest, limit: number) {
   return new Promise<{ response: IncomingMessage; body: string; truncated: boolean }>((resolve, reject) => {
     guard.assertAllowedUrl(url);
@@ -66,12 +76,16 @@ function once(guard: AddressGuard, method: string, url: URL, req: OutboundReques
  * Sends one HTTP request that can only reach addresses the guard allows: every hostname is
  * checked when it is resolved for the connection (so DNS cannot be re-pointed between a
  * check and the connect), IP literals before connecting, and every redirect hop the same
- * way. Network failures are retryable HANDLER_FAILED errors; a forbidden target is not.
+ * way. A redirect to another origin (scheme, host and port) drops the authorization,
+ * cookie and proxy-authorization headers for the rest of the chain, as the fetch standard
+ * does, so a credential meant for one host never reaches another. Network failures are
+ * retryable HANDLER_FAILED errors; a forbidden target is not.
  */
 export async function guardedRequest(guard: AddressGuard, req: OutboundRequest): Promise<OutboundResponse> {
   const { maxRedirects = 5, maxBodyBytes = 64 * 1024 } = req;
   let url = new URL(req.url);
   let method = req.method;
+  let headers = req.headers;
   for (let hop = 0; ; hop++) {
     let answer: Awaited<ReturnType<typeof once>>;
     try {
@@ -79,7 +93,7 @@ export async function guardedRequest(guard: AddressGuard, req: OutboundRequest):
         guard,
         method,
         url,
-        { ...req, ...(method === req.method ? {} : { body: undefined }) },
+        { ...req, headers, ...(method === req.method ? {} : { body: undefined }) },
         maxBodyBytes,
       );
     } catch (error) {
@@ -98,15 +112,17 @@ export async function guardedRequest(guard: AddressGuard, req: OutboundRequest):
       if (hop >= maxRedirects) {
         throw new ConveyorError('HANDLER_FAILED', `more than ${maxRedirects} redirects from ${req.url}`);
       }
-      url = new URL(location, url);
+      const next = new URL(location, url);
+      if (headers !== undefined && next.origin !== url.origin) headers = withoutCredentials(headers);
+      url = next;
       // 303, and 301/302 after a POST, continue as GET without the body (as browsers do).
       if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) method = 'GET';
       continue;
     }
-    const headers: Record<string, string> = {};
+    const answered: Record<string, string> = {};
     for (const [name, value] of Object.entries(response.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      if (value !== undefined) answered[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    return { status, headers, body, truncated, url: url.href };
+    return { status, headers: answered, body, truncated, url: url.href };
   }
 }
