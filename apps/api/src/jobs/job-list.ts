@@ -1,5 +1,5 @@
 import { type Database, type JobRow, jobs } from '@conveyor/core/db';
-import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { parseOrThrow } from '@conveyor/core/errors';
 import {
   type JobEnvelope,
   type JobStatus,
@@ -10,6 +10,7 @@ import {
 import type { Job, JobType } from 'bullmq';
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
+import { decodeCursorJson, invalidCursor, isCursorTime } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
 import type { QueueSet } from '../queues.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
@@ -50,27 +51,29 @@ export const listJobsQuery = v.strictObject({
  */
 type Cursor = { p: 'q'; q: number; s: number; o: number } | { p: 'h'; t: string; i: string };
 
+/** A position: a non-negative integer (a queue, a state, an offset). */
+const position = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
+
 const cursorSchema = v.union([
-  v.object({ p: v.literal('q'), q: v.number(), s: v.number(), o: v.number() }),
-  v.object({ p: v.literal('h'), t: isoTime, i: v.pipe(v.string(), v.uuid()) }),
+  v.strictObject({ p: v.literal('q'), q: position, s: position, o: position }),
+  v.strictObject({
+    p: v.literal('h'),
+    t: v.pipe(v.string(), v.check(isCursorTime)),
+    i: v.pipe(v.string(), v.uuid()),
+  }),
+  // The start of history: the queued phase ended exactly at a page boundary.
+  v.strictObject({ p: v.literal('h'), t: v.literal(''), i: v.literal('') }),
 ]);
 
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
+/** Strictly decoded (see keyset-cursor.ts); anything else is a 400 naming `cursor`. */
 function decodeCursor(raw: string): Cursor {
-  try {
-    return v.parse(cursorSchema, JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-  } catch {
-    throw new ConveyorError(
-      'VALIDATION_FAILED',
-      'invalid cursor: pass nextCursor from a previous page unchanged',
-      {
-        issues: [{ path: 'cursor', message: 'not a cursor this API issued' }],
-      },
-    );
-  }
+  const parsed = v.safeParse(cursorSchema, decodeCursorJson(raw));
+  if (!parsed.success) throw invalidCursor();
+  return parsed.output;
 }
 
 const QUEUED_STATES: JobType[] = ['waiting', 'prioritized', 'delayed', 'waiting-children'];
@@ -94,6 +97,14 @@ export function createJobLister({ queues, database }: { queues: QueueSet; databa
     const queueList = queues.all().filter((q) => query.queue === undefined || q.name === query.queue);
     const historyStatuses = terminalStatuses.filter((s) => statuses.has(s));
     let cursor: Cursor = query.cursor ? decodeCursor(query.cursor) : { p: 'q', q: 0, s: 0, o: 0 };
+    // A queue or state past this query's lists would stop the scan where it is, and the
+    // page would hand the same cursor back: a client following it would loop forever.
+    if (
+      cursor.p === 'q' &&
+      (cursor.q >= Math.max(1, queueList.length) || cursor.s >= Math.max(1, states.length))
+    ) {
+      throw invalidCursor();
+    }
     const items: JobView[] = [];
 
     if (cursor.p === 'q' && states.length > 0) {
