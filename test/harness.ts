@@ -71,9 +71,12 @@ export async function createPipeline(
     tenantMaxInFlight = 0,
     heartbeatMs = 15_000,
     jwt,
+    onQuery,
   }: {
     /** Accept JWT bearer tokens too. */
     jwt?: JwtVerifier;
+    /** Sees every query the pipeline's Postgres pool sends (to count them). */
+    onQuery?: (query: string) => void;
     heartbeatMs?: number;
     bodyLimitBytes?: number;
     rateLimit?: { perSecond: number; burst: number };
@@ -82,7 +85,7 @@ export async function createPipeline(
 ): Promise<Pipeline> {
   const logger = createLogger({ name: 'test', level: 'silent' });
   const registry = createJobRegistry({ testing: true });
-  const database = createDatabase(services.databaseUrl, { max: 5 });
+  const database = createDatabase(services.databaseUrl, { max: 5, ...(onQuery ? { onQuery } : {}) });
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { apiEnv, loadConfig } from '@conveyor/core/config';
 import { createDatabase } from '@conveyor/core/db';
 import * as v from 'valibot';
-import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
+import { createApiKeyStore, generateApiKey, keyName } from './auth/api-keys.js';
 import { isScope } from './auth/principal.js';
 
 const USAGE = `usage:
@@ -44,6 +44,8 @@ if (command !== 'create' && command !== 'list' && command !== 'revoke')
   fail(`unknown command ${command ?? '(none)'}`);
 const tenant = values.tenant ?? fail('--tenant is required');
 if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) fail('--tenant must be 1-64 of A-Z a-z 0-9 _ . -');
+const name = values.name ?? 'cli';
+if (!v.is(keyName, name)) fail('--name must be 1-100 characters, no control characters');
 
 const { DATABASE_URL } = (() => {
   try {
@@ -63,7 +65,7 @@ try {
     if (expiresAt && Number.isNaN(expiresAt.getTime())) fail('--expires must be an ISO 8601 time');
     const created = await keys.create({
       tenant,
-      name: values.name ?? 'cli',
+      name,
       scopes: scopes.filter(isScope),
       expiresAt,
     });

@@ -3,14 +3,14 @@ import { isUuid } from '@conveyor/core/jobs';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
-import type { ApiKeyStore } from '../auth/api-keys.js';
+import { type ApiKeyStore, keyName } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { tenantOf } from '../tenant.js';
 
 /** The body of POST /v1/keys. */
 export const createKeyBody = v.strictObject({
-  name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  name: keyName,
   scopes: v.pipe(
     v.array(v.picklist(scopes, `each scope must be one of ${scopes.join(', ')}`)),
     v.minLength(1),
