@@ -36,7 +36,7 @@ export interface Requester {
 export interface Pipeline extends Requester {
   app: Hono<ApiEnv>;
   hub: EventHub;
-  /** An admin key of tenant `default`; `request` sends it. */
+  /** An admin and operator key of tenant `default`; `request` sends it. */
   apiKey: string;
   keys: ApiKeyStore;
   database: Database;
@@ -90,7 +90,12 @@ export async function createPipeline(
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
   const keys = createApiKeyStore({ database });
-  const { key: apiKey } = await keys.create({ tenant: 'default', name: 'test', scopes: ['admin'] });
+  // Like BOOTSTRAP_ADMIN_KEY: the deployment's own key, admin of `default` and operator.
+  const { key: apiKey } = await keys.create({
+    tenant: 'default',
+    name: 'test',
+    scopes: ['admin', 'operator'],
+  });
   const subscriber = createRedis(services.redisUrl, 'subscriber');
   const hub = createEventHub({ subscriber, logger });
   const app = createApp({

@@ -65,7 +65,7 @@ export interface NewApiKey {
   name: string;
   scopes: Scope[];
   expiresAt?: Date | undefined;
-  /** A key to store instead of a fresh one (bootstrap from env). */
+  /** A key to store instead of a fresh one (bootstrap from env); stored already (same tenant and secret), its scopes are set to `scopes`. */
   key?: string | undefined;
 }
 
@@ -168,24 +168,32 @@ export function createApiKeyStore({
       const parsed = fresh ?? (key === undefined ? undefined : parseApiKey(key));
       if (!parsed)
         throw new ConveyorError('VALIDATION_FAILED', 'an API key must look like cvk_<16 hex>_<43 base64url>');
-      const [row] = await database.db
-        .insert(apiKeys)
-        .values({
-          id: randomUUID(),
-          keyId: parsed.keyId,
-          tenant,
-          name,
-          scopes,
-          secretHash: hashSecret(parsed.secret),
-          expiresAt: expiresAt ?? null,
-        })
-        .onConflictDoNothing({ target: apiKeys.keyId })
-        .returning();
+      const secretHash = hashSecret(parsed.secret);
+      const insert = database.db.insert(apiKeys).values({
+        id: randomUUID(),
+        keyId: parsed.keyId,
+        tenant,
+        name,
+        scopes,
+        secretHash,
+        expiresAt: expiresAt ?? null,
+      });
+      // A given key (BOOTSTRAP_ADMIN_KEY) stored before gets these scopes, so an upgrade that
+      // widens them (operator) applies at the next start; a revocation stays.
+      const [row] = await (fresh
+        ? insert.onConflictDoNothing({ target: apiKeys.keyId })
+        : insert.onConflictDoUpdate({
+            target: apiKeys.keyId,
+            set: { scopes },
+            setWhere: and(eq(apiKeys.tenant, tenant), eq(apiKeys.secretHash, secretHash)),
+          })
+      ).returning();
       const stored =
         row ?? (await database.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyId, parsed.keyId) }));
       if (!stored) throw new Error('API key insert returned no row');
       // A request may have tried this key id before it existed: it is known from now on.
       unknown.delete(parsed.keyId);
+      found.delete(parsed.keyId);
       return { ...info(stored), key: `cvk_${parsed.keyId}_${parsed.secret}` };
     },
 
