@@ -36,7 +36,7 @@ export interface Requester {
 export interface Pipeline extends Requester {
   app: Hono<ApiEnv>;
   hub: EventHub;
-  /** An admin key of tenant `default`; `request` sends it. */
+  /** An admin and operator key of tenant `default`; `request` sends it. */
   apiKey: string;
   keys: ApiKeyStore;
   database: Database;
@@ -71,9 +71,12 @@ export async function createPipeline(
     tenantMaxInFlight = 0,
     heartbeatMs = 15_000,
     jwt,
+    onQuery,
   }: {
     /** Accept JWT bearer tokens too. */
     jwt?: JwtVerifier;
+    /** Sees every query the pipeline's Postgres pool sends (to count them). */
+    onQuery?: (query: string) => void;
     heartbeatMs?: number;
     bodyLimitBytes?: number;
     rateLimit?: { perSecond: number; burst: number };
@@ -82,12 +85,17 @@ export async function createPipeline(
 ): Promise<Pipeline> {
   const logger = createLogger({ name: 'test', level: 'silent' });
   const registry = createJobRegistry({ testing: true });
-  const database = createDatabase(services.databaseUrl, { max: 5 });
+  const database = createDatabase(services.databaseUrl, { max: 5, ...(onQuery ? { onQuery } : {}) });
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
   const keys = createApiKeyStore({ database });
-  const { key: apiKey } = await keys.create({ tenant: 'default', name: 'test', scopes: ['admin'] });
+  // Like BOOTSTRAP_ADMIN_KEY: the deployment's own key, admin of `default` and operator.
+  const { key: apiKey } = await keys.create({
+    tenant: 'default',
+    name: 'test',
+    scopes: ['admin', 'operator'],
+  });
   const subscriber = createRedis(services.redisUrl, 'subscriber');
   const hub = createEventHub({ subscriber, logger });
   const app = createApp({

@@ -132,15 +132,37 @@ describe('per-tenant cap', () => {
       }
       const full = await postJson(capped, '/v1/jobs', { type: 'noop' });
       expect(full.status).toBe(429);
+      expect(full.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
       expect(await full.json()).toMatchObject({ code: 'QUEUE_FULL' });
       const batch = await postJson(capped, '/v1/jobs/batch', { jobs: [{ type: 'noop' }] });
       expect(batch.status).toBe(429);
+      expect(batch.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
       expect((await capped.request(`/v1/jobs/${ids[0]}/cancel`, { method: 'POST' })).status).toBe(200);
       expect((await postJson(capped, '/v1/jobs', { type: 'noop', delayMs: 60_000 })).status).toBe(202);
     } finally {
       await capped.close();
       // Its own prefix: the file's cleanup removes only `${services.prefix}:*`.
       await deleteKeys(services.redisUrl, `${services.prefix}-cap`);
+    }
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 RATE_LIMITED with Retry-After in seconds once the bucket is empty', async () => {
+    const limited = await createPipeline(
+      { ...services, prefix: `${services.prefix}-rl` },
+      { rateLimit: { perSecond: 1, burst: 2 } },
+    );
+    try {
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await limited.request('/v1/job-types'));
+      const refused = answers.find((r) => r.status === 429);
+      expect(refused, answers.map((r) => r.status).join(',')).toBeDefined();
+      expect(refused?.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(await refused?.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    } finally {
+      await limited.close();
+      await deleteKeys(services.redisUrl, `${services.prefix}-rl`);
     }
   });
 });

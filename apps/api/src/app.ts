@@ -14,7 +14,7 @@ import type { ApiKeyStore } from './auth/api-keys.js';
 import { authenticate } from './auth/authenticate.js';
 import type { JwtVerifier } from './auth/jwt-verifier.js';
 import { rateLimit } from './auth/rate-limit.js';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './errors/problem.js';
+import { PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './errors/problem.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
 import { createJobStore } from './jobs/job-store.js';
@@ -164,7 +164,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     if (problem.status >= 500) {
       requestLogger(c, logger).error({ err: error, code: problem.code }, 'request error');
     }
-    if (problem.status === 503) c.header('Retry-After', '1');
+    const retryAfter = retryAfterSeconds(error);
+    if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
     return c.body(JSON.stringify(problem), problem.status as 400, { 'Content-Type': PROBLEM_CONTENT_TYPE });
   });
   return app;

@@ -2,14 +2,15 @@ import { parseArgs } from 'node:util';
 import { apiEnv, loadConfig } from '@conveyor/core/config';
 import { createDatabase } from '@conveyor/core/db';
 import * as v from 'valibot';
-import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
-import { isScope } from './auth/principal.js';
+import { createApiKeyStore, generateApiKey, keyName } from './auth/api-keys.js';
+import { isScope, scopes as knownScopes } from './auth/principal.js';
 
 const USAGE = `usage:
   npm run keys -- generate
       print a fresh random key (for BOOTSTRAP_ADMIN_KEY); stores nothing
-  npm run keys -- create --tenant <tenant> --scopes <jobs:read,jobs:write,admin> [--name <name>] [--expires <ISO time>]
-      store a key in DATABASE_URL and print it once
+  npm run keys -- create --tenant <tenant> --scopes <jobs:read,jobs:write,admin,operator> [--name <name>] [--expires <ISO time>]
+      store a key in DATABASE_URL and print it once; whoever holds DATABASE_URL runs the
+      deployment, so this may grant operator (pause/resume and depth of the shared queues)
   npm run keys -- list --tenant <tenant>
   npm run keys -- revoke --tenant <tenant> --id <key uuid>`;
 
@@ -44,6 +45,8 @@ if (command !== 'create' && command !== 'list' && command !== 'revoke')
   fail(`unknown command ${command ?? '(none)'}`);
 const tenant = values.tenant ?? fail('--tenant is required');
 if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) fail('--tenant must be 1-64 of A-Z a-z 0-9 _ . -');
+const name = values.name ?? 'cli';
+if (!v.is(keyName, name)) fail('--name must be 1-100 characters, no control characters');
 
 const { DATABASE_URL } = (() => {
   try {
@@ -58,12 +61,12 @@ try {
   if (command === 'create') {
     const scopes = (values.scopes ?? fail('--scopes is required')).split(',').map((s) => s.trim());
     const bad = scopes.filter((s) => !isScope(s));
-    if (bad.length > 0) fail(`unknown scopes: ${bad.join(', ')} (known: jobs:read, jobs:write, admin)`);
+    if (bad.length > 0) fail(`unknown scopes: ${bad.join(', ')} (known: ${knownScopes.join(', ')})`);
     const expiresAt = values.expires === undefined ? undefined : new Date(values.expires);
     if (expiresAt && Number.isNaN(expiresAt.getTime())) fail('--expires must be an ISO 8601 time');
     const created = await keys.create({
       tenant,
-      name: values.name ?? 'cli',
+      name,
       scopes: scopes.filter(isScope),
       expiresAt,
     });

@@ -35,10 +35,11 @@ async function main(): Promise<void> {
       .create({
         tenant: config.BOOTSTRAP_TENANT,
         name: 'bootstrap',
-        scopes: ['admin'],
+        // The deployment's own key: its operator runs the shared queues, too.
+        scopes: ['admin', 'operator'],
         key: config.BOOTSTRAP_ADMIN_KEY,
       })
-      .then(() => logger.info({ tenant: config.BOOTSTRAP_TENANT }, 'bootstrap admin key ready'))
+      .then(() => logger.info({ tenant: config.BOOTSTRAP_TENANT }, 'bootstrap admin+operator key ready'))
       .catch((error: unknown) => logger.error({ err: error }, 'could not store BOOTSTRAP_ADMIN_KEY'));
   }
   const jwt = createJwtVerifier({

@@ -191,9 +191,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         else
           for (const q of items)
             io.out(
-              `${q.name}${q.paused ? ' (paused)' : ''}  ${Object.entries(q.counts)
-                .map(([k, n]) => `${k} ${n}`)
-                .join('  ')}`,
+              `${q.name}${q.paused ? ' (paused)' : ''}  ${
+                q.counts
+                  ? Object.entries(q.counts)
+                      .map(([k, n]) => `${k} ${n}`)
+                      .join('  ')
+                  : '(depth needs the operator scope)'
+              }`,
             );
         return 0;
       }

@@ -253,11 +253,16 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
     deliveries: async (jobId: string) =>
       (await call<{ items: DeliveryView[] }>('GET', `/v1/jobs/${encodeURIComponent(jobId)}/deliveries`))
         .items,
+    /** Every queue; `counts` and `workers` are null unless the key holds the `operator` scope. */
     queues: () =>
-      call<{ items: { name: string; counts: Record<string, number>; paused: boolean }[] }>(
-        'GET',
-        '/v1/queues',
-      ),
+      call<{
+        items: {
+          name: string;
+          counts: Record<string, number> | null;
+          paused: boolean;
+          workers: number | null;
+        }[];
+      }>('GET', '/v1/queues'),
     /** The job's snapshot, then its status events as they happen, ending after the terminal one. */
     watch,
     /** Resolves with the job once it is terminal (completed, failed, cancelled or expired). */

@@ -13,7 +13,7 @@
  *   error: ErrorRecord | null, attemptErrors: ErrorRecord[], data: unknown, result: unknown, logs: string[],
  *   createdAt: string, startedAt: string | null, finishedAt: string | null }} JobView
  * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
- * @typedef {{ name: string, counts: Counts, paused: boolean, workers: number }} QueueInfo
+ * @typedef {{ name: string, counts: Counts | null, paused: boolean, workers: number | null }} QueueInfo
  * @typedef {{ jobId: string, status: string, type: string, queue: string }} StatusEvent
  */
 
@@ -164,10 +164,29 @@ function renderRates() {
   $('stat-failrate').textContent = done + bad === 0 ? '–' : `${((100 * bad) / (done + bad)).toFixed(1)}%`;
 }
 
+/**
+ * A queue's row for a key without the operator scope: its name and paused flag only.
+ * @param {QueueInfo} queue
+ */
+function restrictedQueueRow(queue) {
+  const name = el('td', {}, [
+    queue.name,
+    ...(queue.paused ? [el('span', { className: 'pill paused', text: 'paused' })] : []),
+  ]);
+  const cells = Array.from({ length: 7 }, () =>
+    el('td', { className: 'num', text: '–', title: 'needs the operator scope' }),
+  );
+  const row = el('tr', {}, [name, ...cells, el('td'), el('td')]);
+  row.dataset.queue = queue.name;
+  return row;
+}
+
 /** @param {QueueInfo[]} queues */
 function renderQueues(queues) {
   const totals = { waiting: 0, active: 0, delayed: 0, failed: 0 };
   const rows = queues.map((queue) => {
+    // Without the operator scope a queue shows no depth (it is every tenant's) and no buttons.
+    if (!queue.counts) return restrictedQueueRow(queue);
     const { counts } = queue;
     totals.waiting += counts.waiting + counts.prioritized;
     totals.active += counts.active;

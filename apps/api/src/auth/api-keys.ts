@@ -2,10 +2,22 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { type ApiKeyRow, apiKeys, type Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { and, eq, isNull } from 'drizzle-orm';
+import * as v from 'valibot';
 import { isScope, type Principal, type Scope } from './principal.js';
 
 /** `cvk_` + 16 hex (public key id) + `_` + 43 base64url characters (256-bit secret). */
 const KEY_FORMAT = /^cvk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+/** Printable text: no control characters (NUL included) and no lone UTF-16 surrogates, which Postgres cannot store. */
+const PRINTABLE = /^[^\p{Cc}\p{Cs}]*$/u;
+
+/** A key's name: 1-100 printable characters; checked by POST /v1/keys and the `keys` CLI. */
+export const keyName = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(100),
+  v.regex(PRINTABLE, 'must not contain control characters or lone surrogates'),
+);
 
 /** A new random API key; only its hash is ever stored. */
 export function generateApiKey(): { key: string; keyId: string; secret: string } {
@@ -53,7 +65,7 @@ export interface NewApiKey {
   name: string;
   scopes: Scope[];
   expiresAt?: Date | undefined;
-  /** A key to store instead of a fresh one (bootstrap from env). */
+  /** A key to store instead of a fresh one (bootstrap from env); stored already (same tenant and secret), its scopes are set to `scopes`. */
   key?: string | undefined;
 }
 
@@ -67,26 +79,66 @@ export interface ApiKeyStore {
   revoke(tenant: string, id: string): Promise<boolean>;
 }
 
+/** Most key ids each cache holds; past it the oldest entry goes. */
+const CACHE_ENTRIES = 10_000;
+
+/** A Map that forgets its oldest entry past `CACHE_ENTRIES`, so a flood of ids cannot grow it. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > CACHE_ENTRIES) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+}
+
 /**
  * API keys in Postgres, with lookups cached for `cacheTtlMs` per process: a revoked key
- * stops working on every replica within that time.
+ * stops working on every replica within that time. Failed authentication is kept cheap:
+ * a malformed key is refused before any lookup; a key id Postgres does not know is
+ * remembered as unknown for `negativeTtlMs` (its own bounded cache, so a flood of bogus ids
+ * cannot push out the valid keys); concurrent lookups of one key id share one query; a key
+ * created by this process is known at once.
  */
 export function createApiKeyStore({
   database,
   cacheTtlMs = 5_000,
+  negativeTtlMs = cacheTtlMs,
 }: {
   database: Database;
+  /** @defaultValue 5 s */
   cacheTtlMs?: number;
+  /** How long a key id that is not in Postgres is answered 401 without a lookup. @defaultValue cacheTtlMs */
+  negativeTtlMs?: number;
 }): ApiKeyStore {
-  const cache = new Map<string, { row: ApiKeyRow | undefined; until: number }>();
+  const found = new Map<string, { row: ApiKeyRow; until: number }>();
+  const unknown = new Map<string, number>();
+  const pending = new Map<string, Promise<ApiKeyRow | undefined>>();
+
+  async function query(keyId: string): Promise<ApiKeyRow | undefined> {
+    const row = await database.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyId, keyId) });
+    if (row) {
+      unknown.delete(keyId);
+      if (cacheTtlMs > 0) remember(found, keyId, { row, until: Date.now() + cacheTtlMs });
+    } else if (negativeTtlMs > 0) {
+      found.delete(keyId);
+      remember(unknown, keyId, Date.now() + negativeTtlMs);
+    }
+    return row;
+  }
 
   async function load(keyId: string): Promise<ApiKeyRow | undefined> {
-    const cached = cache.get(keyId);
-    if (cached && cached.until > Date.now()) return cached.row;
-    const row = await database.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyId, keyId) });
-    if (cache.size > 10_000) cache.clear();
-    cache.set(keyId, { row, until: Date.now() + cacheTtlMs });
-    return row;
+    const now = Date.now();
+    const cached = found.get(keyId);
+    if (cached && cached.until > now) return cached.row;
+    const miss = unknown.get(keyId);
+    if (miss !== undefined && miss > now) return undefined;
+    let lookup = pending.get(keyId);
+    if (!lookup) {
+      lookup = query(keyId).finally(() => pending.delete(keyId));
+      pending.set(keyId, lookup);
+    }
+    return lookup;
   }
 
   return {
@@ -116,22 +168,32 @@ export function createApiKeyStore({
       const parsed = fresh ?? (key === undefined ? undefined : parseApiKey(key));
       if (!parsed)
         throw new ConveyorError('VALIDATION_FAILED', 'an API key must look like cvk_<16 hex>_<43 base64url>');
-      const [row] = await database.db
-        .insert(apiKeys)
-        .values({
-          id: randomUUID(),
-          keyId: parsed.keyId,
-          tenant,
-          name,
-          scopes,
-          secretHash: hashSecret(parsed.secret),
-          expiresAt: expiresAt ?? null,
-        })
-        .onConflictDoNothing({ target: apiKeys.keyId })
-        .returning();
+      const secretHash = hashSecret(parsed.secret);
+      const insert = database.db.insert(apiKeys).values({
+        id: randomUUID(),
+        keyId: parsed.keyId,
+        tenant,
+        name,
+        scopes,
+        secretHash,
+        expiresAt: expiresAt ?? null,
+      });
+      // A given key (BOOTSTRAP_ADMIN_KEY) stored before gets these scopes, so an upgrade that
+      // widens them (operator) applies at the next start; a revocation stays.
+      const [row] = await (fresh
+        ? insert.onConflictDoNothing({ target: apiKeys.keyId })
+        : insert.onConflictDoUpdate({
+            target: apiKeys.keyId,
+            set: { scopes },
+            setWhere: and(eq(apiKeys.tenant, tenant), eq(apiKeys.secretHash, secretHash)),
+          })
+      ).returning();
       const stored =
         row ?? (await database.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyId, parsed.keyId) }));
       if (!stored) throw new Error('API key insert returned no row');
+      // A request may have tried this key id before it existed: it is known from now on.
+      unknown.delete(parsed.keyId);
+      found.delete(parsed.keyId);
       return { ...info(stored), key: `cvk_${parsed.keyId}_${parsed.secret}` };
     },
 
@@ -146,7 +208,7 @@ export function createApiKeyStore({
         .set({ revokedAt: new Date() })
         .where(and(eq(apiKeys.id, id), eq(apiKeys.tenant, tenant), isNull(apiKeys.revokedAt)))
         .returning({ keyId: apiKeys.keyId });
-      for (const r of rows) cache.delete(r.keyId);
+      for (const r of rows) found.delete(r.keyId);
       return rows.length > 0;
     },
   };

@@ -8,14 +8,14 @@ import { hasScope, type Scope } from './principal.js';
 /**
  * The scope every /v1 route needs, in one table: reads need jobs:read, writes jobs:write,
  * key management, webhooks and delivery records (they hold secrets and receive every job's
- * result) and pausing queues admin.
+ * result) admin, and pausing or resuming a queue, which every tenant shares, operator.
  */
 export function requiredScope(method: string, path: string): Scope {
   if (path === '/v1/keys' || path.startsWith('/v1/keys/')) return 'admin';
   if (path === '/v1/webhooks' || path.startsWith('/v1/webhooks/')) return 'admin';
   // Delivery records show webhook URLs and receivers' answers: webhook business.
   if (/^\/v1\/jobs\/[^/]+\/deliveries$/.test(path)) return 'admin';
-  if (/^\/v1\/queues\/[^/]+\/(pause|resume)$/.test(path)) return 'admin';
+  if (/^\/v1\/queues\/[^/]+\/(pause|resume)$/.test(path)) return 'operator';
   return method === 'GET' || method === 'HEAD' ? 'jobs:read' : 'jobs:write';
 }
 
@@ -51,7 +51,13 @@ export function authenticate({
     }
     const scope = requiredScope(c.req.method, c.req.path);
     if (!hasScope(principal, scope)) {
-      throw new ConveyorError('FORBIDDEN', `this key lacks the ${scope} scope`);
+      throw new ConveyorError(
+        'FORBIDDEN',
+        scope === 'operator'
+          ? 'this key lacks the operator scope: queues are shared by every tenant, so only an operator may pause or resume them (admin does not imply operator)'
+          : `this key lacks the ${scope} scope`,
+        { details: { requiredScope: scope } },
+      );
     }
     c.set('principal', principal);
     await next();

@@ -1,5 +1,10 @@
-/** What a caller may do. `admin` implies the others. */
-export const scopes = ['jobs:read', 'jobs:write', 'admin'] as const;
+/**
+ * What a caller may do. Tenant powers: `jobs:read`, `jobs:write`, and `admin`, which implies
+ * both and manages the tenant's keys and webhooks. Operator power: `operator`, over what
+ * every tenant shares (pausing and resuming queues, seeing all tenants' queue depth). `admin`
+ * does not imply `operator`: a tenant's admin manages its own tenant only.
+ */
+export const scopes = ['jobs:read', 'jobs:write', 'admin', 'operator'] as const;
 export type Scope = (typeof scopes)[number];
 
 /** Who is calling: the tenant every read and write is confined to, and the scopes granted. */
@@ -12,8 +17,10 @@ export interface Principal {
   rateLimitPerSecond?: number;
 }
 
+/** Whether `principal` may act with `scope`: held itself, or implied by `admin` (all but `operator`). */
 export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.has('admin') || principal.scopes.has(scope);
+  if (principal.scopes.has(scope)) return true;
+  return scope !== 'operator' && principal.scopes.has('admin');
 }
 
 export function isScope(value: string): value is Scope {

@@ -67,13 +67,11 @@ export function rateLimit({
     c.header('RateLimit-Reset', String(Math.ceil((burst - tokens) / rate)));
     if (allowed !== 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - tokens) / rate));
-      c.header('Retry-After', String(retryAfter));
+      // app.onError turns details.retryAfter into the Retry-After header, as for every 429.
       throw new ConveyorError(
         'RATE_LIMITED',
         `rate limit of ${rate} requests/s exceeded; retry in ${retryAfter} s`,
-        {
-          retryable: true,
-        },
+        { retryable: true, details: { retryAfter } },
       );
     }
     return next();

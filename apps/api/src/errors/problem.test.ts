@@ -1,6 +1,6 @@
 import { ConveyorError, errorCodes } from '@conveyor/core/errors';
 import { describe, expect, it } from 'vitest';
-import { statusByCode, toProblem } from './problem.js';
+import { retryAfterSeconds, statusByCode, toProblem } from './problem.js';
 
 describe('toProblem', () => {
   it('renders a ConveyorError with its code, status and field issues', () => {
@@ -43,5 +43,18 @@ describe('toProblem', () => {
   it('keeps extension details such as the known types', () => {
     const error = new ConveyorError('UNKNOWN_JOB_TYPE', 'unknown', { details: { knownTypes: ['noop'] } });
     expect(toProblem(error).knownTypes).toEqual(['noop']);
+  });
+
+  it("gives every 429 and 503 a Retry-After, the error's own wait first, and no other answer one", () => {
+    for (const code of errorCodes) {
+      const wait = retryAfterSeconds(new ConveyorError(code, 'x'));
+      const status = statusByCode[code];
+      if (status === 429 || status === 503) expect(wait, code).toBeGreaterThanOrEqual(1);
+      else expect(wait, code).toBeUndefined();
+    }
+    expect(retryAfterSeconds(new ConveyorError('RATE_LIMITED', 'x', { details: { retryAfter: 2.2 } }))).toBe(
+      3,
+    );
+    expect(retryAfterSeconds(new Error('boom'))).toBeUndefined();
   });
 });

@@ -26,6 +26,29 @@ export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
   INTERNAL: 500,
 };
 
+/**
+ * Seconds a client should wait before trying again, for the codes that ask it to: every 429
+ * and 503 answer carries it as `Retry-After`. An error may name its own wait in
+ * `details.retryAfter` (the rate limiter knows when its bucket refills).
+ */
+const retryAfterByCode: Partial<Record<ErrorCode, number>> = {
+  RATE_LIMITED: 1,
+  // Slots free as the tenant's jobs finish; no way to know when, so a short, steady wait.
+  QUEUE_FULL: 1,
+  UNAVAILABLE: 1,
+  TIMEOUT: 1,
+};
+
+/** The `Retry-After` (seconds) of an error's answer; undefined for answers that carry none. */
+export function retryAfterSeconds(error: unknown): number | undefined {
+  if (!(error instanceof ConveyorError)) return undefined;
+  const status = statusByCode[error.code];
+  if (status !== 429 && status !== 503) return undefined;
+  const own = error.details.retryAfter;
+  if (typeof own === 'number' && Number.isFinite(own) && own >= 0) return Math.ceil(own);
+  return retryAfterByCode[error.code] ?? 1;
+}
+
 const titleByStatus: Partial<Record<number, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',

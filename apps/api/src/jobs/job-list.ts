@@ -1,5 +1,5 @@
 import { type Database, type JobRow, jobs } from '@conveyor/core/db';
-import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { parseOrThrow } from '@conveyor/core/errors';
 import {
   type JobEnvelope,
   type JobStatus,
@@ -12,6 +12,7 @@ import type { Job, JobState } from 'bullmq';
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
+import { decodeCursorJson, invalidCursor, isCursorTime } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
 import type { QueueSet } from '../queues.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
@@ -52,27 +53,29 @@ export const listJobsQuery = v.strictObject({
  */
 type Cursor = { p: 'q'; o: number } | { p: 'h'; t: string; i: string };
 
+/** An offset into the tenant's in-flight set. */
+const position = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
+
 const cursorSchema = v.union([
-  v.object({ p: v.literal('q'), o: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
-  v.object({ p: v.literal('h'), t: isoTime, i: v.pipe(v.string(), v.uuid()) }),
+  v.strictObject({ p: v.literal('q'), o: position }),
+  v.strictObject({
+    p: v.literal('h'),
+    t: v.pipe(v.string(), v.check(isCursorTime)),
+    i: v.pipe(v.string(), v.uuid()),
+  }),
+  // The start of history: the queued phase ended exactly at a page boundary.
+  v.strictObject({ p: v.literal('h'), t: v.literal(''), i: v.literal('') }),
 ]);
 
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
+/** Strictly decoded (see keyset-cursor.ts); anything else is a 400 naming `cursor`. */
 function decodeCursor(raw: string): Cursor {
-  try {
-    return v.parse(cursorSchema, JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-  } catch {
-    throw new ConveyorError(
-      'VALIDATION_FAILED',
-      'invalid cursor: pass nextCursor from a previous page unchanged',
-      {
-        issues: [{ path: 'cursor', message: 'not a cursor this API issued' }],
-      },
-    );
-  }
+  const parsed = v.safeParse(cursorSchema, decodeCursorJson(raw));
+  if (!parsed.success) throw invalidCursor();
+  return parsed.output;
 }
 
 /** Reads of the in-flight set per page at most, so a page with a narrow filter stays bounded. */

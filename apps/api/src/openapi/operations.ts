@@ -229,6 +229,8 @@ export const operations: readonly OperationSpec[] = [
     operationId: 'listQueues',
     tag: 'Queues',
     summary: 'Depth per state, workers and paused flag of every queue',
+    description:
+      "Queues are shared by every tenant. With the `operator` scope each queue shows its depth per state (all tenants' jobs) and its workers; without it `counts` and `workers` are null, so no tenant learns another's load: list your own jobs with GET /v1/jobs.",
     scope: 'jobs:read',
     responses: { 200: { description: 'Every queue.', schema: queueListSchema } },
   },
@@ -238,7 +240,9 @@ export const operations: readonly OperationSpec[] = [
     operationId: 'pauseQueue',
     tag: 'Queues',
     summary: 'Pause a queue: workers take no new jobs from it',
-    scope: 'admin',
+    description:
+      'The queue is shared by every tenant, so this needs `operator`, which `admin` does not imply; anyone else gets 403 naming the missing scope.',
+    scope: 'operator',
     pathParams: queueName,
     responses: { 200: { description: 'The queue, paused.', schema: queueInfoSchema } },
     problems: [404],
@@ -249,7 +253,8 @@ export const operations: readonly OperationSpec[] = [
     operationId: 'resumeQueue',
     tag: 'Queues',
     summary: 'Resume a paused queue',
-    scope: 'admin',
+    description: 'Needs `operator`, as pausing does.',
+    scope: 'operator',
     pathParams: queueName,
     responses: { 200: { description: 'The queue, running.', schema: queueInfoSchema } },
     problems: [404],
@@ -449,6 +454,8 @@ export const operations: readonly OperationSpec[] = [
     operationId: 'createKey',
     tag: 'Keys',
     summary: "Create an API key for the caller's tenant",
+    description:
+      'Only a caller that holds `operator` itself may grant `operator` (403 otherwise); `admin` may grant the tenant scopes.',
     scope: 'admin',
     body: createKeyBody,
     responses: { 201: { description: 'The key, shown this once.', schema: createdKeySchema } },

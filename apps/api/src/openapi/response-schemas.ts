@@ -123,16 +123,28 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
 export const queueInfoSchema = v.object({
   name: v.string(),
-  counts: v.object({
-    waiting: count,
-    prioritized: count,
-    delayed: count,
-    active: count,
-    completed: count,
-    failed: count,
-  }),
+  counts: v.pipe(
+    v.nullable(
+      v.object({
+        waiting: count,
+        prioritized: count,
+        delayed: count,
+        active: count,
+        completed: count,
+        failed: count,
+      }),
+    ),
+    v.description(
+      "Jobs per state, every tenant's together; null unless the caller holds the `operator` scope.",
+    ),
+  ),
   paused: v.boolean(),
-  workers: v.pipe(count, v.description('Worker connections serving this queue.')),
+  workers: v.pipe(
+    v.nullable(count),
+    v.description(
+      'Worker connections serving this queue; null unless the caller holds the `operator` scope.',
+    ),
+  ),
 });
 
 export const queueListSchema = v.object({ items: v.array(queueInfoSchema) });

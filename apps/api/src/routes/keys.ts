@@ -3,14 +3,14 @@ import { isUuid } from '@conveyor/core/jobs';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
-import type { ApiKeyStore } from '../auth/api-keys.js';
-import { scopes } from '../auth/principal.js';
+import { type ApiKeyStore, keyName } from '../auth/api-keys.js';
+import { hasScope, scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { tenantOf } from '../tenant.js';
 
 /** The body of POST /v1/keys. */
 export const createKeyBody = v.strictObject({
-  name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  name: keyName,
   scopes: v.pipe(
     v.array(v.picklist(scopes, `each scope must be one of ${scopes.join(', ')}`)),
     v.minLength(1),
@@ -18,7 +18,10 @@ export const createKeyBody = v.strictObject({
   expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
 });
 
-/** Admin routes: create (the key is shown once), list and revoke the API keys of the caller's tenant. */
+/**
+ * Admin routes: create (the key is shown once), list and revoke the API keys of the caller's
+ * tenant. Granting `operator` needs `operator`.
+ */
 export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
   return new Hono<ApiEnv>()
     .post('/keys', async (c) => {
@@ -27,6 +30,13 @@ export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
       if (expiresAt && expiresAt.getTime() <= Date.now()) {
         throw new ConveyorError('VALIDATION_FAILED', 'invalid input: expiresAt is in the past', {
           issues: [{ path: 'expiresAt', message: 'is in the past' }],
+        });
+      }
+      const principal = c.get('principal');
+      if (body.scopes.includes('operator') && !(principal && hasScope(principal, 'operator'))) {
+        // Operator power spans every tenant: a tenant's admin cannot mint it for itself.
+        throw new ConveyorError('FORBIDDEN', 'only a key with the operator scope may grant operator', {
+          details: { requiredScope: 'operator' },
         });
       }
       const created = await keys.create({

@@ -44,7 +44,7 @@ export const apiEnv = v.object({
   BODY_LIMIT_BYTES: intVar(1_048_576, 1_024, 104_857_600),
   /** A request still running after this long gets 503. */
   REQUEST_TIMEOUT_MS: intVar(10_000, 100, 300_000),
-  /** An admin API key (cvk_…, from `npm run keys -- generate`) ensured at start, for a first login; unset: none. */
+  /** An API key (cvk_…, from `npm run keys -- generate`) ensured at start with the admin and operator scopes, for a first login; unset: none. */
   BOOTSTRAP_ADMIN_KEY: optionalVar(
     /^cvk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/,
     'must be a key from `npm run keys -- generate`',

@@ -22,6 +22,8 @@ export interface DatabaseOptions {
   connectTimeoutSeconds?: number;
   /** Name shown in pg_stat_activity. @defaultValue 'conveyor' */
   applicationName?: string;
+  /** Sees the text of every query sent (postgres.js `debug`), e.g. for a test to count them. */
+  onQuery?: (query: string) => void;
 }
 
 /**
@@ -29,13 +31,14 @@ export interface DatabaseOptions {
  * the first query.
  */
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
-  const { max = 10, connectTimeoutSeconds = 5, applicationName = 'conveyor' } = options;
+  const { max = 10, connectTimeoutSeconds = 5, applicationName = 'conveyor', onQuery } = options;
   const client = postgres(url, {
     max,
     connect_timeout: connectTimeoutSeconds,
     idle_timeout: 30,
     onnotice: () => {},
     connection: { application_name: applicationName },
+    ...(onQuery ? { debug: (_connection: number, query: string) => onQuery(query) } : {}),
   });
   const db = drizzle({ client, schema, casing: 'snake_case' });
   return {
