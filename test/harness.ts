@@ -71,10 +71,19 @@ export async function createPipeline(
     tenantMaxInFlight = 0,
     heartbeatMs = 15_000,
     jwt,
+    authCacheTtlMs,
+    streamMaxSubscriptions,
+    wsMaxSubscriptions,
   }: {
     /** Accept JWT bearer tokens too. */
     jwt?: JwtVerifier;
     heartbeatMs?: number;
+    /** AUTH_CACHE_TTL_MS of the key store. @defaultValue 5 s */
+    authCacheTtlMs?: number;
+    /** STREAM_MAX_SUBSCRIPTIONS of the event hub. @defaultValue 10,000 */
+    streamMaxSubscriptions?: number;
+    /** WS_MAX_SUBSCRIPTIONS. @defaultValue 100 */
+    wsMaxSubscriptions?: number;
     bodyLimitBytes?: number;
     rateLimit?: { perSecond: number; burst: number };
     tenantMaxInFlight?: number;
@@ -86,13 +95,21 @@ export async function createPipeline(
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
-  const keys = createApiKeyStore({ database });
+  const keys = createApiKeyStore({
+    database,
+    ...(authCacheTtlMs === undefined ? {} : { cacheTtlMs: authCacheTtlMs }),
+  });
   const { key: apiKey } = await keys.create({ tenant: 'default', name: 'test', scopes: ['admin'] });
   const subscriber = createRedis(services.redisUrl, 'subscriber');
-  const hub = createEventHub({ subscriber, logger });
+  const hub = createEventHub({
+    subscriber,
+    logger,
+    ...(streamMaxSubscriptions ? { maxListeners: streamMaxSubscriptions } : {}),
+  });
   const app = createApp({
     hub,
     heartbeatMs,
+    ...(wsMaxSubscriptions ? { wsMaxSubscriptions } : {}),
     logger,
     registry,
     queues,

@@ -58,8 +58,14 @@ export interface NewApiKey {
 }
 
 export interface ApiKeyStore {
-  /** The principal of a valid, unrevoked, unexpired key; undefined otherwise. */
-  authenticate(key: string): Promise<Principal | undefined>;
+  /**
+   * The principal of a valid, unrevoked, unexpired key; undefined otherwise. `maxAgeMs`
+   * reads the key again when its cached lookup is older than that (open streams re-check
+   * with half the cache TTL, so a revocation anywhere reaches them within one TTL).
+   */
+  authenticate(key: string, options?: { maxAgeMs?: number }): Promise<Principal | undefined>;
+  /** How long a lookup is cached (AUTH_CACHE_TTL_MS). */
+  readonly cacheTtlMs: number;
   /** Stores a key and returns it with its secret: the only time the secret is shown. */
   create(init: NewApiKey): Promise<ApiKeyInfo & { key: string }>;
   list(tenant: string): Promise<ApiKeyInfo[]>;
@@ -78,24 +84,25 @@ export function createApiKeyStore({
   database: Database;
   cacheTtlMs?: number;
 }): ApiKeyStore {
-  const cache = new Map<string, { row: ApiKeyRow | undefined; until: number }>();
+  const cache = new Map<string, { row: ApiKeyRow | undefined; loadedAt: number }>();
 
-  async function load(keyId: string): Promise<ApiKeyRow | undefined> {
+  async function load(keyId: string, maxAgeMs: number): Promise<ApiKeyRow | undefined> {
     const cached = cache.get(keyId);
-    if (cached && cached.until > Date.now()) return cached.row;
+    if (cached && Date.now() - cached.loadedAt < Math.min(cacheTtlMs, maxAgeMs)) return cached.row;
     const row = await database.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyId, keyId) });
     if (cache.size > 10_000) cache.clear();
-    cache.set(keyId, { row, until: Date.now() + cacheTtlMs });
+    cache.set(keyId, { row, loadedAt: Date.now() });
     return row;
   }
 
   return {
-    async authenticate(key) {
+    cacheTtlMs,
+    async authenticate(key, { maxAgeMs = cacheTtlMs } = {}) {
       const parsed = parseApiKey(key);
       if (!parsed) return undefined;
       let row: ApiKeyRow | undefined;
       try {
-        row = await load(parsed.keyId);
+        row = await load(parsed.keyId, maxAgeMs);
       } catch (error) {
         throw new ConveyorError('UNAVAILABLE', 'cannot check the API key: Postgres is unavailable', {
           cause: error,
