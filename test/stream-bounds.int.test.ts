@@ -276,6 +276,27 @@ describe('WebSocket bounds', () => {
     await until(() => b.p.hub.clients() === 0 && b.p.hub.listeners() === 0);
   });
 
+  it('answers every message, refusing those past 16 waiting to be handled', async () => {
+    const socket = await openSocket(a.base, a.p.apiKey);
+    const ids = Array.from(
+      { length: 40 },
+      (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    );
+    for (const id of ids) socket.ws.send(JSON.stringify({ op: 'subscribe', jobs: [id] }));
+    const errors = () => socket.messages.filter((m) => m.type === 'error').map((m) => String(m.message));
+    const refusedCount = () => errors().filter((m) => m.includes('at most 16 unanswered')).length;
+    const answered = () => socket.messages.filter((m) => m.type === 'subscribed').length;
+    await until(() => answered() + refusedCount() === 40);
+    const refused = errors().filter((m) => m.includes('at most 16 unanswered'));
+    expect(refused.length).toBeGreaterThan(0);
+    // Each handled message answers one "no job" error and one "subscribed"; each refused one error.
+    expect(errors().filter((m) => m.includes('no job')).length).toBe(40 - refused.length);
+    expect(socket.messages.filter((m) => m.type === 'subscribed').length).toBe(40 - refused.length);
+    expect(socket.ws.readyState).toBe(WebSocket.OPEN);
+    socket.ws.close();
+    await until(() => a.p.hub.clients() === 0);
+  });
+
   it('leaves no stream client and no channel behind when 20 sockets send 10 identical subscribes and close at once', async () => {
     const id = await submitDelayed();
     const message = JSON.stringify({ op: 'subscribe', jobs: [id], types: ['echo'] });
