@@ -72,12 +72,21 @@ export async function createPipeline(
     heartbeatMs = 15_000,
     jwt,
     onQuery,
+    authCacheTtlMs,
+    streamMaxSubscriptions,
+    wsMaxSubscriptions,
   }: {
     /** Accept JWT bearer tokens too. */
     jwt?: JwtVerifier;
     /** Sees every query the pipeline's Postgres pool sends (to count them). */
     onQuery?: (query: string) => void;
     heartbeatMs?: number;
+    /** AUTH_CACHE_TTL_MS of the key store. @defaultValue 5 s */
+    authCacheTtlMs?: number;
+    /** STREAM_MAX_SUBSCRIPTIONS of the event hub. @defaultValue 10,000 */
+    streamMaxSubscriptions?: number;
+    /** WS_MAX_SUBSCRIPTIONS. @defaultValue 100 */
+    wsMaxSubscriptions?: number;
     bodyLimitBytes?: number;
     rateLimit?: { perSecond: number; burst: number };
     tenantMaxInFlight?: number;
@@ -89,7 +98,10 @@ export async function createPipeline(
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
   const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
-  const keys = createApiKeyStore({ database });
+  const keys = createApiKeyStore({
+    database,
+    ...(authCacheTtlMs === undefined ? {} : { cacheTtlMs: authCacheTtlMs }),
+  });
   // Like BOOTSTRAP_ADMIN_KEY: the deployment's own key, admin of `default` and operator.
   const { key: apiKey } = await keys.create({
     tenant: 'default',
@@ -97,10 +109,15 @@ export async function createPipeline(
     scopes: ['admin', 'operator'],
   });
   const subscriber = createRedis(services.redisUrl, 'subscriber');
-  const hub = createEventHub({ subscriber, logger });
+  const hub = createEventHub({
+    subscriber,
+    logger,
+    ...(streamMaxSubscriptions ? { maxListeners: streamMaxSubscriptions } : {}),
+  });
   const app = createApp({
     hub,
     heartbeatMs,
+    ...(wsMaxSubscriptions ? { wsMaxSubscriptions } : {}),
     logger,
     registry,
     queues,

@@ -5,7 +5,8 @@ import { useTestServices } from '@conveyor/dev/testing';
 import { type ServerType, serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
+import { createWebSocketServer } from '../apps/api/src/index.js';
 import { createPipeline, type Pipeline, postJson } from './harness.js';
 
 const services = useTestServices();
@@ -21,7 +22,7 @@ beforeAll(async () => {
     fetch: p.app.fetch,
     port: 0,
     hostname: '127.0.0.1',
-    websocket: { server: new WebSocketServer({ noServer: true }) },
+    websocket: { server: createWebSocketServer() },
   });
   await new Promise((resolve) => server.once('listening', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

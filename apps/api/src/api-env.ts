@@ -5,6 +5,8 @@ import type { Principal } from './auth/principal.js';
 export interface ApiEnv {
   Variables: RequestIdVariables & {
     principal?: Principal;
+    /** Whether the request's credential still authenticates with the route's scope (streams re-check it). */
+    stillAuthenticated?: () => Promise<boolean>;
     /** The job a request is about, for its log line. */
     jobId?: string;
   };

@@ -37,6 +37,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { wsRoutes } from './routes/ws.js';
 import { createScheduleService } from './schedules/schedule-service.js';
+import { credentialCheckMs } from './streams/credential-watch.js';
 import type { EventHub } from './streams/event-hub.js';
 import { createWebhookService } from './webhooks/webhook-service.js';
 
@@ -81,6 +82,8 @@ export interface ApiDeps {
   hub: EventHub;
   /** SSE heartbeat period. @defaultValue 15 s */
   heartbeatMs?: number;
+  /** Most jobs plus types one WebSocket follows (WS_MAX_SUBSCRIPTIONS). @defaultValue 100 */
+  wsMaxSubscriptions?: number;
   /** Where the API's metrics are registered (served at /metrics). @defaultValue a new Registry */
   metricsRegistry?: Registry;
   /** Retries of the deliveries a cancel enqueues (CALLBACK_MAX_ATTEMPTS, CALLBACK_BACKOFF_MS). */
@@ -125,7 +128,9 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
       cors({ origin: [...corsOrigins], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] }),
     );
   }
-  app.use('/v1/*', authenticate(deps.auth));
+  // Open streams check their credential again this often, with key lookups at most this old.
+  const recheckMs = credentialCheckMs(deps.auth.keys.cacheTtlMs);
+  app.use('/v1/*', authenticate({ ...deps.auth, recheckMaxAgeMs: recheckMs }));
   app.use(
     '/v1/*',
     rateLimit({
@@ -147,12 +152,18 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/v1', jobTypeRoutes(deps));
   app.route('/v1', keyRoutes({ keys: deps.auth.keys }));
   app.route('/v1', queueRoutes(deps));
-  const streams = { hub: deps.hub, store, prefix: deps.queues.prefix };
+  const streams = { hub: deps.hub, store, prefix: deps.queues.prefix, recheckMs };
   app.route(
     '/v1',
     eventRoutes({ ...streams, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) }),
   );
-  app.route('/v1', wsRoutes(streams));
+  app.route(
+    '/v1',
+    wsRoutes({
+      ...streams,
+      ...(deps.wsMaxSubscriptions ? { maxSubscriptions: deps.wsMaxSubscriptions } : {}),
+    }),
+  );
   app.route('/', docsRoutes(deps));
   app.route('/', dashboardRoutes());
 

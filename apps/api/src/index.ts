@@ -4,4 +4,5 @@ export { type ApiDeps, createApp } from './app.js';
 export { type ApiKeyStore, createApiKeyStore } from './auth/api-keys.js';
 export { createJwtVerifier, type JwtOptions, type JwtVerifier } from './auth/jwt-verifier.js';
 export { createQueueSet, type QueueSet } from './queues.js';
-export { createEventHub, type EventHub } from './streams/event-hub.js';
+export { createEventHub, type EventHub, type EventHubOptions } from './streams/event-hub.js';
+export { createWebSocketServer, WS_MAX_PAYLOAD_BYTES } from './streams/websocket-server.js';

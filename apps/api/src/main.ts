@@ -5,12 +5,12 @@ import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
-import { WebSocketServer } from 'ws';
 import { createApp } from './app.js';
 import { createApiKeyStore } from './auth/api-keys.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createQueueSet } from './queues.js';
 import { createEventHub } from './streams/event-hub.js';
+import { createWebSocketServer } from './streams/websocket-server.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(apiEnv, process.env);
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   });
   const subscriber = createRedis(config.REDIS_URL, 'subscriber', 'conveyor-api-events');
   subscriber.on('error', (error) => logger.warn({ err: error }, 'redis subscriber error'));
-  const hub = createEventHub({ subscriber, logger });
+  const hub = createEventHub({ subscriber, logger, maxListeners: config.STREAM_MAX_SUBSCRIPTIONS });
   const app = createApp({
     logger,
     registry,
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     tenantMaxInFlight: config.TENANT_MAX_IN_FLIGHT,
     corsOrigins: config.CORS_ORIGINS,
     hub,
+    wsMaxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
     callbacks: { maxAttempts: config.CALLBACK_MAX_ATTEMPTS, backoffMs: config.CALLBACK_BACKOFF_MS },
   });
 
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       fetch: app.fetch,
       port: config.PORT,
       hostname: config.HOST,
-      websocket: { server: new WebSocketServer({ noServer: true }) },
+      websocket: { server: createWebSocketServer() },
     },
     (info) => {
       logger.info({ port: info.port, host: config.HOST }, `api listening on http://127.0.0.1:${info.port}`);

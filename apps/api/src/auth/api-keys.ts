@@ -70,8 +70,14 @@ export interface NewApiKey {
 }
 
 export interface ApiKeyStore {
-  /** The principal of a valid, unrevoked, unexpired key; undefined otherwise. */
-  authenticate(key: string): Promise<Principal | undefined>;
+  /**
+   * The principal of a valid, unrevoked, unexpired key; undefined otherwise. `maxAgeMs`
+   * reads the key again when its cached lookup is older than that (open streams re-check
+   * with half the cache TTL, so a revocation anywhere reaches them within one TTL).
+   */
+  authenticate(key: string, options?: { maxAgeMs?: number }): Promise<Principal | undefined>;
+  /** How long a lookup is cached (AUTH_CACHE_TTL_MS). */
+  readonly cacheTtlMs: number;
   /** Stores a key and returns it with its secret: the only time the secret is shown. */
   create(init: NewApiKey): Promise<ApiKeyInfo & { key: string }>;
   list(tenant: string): Promise<ApiKeyInfo[]>;
@@ -111,7 +117,8 @@ export function createApiKeyStore({
   /** How long a key id that is not in Postgres is answered 401 without a lookup. @defaultValue cacheTtlMs */
   negativeTtlMs?: number;
 }): ApiKeyStore {
-  const found = new Map<string, { row: ApiKeyRow; until: number }>();
+  /** Lookups by key id, with the time each was read. */
+  const found = new Map<string, { row: ApiKeyRow; loadedAt: number }>();
   const unknown = new Map<string, number>();
   const pending = new Map<string, Promise<ApiKeyRow | undefined>>();
 
@@ -119,7 +126,7 @@ export function createApiKeyStore({
     const row = await database.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyId, keyId) });
     if (row) {
       unknown.delete(keyId);
-      if (cacheTtlMs > 0) remember(found, keyId, { row, until: Date.now() + cacheTtlMs });
+      if (cacheTtlMs > 0) remember(found, keyId, { row, loadedAt: Date.now() });
     } else if (negativeTtlMs > 0) {
       found.delete(keyId);
       remember(unknown, keyId, Date.now() + negativeTtlMs);
@@ -127,10 +134,10 @@ export function createApiKeyStore({
     return row;
   }
 
-  async function load(keyId: string): Promise<ApiKeyRow | undefined> {
+  async function load(keyId: string, maxAgeMs: number): Promise<ApiKeyRow | undefined> {
     const now = Date.now();
     const cached = found.get(keyId);
-    if (cached && cached.until > now) return cached.row;
+    if (cached && now - cached.loadedAt < Math.min(cacheTtlMs, maxAgeMs)) return cached.row;
     const miss = unknown.get(keyId);
     if (miss !== undefined && miss > now) return undefined;
     let lookup = pending.get(keyId);
@@ -142,12 +149,13 @@ export function createApiKeyStore({
   }
 
   return {
-    async authenticate(key) {
+    cacheTtlMs,
+    async authenticate(key, { maxAgeMs = cacheTtlMs } = {}) {
       const parsed = parseApiKey(key);
       if (!parsed) return undefined;
       let row: ApiKeyRow | undefined;
       try {
-        row = await load(parsed.keyId);
+        row = await load(parsed.keyId, maxAgeMs);
       } catch (error) {
         throw new ConveyorError('UNAVAILABLE', 'cannot check the API key: Postgres is unavailable', {
           cause: error,

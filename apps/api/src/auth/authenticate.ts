@@ -23,14 +23,18 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/;
 
 /**
  * Authenticates every request with `Authorization: Bearer <API key or JWT>` and checks the
- * route's scope: 401 without valid credentials, 403 without the scope. Sets c.get('principal').
+ * route's scope: 401 without valid credentials, 403 without the scope. Sets c.get('principal'),
+ * and c.get('stillAuthenticated') for streams to check the same credential again later.
  */
 export function authenticate({
   keys,
   jwt,
+  recheckMaxAgeMs,
 }: {
   keys: ApiKeyStore;
   jwt?: JwtVerifier | undefined;
+  /** How old a cached key lookup may be when a stream checks again. @defaultValue the cache TTL */
+  recheckMaxAgeMs?: number;
 }): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
@@ -60,6 +64,12 @@ export function authenticate({
       );
     }
     c.set('principal', principal);
+    c.set('stillAuthenticated', async () => {
+      const again = token.startsWith('cvk_')
+        ? await keys.authenticate(token, { maxAgeMs: recheckMaxAgeMs ?? keys.cacheTtlMs })
+        : await jwt?.(token);
+      return again !== undefined && again.tenant === principal.tenant && hasScope(again, scope);
+    });
     await next();
   };
 }

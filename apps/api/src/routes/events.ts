@@ -1,12 +1,14 @@
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { isUuid, jobStatuses } from '@conveyor/core/jobs';
-import { Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import type { HttpBindings } from '@hono/node-server';
+import { type Context, Hono } from 'hono';
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { JobStore } from '../jobs/job-store.js';
-import { createClientQueue } from '../streams/client-queue.js';
+import { type ClientQueue, createClientQueue } from '../streams/client-queue.js';
+import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
 import { tenantOf } from '../tenant.js';
@@ -38,10 +40,65 @@ export interface EventRouteDeps {
   prefix: string;
   /** A comment line every this often keeps proxies from closing an idle stream. @defaultValue 15 s */
   heartbeatMs?: number;
+  /** How often an open stream checks its credential again (credentialCheckMs). @defaultValue 2.5 s */
+  recheckMs?: number;
+}
+
+/** Why a stream's queue closes when its credential stops authenticating. */
+const CREDENTIAL_LOST = 'credential revoked or expired';
+/** How long a stream whose credential is gone may take to write its end before it is cut. */
+const END_GRACE_MS = 1_000;
+
+/**
+ * Writes `events` to an SSE stream until the queue closes, with heartbeats, and re-checks
+ * the request's credential: when it no longer authenticates the stream ends with an
+ * `event: error` (a problem). A client too slow to keep up (more than 1,000 events waiting)
+ * has its connection destroyed at once: it is not reading, so a graceful end would wait for
+ * it forever; likewise a client whose credential is gone but who does not read the end.
+ */
+async function pipeEvents(
+  c: Context<ApiEnv>,
+  stream: SSEStreamingApi,
+  events: ClientQueue<StatusEvent>,
+  { heartbeatMs, recheckMs }: { heartbeatMs: number; recheckMs: number },
+): Promise<void> {
+  // Only a response still being written: a finished one's socket may serve the next request.
+  const destroy = () => {
+    const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+    if (outgoing && !outgoing.writableFinished) outgoing.destroy();
+  };
+  events.onClose((reason) => {
+    if (reason.startsWith('client too slow')) destroy();
+    else if (reason === CREDENTIAL_LOST) setTimeout(destroy, END_GRACE_MS).unref();
+  });
+  const heartbeat = setInterval(() => void stream.write(': heartbeat\n\n'), heartbeatMs);
+  const check = c.get('stillAuthenticated');
+  const unwatch = check
+    ? watchCredential({ check, everyMs: recheckMs, onLost: () => events.close(CREDENTIAL_LOST) })
+    : () => {};
+  try {
+    for (let event = await events.next(); event; event = await events.next()) {
+      await stream.writeSSE({ event: 'status', data: JSON.stringify(event) });
+    }
+    if (events.reason === CREDENTIAL_LOST && !stream.aborted) {
+      const problem = { code: 'UNAUTHENTICATED', message: `the API key or token was ${CREDENTIAL_LOST}` };
+      await stream.writeSSE({ event: 'error', data: JSON.stringify(problem) });
+    }
+  } finally {
+    clearInterval(heartbeat);
+    unwatch();
+  }
 }
 
 /** SSE streams: one job (snapshot first, closes after the terminal event) and the tenant's firehose. */
-export function eventRoutes({ hub, store, prefix, heartbeatMs = 15_000 }: EventRouteDeps): Hono<ApiEnv> {
+export function eventRoutes({
+  hub,
+  store,
+  prefix,
+  heartbeatMs = 15_000,
+  recheckMs = 2_500,
+}: EventRouteDeps): Hono<ApiEnv> {
+  const timing = { heartbeatMs, recheckMs };
   return new Hono<ApiEnv>()
     .get('/jobs/:id/events', async (c) => {
       const id = c.req.param('id');
@@ -58,14 +115,10 @@ export function eventRoutes({ hub, store, prefix, heartbeatMs = 15_000 }: EventR
       );
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
-        const heartbeat = setInterval(() => void stream.write(': heartbeat\n\n'), heartbeatMs);
         try {
           await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(snapshot) });
-          for (let event = await events.next(); event; event = await events.next()) {
-            await stream.writeSSE({ event: 'status', data: JSON.stringify(event) });
-          }
+          await pipeEvents(c, stream, events, timing);
         } finally {
-          clearInterval(heartbeat);
           stop();
         }
       });
@@ -78,10 +131,10 @@ export function eventRoutes({ hub, store, prefix, heartbeatMs = 15_000 }: EventR
         (!query.queue || query.queue.includes(e.queue)) &&
         (!query.status || query.status.includes(e.status));
       const events = createClientQueue<StatusEvent>();
-      const untrack = hub.track(events);
       const unlisten = await hub.listen(eventChannels(prefix).tenant(tenant), (event) => {
         if (event.tenant === tenant && matches(event)) events.push(event);
       });
+      const untrack = hub.track(events);
       const stop = () => {
         unlisten();
         untrack();
@@ -89,14 +142,10 @@ export function eventRoutes({ hub, store, prefix, heartbeatMs = 15_000 }: EventR
       };
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
-        const heartbeat = setInterval(() => void stream.write(': heartbeat\n\n'), heartbeatMs);
         try {
           await stream.write(': connected\n\n');
-          for (let event = await events.next(); event; event = await events.next()) {
-            await stream.writeSSE({ event: 'status', data: JSON.stringify(event) });
-          }
+          await pipeEvents(c, stream, events, timing);
         } finally {
-          clearInterval(heartbeat);
           stop();
         }
       });

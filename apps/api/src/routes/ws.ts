@@ -6,6 +6,7 @@ import type { WSContext } from 'hono/ws';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { JobStore } from '../jobs/job-store.js';
+import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
 import { tenantOf } from '../tenant.js';
@@ -22,6 +23,22 @@ export const wsClientMessage = v.variant('op', [
 
 /** Bytes a client may leave unread in its socket before it is dropped as too slow. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Messages of one socket waiting to be handled (they are handled one at a time, in order). */
+const MAX_PENDING_MESSAGES = 16;
+/** How long a client may take to answer the server's close before its socket is cut. */
+const CLOSE_GRACE_MS = 1_000;
+
+export interface WsRouteDeps {
+  hub: EventHub;
+  store: JobStore;
+  prefix: string;
+  /** Most jobs plus types one socket follows at once (WS_MAX_SUBSCRIPTIONS). @defaultValue 100 */
+  maxSubscriptions?: number;
+  /** How often an open socket checks its credential again (credentialCheckMs). @defaultValue 2.5 s */
+  recheckMs?: number;
+}
+
+type RawSocket = { bufferedAmount?: number; terminate?: () => void } | undefined;
 
 /**
  * GET /v1/ws: subscribe and unsubscribe to job ids and job types over one WebSocket.
@@ -29,116 +46,188 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
  * Client → server: `{"op":"subscribe","jobs":["<id>"],"types":["sleep"]}` (or "unsubscribe").
  * Server → client: `{"type":"snapshot","job":…}` per subscribed job, `{"type":"event","event":…}`,
  * `{"type":"subscribed"|"unsubscribed","jobs":[…],"types":[…]}`, `{"type":"error","message":…}`.
+ * A socket's messages are handled one at a time, in order, so subscribes, unsubscribes and a
+ * close racing each other leave nothing subscribed behind.
  */
 export function wsRoutes({
   hub,
   store,
   prefix,
-}: {
-  hub: EventHub;
-  store: JobStore;
-  prefix: string;
-}): Hono<ApiEnv> {
+  maxSubscriptions = 100,
+  recheckMs = 2_500,
+}: WsRouteDeps): Hono<ApiEnv> {
   return new Hono<ApiEnv>().get(
     '/ws',
     upgradeWebSocket((c) => {
       const tenant = tenantOf(c);
+      const stillAuthenticated = c.get('stillAuthenticated');
       const jobStops = new Map<string, () => void>();
       const types = new Set<string>();
       let stopTypes: (() => void) | undefined;
       let socket: WSContext | undefined;
+      let released = false;
+      let untrack = () => {};
+      let unwatch = () => {};
+      let pending = 0;
+      let handled: Promise<void> = Promise.resolve();
 
-      const send = (ws: WSContext, payload: unknown) => {
-        const raw = ws.raw as { bufferedAmount?: number } | undefined;
-        if ((raw?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
-          ws.close(1008, 'client too slow');
-          return;
-        }
-        ws.send(JSON.stringify(payload));
-      };
-      const stopAll = () => {
+      /** Stops everything this socket follows; after it, nothing is subscribed again. */
+      const release = () => {
+        if (released) return;
+        released = true;
         for (const stop of jobStops.values()) stop();
         jobStops.clear();
         stopTypes?.();
         stopTypes = undefined;
+        untrack();
+        unwatch();
       };
-      const untrack = hub.track({ close: () => socket?.close(1001, 'server shutting down') });
+      /** Closes from the server's side, releasing at once rather than when the client answers. */
+      const end = (code: number, reason: string) => {
+        const ws = socket;
+        release();
+        if (!ws) return;
+        ws.close(code, reason);
+        setTimeout(() => (ws.raw as RawSocket)?.terminate?.(), CLOSE_GRACE_MS).unref();
+      };
+      const send = (payload: unknown) => {
+        if (released || !socket) return;
+        if (((socket.raw as RawSocket)?.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) {
+          end(1008, 'client too slow');
+          return;
+        }
+        socket.send(JSON.stringify(payload));
+      };
+      const following = () => jobStops.size + types.size;
+      const limitMessage = `subscription limit reached: a socket follows at most ${maxSubscriptions} jobs and types together (WS_MAX_SUBSCRIPTIONS); unsubscribe first`;
 
-      async function subscribeJob(ws: WSContext, id: string) {
-        if (jobStops.has(id)) return;
-        const stream = await openJobStream({ hub, store, prefix }, tenant, id.toLowerCase());
+      async function subscribeJob(id: string) {
+        const stream = await openJobStream({ hub, store, prefix }, tenant, id);
+        if (released) {
+          stream.stop();
+          return;
+        }
         jobStops.set(id, stream.stop);
-        send(ws, { type: 'snapshot', job: stream.snapshot });
+        send({ type: 'snapshot', job: stream.snapshot });
         void (async () => {
           for (let event = await stream.events.next(); event; event = await stream.events.next()) {
-            send(ws, { type: 'event', event });
+            send({ type: 'event', event });
           }
-          if (stream.events.reason?.startsWith('client too slow')) ws.close(1008, 'client too slow');
+          if (stream.events.reason?.startsWith('client too slow')) end(1008, 'client too slow');
           stream.stop();
-          jobStops.delete(id);
+          if (jobStops.get(id) === stream.stop) jobStops.delete(id);
         })();
       }
 
-      async function subscribeTypes(ws: WSContext, names: string[]) {
-        for (const name of names) types.add(name);
-        stopTypes ??= await hub.listen(eventChannels(prefix).tenant(tenant), (event: StatusEvent) => {
-          if (event.tenant === tenant && types.has(event.type)) send(ws, { type: 'event', event });
-        });
+      async function subscribe(jobs: string[], names: string[]) {
+        const accepted: { jobs: string[]; types: string[] } = { jobs: [], types: [] };
+        for (const id of jobs) {
+          if (released) return;
+          if (!jobStops.has(id) && following() >= maxSubscriptions) {
+            send({ type: 'error', message: limitMessage, job: id });
+            continue;
+          }
+          try {
+            if (!jobStops.has(id)) await subscribeJob(id);
+            accepted.jobs.push(id);
+          } catch (error) {
+            send({
+              type: 'error',
+              message: isConveyorError(error) ? error.message : 'could not subscribe',
+              job: id,
+            });
+          }
+        }
+        const added: string[] = [];
+        for (const name of names) {
+          if (types.has(name)) {
+            accepted.types.push(name);
+          } else if (following() >= maxSubscriptions) {
+            send({ type: 'error', message: limitMessage, jobType: name });
+          } else {
+            types.add(name);
+            added.push(name);
+          }
+        }
+        if (types.size > 0 && !stopTypes && !released) {
+          try {
+            const stop = await hub.listen(eventChannels(prefix).tenant(tenant), (event: StatusEvent) => {
+              if (event.tenant === tenant && types.has(event.type)) send({ type: 'event', event });
+            });
+            if (released) stop();
+            else stopTypes = stop;
+          } catch (error) {
+            for (const name of added) types.delete(name);
+            added.length = 0;
+            send({ type: 'error', message: isConveyorError(error) ? error.message : 'could not subscribe' });
+          }
+        }
+        accepted.types.push(...added);
+        send({ type: 'subscribed', ...accepted });
+      }
+
+      function unsubscribe(jobs: string[], names: string[]) {
+        for (const id of jobs) {
+          jobStops.get(id)?.();
+          jobStops.delete(id);
+        }
+        for (const name of names) types.delete(name);
+        if (types.size === 0) {
+          stopTypes?.();
+          stopTypes = undefined;
+        }
+        send({ type: 'unsubscribed', jobs, types: names });
+      }
+
+      async function handle(data: unknown) {
+        let parsed: v.InferOutput<typeof wsClientMessage>;
+        try {
+          parsed = v.parse(wsClientMessage, JSON.parse(typeof data === 'string' ? data : ''));
+        } catch (error) {
+          const reason = error instanceof v.ValiError ? v.summarize(error.issues) : 'not JSON';
+          send({
+            type: 'error',
+            message: `bad message (${reason}); send {"op":"subscribe"|"unsubscribe","jobs":[ids],"types":[names]}`,
+          });
+          return;
+        }
+        const jobs = [...new Set((parsed.jobs ?? []).map((id) => id.toLowerCase()))];
+        const names = [...new Set(parsed.types ?? [])];
+        if (parsed.op === 'unsubscribe') unsubscribe(jobs, names);
+        else await subscribe(jobs, names);
       }
 
       return {
         onOpen: (_event, ws) => {
           socket = ws;
+          untrack = hub.track({ close: () => end(1001, 'server shutting down') });
+          if (stillAuthenticated) {
+            unwatch = watchCredential({
+              check: stillAuthenticated,
+              everyMs: recheckMs,
+              onLost: () => end(1008, 'credential revoked or expired'),
+            });
+          }
         },
-        onMessage: async (event, ws) => {
-          let parsed: v.InferOutput<typeof wsClientMessage>;
-          try {
-            parsed = v.parse(wsClientMessage, JSON.parse(typeof event.data === 'string' ? event.data : ''));
-          } catch (error) {
-            const reason = error instanceof v.ValiError ? v.summarize(error.issues) : 'not JSON';
-            send(ws, {
+        onMessage: (event) => {
+          if (released) return;
+          if (pending >= MAX_PENDING_MESSAGES) {
+            send({
               type: 'error',
-              message: `bad message (${reason}); send {"op":"subscribe"|"unsubscribe","jobs":[ids],"types":[names]}`,
+              message: `too many messages waiting: a socket may have at most ${MAX_PENDING_MESSAGES} unanswered; wait for the answers`,
             });
             return;
           }
-          const jobs = parsed.jobs ?? [];
-          const names = parsed.types ?? [];
-          if (parsed.op === 'unsubscribe') {
-            for (const id of jobs) {
-              jobStops.get(id)?.();
-              jobStops.delete(id);
-            }
-            for (const name of names) types.delete(name);
-            if (types.size === 0) {
-              stopTypes?.();
-              stopTypes = undefined;
-            }
-            send(ws, { type: 'unsubscribed', jobs, types: names });
-            return;
-          }
-          for (const id of jobs) {
-            try {
-              await subscribeJob(ws, id);
-            } catch (error) {
-              send(ws, {
-                type: 'error',
-                message: isConveyorError(error) ? error.message : 'could not subscribe',
-                job: id,
-              });
-            }
-          }
-          if (names.length > 0) await subscribeTypes(ws, names);
-          send(ws, { type: 'subscribed', jobs, types: names });
+          pending++;
+          handled = handled
+            .then(() => (released ? undefined : handle(event.data)))
+            .catch(() => send({ type: 'error', message: 'could not handle the message' }))
+            .finally(() => {
+              pending--;
+            });
         },
-        onClose: () => {
-          stopAll();
-          untrack();
-        },
-        onError: () => {
-          stopAll();
-          untrack();
-        },
+        onClose: release,
+        onError: release,
       };
     }),
   );

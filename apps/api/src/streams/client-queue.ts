@@ -8,6 +8,8 @@ export interface ClientQueue<T> {
   /** Resolves with the next item, or undefined once closed and empty. */
   next(): Promise<T | undefined>;
   close(reason?: string): void;
+  /** Calls `listener` with the reason when the queue closes (at once if it is closed). */
+  onClose(listener: (reason: string) => void): void;
   readonly closed: boolean;
   /** Why the queue closed: undefined while open. */
   readonly reason: string | undefined;
@@ -17,6 +19,7 @@ export function createClientQueue<T>(limit = 1_000): ClientQueue<T> {
   const items: T[] = [];
   let waiting: ((item: T | undefined) => void) | undefined;
   let reason: string | undefined;
+  const closeListeners: ((reason: string) => void)[] = [];
   const queue: ClientQueue<T> = {
     push(item) {
       if (reason !== undefined) return;
@@ -44,6 +47,11 @@ export function createClientQueue<T>(limit = 1_000): ClientQueue<T> {
       reason = why;
       waiting?.(undefined);
       waiting = undefined;
+      for (const listener of closeListeners.splice(0)) listener(why);
+    },
+    onClose(listener) {
+      if (reason === undefined) closeListeners.push(listener);
+      else listener(reason);
     },
     get closed() {
       return reason !== undefined;

@@ -1,3 +1,4 @@
+import { ConveyorError } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
 import type { Redis } from 'ioredis';
@@ -10,10 +11,15 @@ export type EventListener = (event: StatusEvent) => void;
  * stream clients receives no event traffic at all.
  */
 export interface EventHub {
-  /** Starts delivering the channel's events to `listener`; call the returned function to stop. */
+  /**
+   * Starts delivering the channel's events to `listener`; call the returned function to stop.
+   * Throws UNAVAILABLE when the process already holds its most listeners.
+   */
   listen(channel: string, listener: EventListener): Promise<() => void>;
   /** Channels currently subscribed. */
   channels(): string[];
+  /** Listeners right now, over all channels. */
+  listeners(): number;
   /** Closes `queue` when the hub closes (shutdown); call the returned function when the stream ends. */
   track(queue: { close(reason?: string): void }): () => void;
   /** Stream clients connected right now. */
@@ -22,51 +28,87 @@ export interface EventHub {
   close(): Promise<void>;
 }
 
-/**
- * @param subscriber a dedicated connection (`createRedis(url, 'subscriber')`): in subscriber
- *   mode it can do nothing else.
- */
-export function createEventHub({ subscriber, logger }: { subscriber: Redis; logger: Logger }): EventHub {
-  const listeners = new Map<string, Set<EventListener>>();
-  const clients = new Set<{ close(reason?: string): void }>();
+export interface EventHubOptions {
+  /** A dedicated connection (`createRedis(url, 'subscriber')`): in subscriber mode it can do nothing else. */
+  subscriber: Redis;
+  logger: Logger;
+  /**
+   * Most listeners at once (STREAM_MAX_SUBSCRIPTIONS): one per SSE stream, per job a
+   * WebSocket follows and per WebSocket following types. Bounds the channels and memory
+   * one API process holds. @defaultValue 10,000
+   */
+  maxListeners?: number;
+}
 
-  subscriber.on('message', (channel: string, message: string) => {
-    const set = listeners.get(channel);
-    if (!set) return;
+/** One subscribed channel: its listeners, and the SUBSCRIBE every listener waits for. */
+interface Channel {
+  listeners: Set<EventListener>;
+  subscribed: Promise<unknown>;
+}
+
+export function createEventHub({ subscriber, logger, maxListeners = 10_000 }: EventHubOptions): EventHub {
+  const channels = new Map<string, Channel>();
+  const clients = new Set<{ close(reason?: string): void }>();
+  let listening = 0;
+
+  subscriber.on('message', (name: string, message: string) => {
+    const channel = channels.get(name);
+    if (!channel) return;
     let event: StatusEvent;
     try {
       event = JSON.parse(message) as StatusEvent;
     } catch {
-      logger.warn({ channel }, 'unparseable status event dropped');
+      logger.warn({ channel: name }, 'unparseable status event dropped');
       return;
     }
-    for (const listener of set) listener(event);
+    for (const listener of channel.listeners) listener(event);
   });
 
   return {
-    async listen(channel, listener) {
-      let set = listeners.get(channel);
-      if (!set) {
-        set = new Set();
-        listeners.set(channel, set);
-        await subscriber.subscribe(channel);
+    async listen(name, listener) {
+      if (listening >= maxListeners) {
+        throw new ConveyorError(
+          'UNAVAILABLE',
+          `this API process already serves ${maxListeners} stream subscriptions (STREAM_MAX_SUBSCRIPTIONS); try again later`,
+          { retryable: true },
+        );
       }
-      set.add(listener);
+      // Bookkeeping is synchronous, before any await: a listen and a stop racing each other
+      // (or many listens of one channel) always leave the channel subscribed exactly while
+      // it has listeners.
+      let channel = channels.get(name);
+      if (!channel) {
+        channel = { listeners: new Set(), subscribed: subscriber.subscribe(name) };
+        channels.set(name, channel);
+      }
+      const mine = channel;
+      mine.listeners.add(listener);
+      listening++;
       let done = false;
-      return () => {
+      const stop = () => {
         if (done) return;
         done = true;
-        const current = listeners.get(channel);
-        current?.delete(listener);
-        if (current && current.size === 0) {
-          listeners.delete(channel);
-          subscriber
-            .unsubscribe(channel)
-            .catch((error: unknown) => logger.warn({ err: error, channel }, 'unsubscribe failed'));
-        }
+        listening--;
+        mine.listeners.delete(listener);
+        if (mine.listeners.size > 0 || channels.get(name) !== mine) return;
+        channels.delete(name);
+        subscriber
+          .unsubscribe(name)
+          .catch((error: unknown) => logger.warn({ err: error, channel: name }, 'unsubscribe failed'));
       };
+      try {
+        await mine.subscribed;
+      } catch (error) {
+        stop();
+        throw new ConveyorError('UNAVAILABLE', 'cannot subscribe to status events: Redis is unavailable', {
+          cause: error,
+          retryable: true,
+        });
+      }
+      return stop;
     },
-    channels: () => [...listeners.keys()],
+    channels: () => [...channels.keys()],
+    listeners: () => listening,
     track(queue) {
       clients.add(queue);
       return () => clients.delete(queue);
@@ -75,7 +117,7 @@ export function createEventHub({ subscriber, logger }: { subscriber: Redis; logg
     async close() {
       for (const client of clients) client.close('server shutting down');
       clients.clear();
-      listeners.clear();
+      channels.clear();
       subscriber.disconnect();
     },
   };

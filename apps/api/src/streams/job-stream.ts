@@ -23,12 +23,12 @@ export async function openJobStream(
   id: string,
 ): Promise<JobStream> {
   const events = createClientQueue<StatusEvent>();
-  const untrack = hub.track(events);
   const unlisten = await hub.listen(eventChannels(prefix).job(tenant, id), (event) => {
     if (event.tenant !== tenant) return;
     events.push(event);
     if (isTerminalStatus(event.status)) events.close('terminal');
   });
+  const untrack = hub.track(events);
   const stop = () => {
     unlisten();
     untrack();

@@ -73,6 +73,10 @@ export const apiEnv = v.object({
   CORS_ORIGINS: listVar(/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/, 'origins like https://app.example.com'),
   /** How long a client job id or Idempotency-Key is remembered (finished jobs stay findable by id in Postgres). */
   IDEMPOTENCY_RETENTION_HOURS: intVar(24, 1, 24 * 365),
+  /** Most jobs plus job types one WebSocket follows at once; more get an error message. */
+  WS_MAX_SUBSCRIPTIONS: intVar(100, 1, 10_000),
+  /** Most stream subscriptions per API process (an SSE stream, a job or the types a socket follows); more get 503. */
+  STREAM_MAX_SUBSCRIPTIONS: intVar(10_000, 1, 1_000_000),
 });
 
 /** The worker process's variables. */
