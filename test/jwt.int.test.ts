@@ -86,6 +86,16 @@ describe('JWT bearer tokens (HS256)', () => {
     expect(response.status).toBe(403);
     expect(((await response.json()) as { detail: string }).detail).toContain('"tenant" claim');
   });
+
+  it('answers 403 for a token whose tenant claim holds a character Postgres cannot store', async () => {
+    for (const tenant of ['acme\u0000', 'acme\ud800']) {
+      const response = await p.app.request('/v1/jobs', { headers: bearer(await hs256(claims({ tenant }))) });
+      expect(response.status).toBe(403);
+      expect(((await response.json()) as { detail: string }).detail).toMatch(
+        /"tenant" claim holds (the NUL character|a lone UTF-16 surrogate)/,
+      );
+    }
+  });
 });
 
 describe('JWT bearer tokens (JWKS)', () => {

@@ -24,6 +24,7 @@ import { bodyLimit } from './middleware/body-limit.js';
 import { requestLog, requestLogger } from './middleware/request-log.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import { securityHeaders } from './middleware/security-headers.js';
+import { storableQuery } from './middleware/storable-query.js';
 import type { QueueSet } from './queues.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { docsRoutes } from './routes/docs.js';
@@ -141,6 +142,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
       logger,
     }),
   );
+  app.use('/v1/*', storableQuery());
 
   app.route('/', healthRoutes(deps));
   app.get('/metrics', async (c) =>

@@ -13,6 +13,12 @@ import { createWorkerMetrics } from './metrics.js';
 import { createAddressGuard } from './net/address-guard.js';
 import { createWorkerServerApp } from './worker-server.js';
 
+/**
+ * How long a shutdown may run past its grace period (handing running jobs back, the last
+ * result writes, closing connections) before the process exits anyway.
+ */
+const SHUTDOWN_MARGIN_MS = 3_000;
+
 async function main(): Promise<void> {
   const config = loadConfig(workerEnv, process.env);
   const logger = createLogger({ name: 'conveyor-worker', level: config.LOG_LEVEL });
@@ -63,6 +69,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'worker draining');
+    // Handing jobs back and writing their rows need Redis and Postgres; if either stops
+    // answering, the process still ends here. Jobs it still holds are not lost: their locks
+    // lapse and BullMQ's stalled-job check gives them to another worker.
+    const boundMs = config.SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS;
+    setTimeout(() => {
+      logger.error(
+        { signal, graceMs: config.SHUTDOWN_GRACE_MS, waitedMs: boundMs },
+        'shutdown gave up waiting for Redis or Postgres; exiting with the jobs still held, which BullMQ recovers as stalled',
+      );
+      process.exit(1);
+    }, boundMs);
     // Reverse order of creation: health server, workers (drain), result writes, Redis, Postgres.
     server?.close();
     pruner.close();

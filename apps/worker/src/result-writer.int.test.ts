@@ -123,12 +123,53 @@ describe('result writer on Postgres', () => {
     expect(defaults?.updatedAt).toBeInstanceOf(Date);
   });
 
-  it('stores a NUL character (which Postgres refuses) as U+FFFD instead of failing the batch', async () => {
-    const nul = row({ result: { body: 'a\u0000b', literal: '\\u0000' }, logs: ['\u0000'] });
-    await upsertTerminalRows(database.db, [nul, row()]);
-    const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, nul.id) });
-    expect(stored?.result).toEqual({ body: 'a\ufffdb', literal: '\\u0000' });
-    expect(stored?.logs).toEqual(['\ufffd']);
+  it('isolates rows Postgres refuses (lone surrogate, NUL) so the rest of their batch commits, and stores them failed with UNSTORABLE_RESULT and U+FFFD in place', async () => {
+    const writer = createResultWriter({ db: database.db });
+    const before = row({ result: { literal: '\\u0000', emoji: '😀' } });
+    const surrogate = row({ result: { text: 'lone \ud800 surrogate' }, logs: ['fine'] });
+    const nul = row({ result: 'ok', logs: ['a\u0000b'], metadata: { 'k\udc00': 1 } });
+    const after = row();
+    // Added in one turn of the event loop: one batch.
+    const answers = await Promise.all([before, surrogate, nul, after].map((r) => writer.add(r)));
+    expect(answers.map((a) => a.status)).toEqual(['completed', 'failed', 'failed', 'completed']);
+    expect(answers[1]?.error).toMatchObject({
+      code: 'UNSTORABLE_RESULT',
+      retryable: false,
+      message: expect.stringMatching(/result\.text holds a lone UTF-16 surrogate \(U\+D800\)/),
+    });
+    expect(answers[2]?.error?.message).toMatch(/logs\.0 holds the NUL character/);
+
+    const stored = async (id: string) => database.db.query.jobs.findFirst({ where: eq(jobs.id, id) });
+    expect(await stored(before.id)).toMatchObject({ status: 'completed', result: before.result });
+    expect(await stored(after.id)).toMatchObject({ status: 'completed', result: { n: 1 } });
+    expect(await stored(surrogate.id)).toMatchObject({
+      status: 'failed',
+      result: { text: 'lone \ufffd surrogate' },
+      logs: ['fine'],
+      error: { code: 'UNSTORABLE_RESULT' },
+      attemptErrors: [{ code: 'UNSTORABLE_RESULT' }],
+    });
+    expect(await stored(nul.id)).toMatchObject({
+      status: 'failed',
+      result: 'ok',
+      logs: ['a\ufffdb'],
+      metadata: { 'k\ufffd': 1 },
+    });
+  });
+
+  it('stores a refused row without its data when the refusal is not about a string (a time out of range)', async () => {
+    const writer = createResultWriter({ db: database.db });
+    const ancient = row({ createdAt: new Date(-8.64e15), result: { big: 'result' }, logs: ['x'] });
+    const innocent = row();
+    const [answer] = await Promise.all([writer.add(ancient), writer.add(innocent)]);
+    expect(answer).toMatchObject({ status: 'failed', error: { code: 'UNSTORABLE_RESULT' } });
+    expect(answer?.error?.message).toMatch(/date or time|dropped/);
+    const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, ancient.id) });
+    expect(stored).toMatchObject({ status: 'failed', result: null, logs: [], type: 'echo' });
+    expect(stored?.createdAt.getFullYear()).toBeGreaterThan(2000);
+    expect(await database.db.query.jobs.findFirst({ where: eq(jobs.id, innocent.id) })).toMatchObject({
+      status: 'completed',
+    });
   });
 
   it("keeps two tenants' rows of the same id apart, in one batch and across batches", async () => {

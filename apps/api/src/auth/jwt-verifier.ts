@@ -1,4 +1,4 @@
-import { ConveyorError } from '@conveyor/core/errors';
+import { ConveyorError, findUnstorable } from '@conveyor/core/errors';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { isScope, type Principal } from './principal.js';
 
@@ -101,6 +101,11 @@ export function createJwtVerifier({
     const tenant = payload[tenantClaim];
     if (typeof tenant !== 'string' || tenant === '') {
       throw new ConveyorError('FORBIDDEN', `the token has no "${tenantClaim}" claim naming a tenant`);
+    }
+    // The tenant is stored on every job row: a NUL or lone surrogate would make them unwritable.
+    const unstorable = findUnstorable(tenant, tenantClaim);
+    if (unstorable) {
+      throw new ConveyorError('FORBIDDEN', `the token's "${tenantClaim}" claim ${unstorable.message}`);
     }
     const scope = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     const subject = typeof payload.sub === 'string' ? payload.sub : 'jwt';

@@ -21,6 +21,7 @@ export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
   CANCELLED: 409,
   EXPIRED: 410,
   HANDLER_FAILED: 500,
+  UNSTORABLE_RESULT: 500,
   TARGET_FORBIDDEN: 400,
   CONFIG_INVALID: 500,
   INTERNAL: 500,

@@ -1,4 +1,4 @@
-import { ConveyorError } from '@conveyor/core/errors';
+import { assertStorable, ConveyorError } from '@conveyor/core/errors';
 import type { Context } from 'hono';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
@@ -27,9 +27,11 @@ function inspect(value: unknown): { depth: number; infinite: boolean } {
 
 /**
  * Reads the request body as JSON: 415 unless the content type is JSON, 400 when it does
- * not parse, nests deeper than MAX_JSON_DEPTH or holds a number
- * beyond double range. The size limit is enforced before, by the
- * bodyLimit middleware.
+ * not parse, nests deeper than MAX_JSON_DEPTH, holds a number beyond double range, or holds
+ * a string or key Postgres cannot store (NUL, a lone UTF-16 surrogate; the 400 names its
+ * path, e.g. `data.a.b` or `jobs.3.metadata.note`). Every JSON route reads its body here, so
+ * whatever the API accepts can be stored when the job ends. The size limit is enforced
+ * before, by the bodyLimit middleware.
  */
 export async function readJsonBody(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type') ?? '';
@@ -53,5 +55,6 @@ export async function readJsonBody(c: Context): Promise<unknown> {
   }
   if (infinite)
     throw new ConveyorError('VALIDATION_FAILED', 'the body holds a number too large to represent');
+  assertStorable(value);
   return value;
 }

@@ -43,13 +43,6 @@ const onConflictSet = sql.join(
   sql`, `,
 );
 
-/**
- * Postgres text and jsonb cannot hold U+0000, and one such character (a handler's result, an
- * HTTP response body) would fail every batch its row is in, forever. Stored as U+FFFD; the
- * look-behind keeps an escaped backslash followed by "u0000" as it is.
- */
-const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
-
 /** The statement, rendered once from the schema; its one parameter is the rows as a JSON array. */
 const UPSERT_SQL = new PgDialect({ casing: 'snake_case' }).sqlToQuery(
   sql`insert into ${table} (${columnList})
@@ -89,7 +82,9 @@ function toRecord(row: NewJobRow): Record<string, unknown> {
  * The rows travel as one jsonb parameter (jsonb_populate_recordset), so the statement text
  * is the same for every batch size: prepared once, and no per-value parameter to build —
  * this is the worker's hottest write. Duplicate (tenant, id) keys in one call are merged
- * first (Postgres refuses them in one statement).
+ * first (Postgres refuses them in one statement). A row holding what Postgres cannot store (NUL, a lone
+ * surrogate) fails the whole statement with a data exception: the worker's result writer
+ * isolates it and stores a safe form instead.
  */
 export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<RecordedOutcome[]> {
   const byId = new Map<string, NewJobRow>();
@@ -99,8 +94,7 @@ export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<Rec
     if (!first || (row.generation ?? 0) > (first.generation ?? 0)) byId.set(key, { ...row });
     else first.runs = Math.max(first.runs ?? 1, row.runs ?? 1);
   }
-  const json = JSON.stringify([...byId.values()].map(toRecord));
-  const records = json.includes('\\u0000') ? json.replace(NUL_ESCAPE, '$1\\ufffd') : json;
+  const records = JSON.stringify([...byId.values()].map(toRecord));
   // A named (prepared) statement: one round trip per batch, where Drizzle's unnamed
   // db.execute() costs two (Parse/Describe, then Bind/Execute).
   const stored = await db.$client.unsafe<RecordedOutcome[]>(UPSERT_SQL, [records], { prepare: true });

@@ -1,3 +1,5 @@
+import { storableText } from './storable.js';
+
 /**
  * The closed set of error codes Conveyor speaks, on the wire (problem+json `code`),
  * in recorded job errors and in logs. Add a code here and the API's status table
@@ -22,6 +24,8 @@ export const errorCodes = [
   'CANCELLED',
   'EXPIRED',
   'HANDLER_FAILED',
+  /** The job's outcome held something Postgres cannot store; a safe form of it was stored instead. */
+  'UNSTORABLE_RESULT',
   'TARGET_FORBIDDEN',
   'CONFIG_INVALID',
   'INTERNAL',
@@ -85,11 +89,15 @@ export interface ErrorRecord {
   at?: string;
 }
 
-/** Turns anything thrown into an ErrorRecord, keeping ConveyorError codes. */
+/**
+ * Turns anything thrown into an ErrorRecord, keeping ConveyorError codes. The message (a
+ * handler's, often a remote server's words) is made storable: a NUL or lone surrogate in it
+ * becomes U+FFFD rather than making the job's row unwritable.
+ */
 export function toErrorRecord(error: unknown, fallback: ErrorCode = 'HANDLER_FAILED'): ErrorRecord {
   if (error instanceof ConveyorError) {
-    return { code: error.code, message: error.message, retryable: error.retryable };
+    return { code: error.code, message: storableText(error.message), retryable: error.retryable };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: fallback, message, retryable: true };
+  return { code: fallback, message: storableText(message), retryable: true };
 }

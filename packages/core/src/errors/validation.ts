@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ConveyorError, type FieldIssue } from './conveyor-error.js';
+import { findUnstorable } from './storable.js';
 
 /** Maps valibot issues to Conveyor's field issues, with `prefix` in front of each path. */
 export function toFieldIssues(issues: readonly v.BaseIssue<unknown>[], prefix = ''): FieldIssue[] {
@@ -27,4 +28,20 @@ export function parseOrThrow<S extends v.GenericSchema>(
   const issues = toFieldIssues(result.issues, prefix);
   const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
   throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${summary}`, { issues });
+}
+
+/**
+ * Throws a VALIDATION_FAILED ConveyorError naming the first string or key of `value` that
+ * Postgres cannot store, with `prefix` in front of its path (so a 400 says `data.a.b`).
+ *
+ * @example
+ * assertStorable(await c.req.json()); // 400 "invalid input: metadata.note: holds the NUL character …"
+ */
+export function assertStorable(value: unknown, prefix = ''): void {
+  const found = findUnstorable(value, prefix);
+  if (!found) return;
+  const where = found.path === '' ? '' : `${found.path}: `;
+  throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${where}${found.message}`, {
+    issues: [found],
+  });
 }
