@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createJwtVerifier, createWebSocketServer, WS_MAX_PAYLOAD_BYTES } from '../apps/api/src/index.js';
 import { createPipeline, type Pipeline, postJson } from './harness.js';
+import { openSocket } from './ws-client.js';
 
 const services = useTestServices();
 /** AUTH_CACHE_TTL_MS of both API "replicas" here: open streams must close within it. */
@@ -75,42 +76,6 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_
 /** Channels of this file's prefix with a subscriber right now, on Redis itself. */
 const subscribedChannels = async () =>
   (await admin.pubsub('CHANNELS', `${services.prefix}:events:*`)) as string[];
-
-interface Socketed {
-  ws: WebSocket;
-  messages: Record<string, unknown>[];
-  closed: Promise<{ code: number; reason: string; at: number }>;
-  next(type: string): Promise<Record<string, unknown>>;
-}
-
-function openSocket(base: string, token: string): Promise<Socketed> {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const messages: Record<string, unknown>[] = [];
-  const consumed = new Set<Record<string, unknown>>();
-  ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Record<string, unknown>));
-  ws.on('error', () => {});
-  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })),
-  );
-  const next = async (type: string) => {
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const found = messages.find((m) => m.type === type && !consumed.has(m));
-      if (found) {
-        consumed.add(found);
-        return found;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`no ${type} message; got ${JSON.stringify(messages)}`);
-  };
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, messages, closed, next }));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
-  });
-}
 
 /** Opens an SSE stream and reads it to its end; resolves with its text and when it ended. */
 async function openSse(base: string, path: string, token: string) {

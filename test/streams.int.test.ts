@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createWebSocketServer } from '../apps/api/src/index.js';
 import { createPipeline, type Pipeline, postJson } from './harness.js';
+import { openSocket } from './ws-client.js';
 
 const services = useTestServices();
 let p: Pipeline;
@@ -187,35 +188,7 @@ describe('SSE firehose: GET /v1/events', () => {
 });
 
 describe('WebSocket: GET /v1/ws', () => {
-  function connect(): Promise<{
-    ws: WebSocket;
-    messages: Record<string, unknown>[];
-    next: (type: string) => Promise<Record<string, unknown>>;
-  }> {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, {
-      headers: { authorization: `Bearer ${p.apiKey}` },
-    });
-    const messages: Record<string, unknown>[] = [];
-    const consumed = new Set<Record<string, unknown>>();
-    ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Record<string, unknown>));
-    /** The first message of `type` not returned before, waiting for it if needed. */
-    const next = async (type: string) => {
-      const deadline = Date.now() + 5_000;
-      while (Date.now() < deadline) {
-        const found = messages.find((m) => m.type === type && !consumed.has(m));
-        if (found) {
-          consumed.add(found);
-          return found;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      throw new Error(`no ${type} message`);
-    };
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve({ ws, messages, next }));
-      ws.once('error', reject);
-    });
-  }
+  const connect = () => openSocket(base, p.apiKey);
 
   it('subscribes to a job (snapshot, then events) and to a type, and unsubscribes', async () => {
     const { ws, messages, next } = await connect();
