@@ -1,7 +1,10 @@
-import type { JobView } from '@conveyor/core/jobs';
+import { createWebhookBody } from '@conveyor/core/callbacks';
+import { type JobView, submitJobBody } from '@conveyor/core/jobs';
 import { tenantInFlightKey } from '@conveyor/core/redis';
+import { createScheduleBody } from '@conveyor/core/schedules';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeyBody } from '../apps/api/src/routes/keys.js';
 import { createPipeline, type Pipeline, type Requester, withKey } from './harness.js';
 
 // Issue 14: every route, every field, the strings that broke Conveyor before. The suite
@@ -103,41 +106,10 @@ interface Template {
 }
 
 const jobBody = { type: 'echo', data: { a: 'x' }, metadata: { k: 'v' } };
-const jobFields = [
-  'type',
-  'data',
-  'id',
-  'queue',
-  'priority',
-  'delayMs',
-  'runAt',
-  'attempts',
-  'timeoutMs',
-  'metadata',
-  'ttlMs',
-  'expiresAt',
-  'callbackUrl',
-  'unknownField',
-];
-const scheduleFields = [
-  'name',
-  'type',
-  'data',
-  'cron',
-  'tz',
-  'everyMs',
-  'startAt',
-  'endAt',
-  'limit',
-  'paused',
-  'priority',
-  'attempts',
-  'timeoutMs',
-  'ttlMs',
-  'callbackUrl',
-  'metadata',
-];
-const webhookFields = ['url', 'types', 'statuses', 'secret', 'description', 'enabled'];
+/** Every field each body schema declares, so a field added later is covered too. */
+const jobFields = [...Object.keys(submitJobBody.entries), 'unknownField'];
+const scheduleFields = Object.keys(createScheduleBody.entries);
+const webhookFields = Object.keys(createWebhookBody.entries);
 
 const templates = (): Template[] => [
   { method: 'POST', path: () => '/v1/jobs', body: jobBody, fields: jobFields },
@@ -165,7 +137,7 @@ const templates = (): Template[] => [
     method: 'POST',
     path: () => '/v1/keys',
     body: { name: 'k', scopes: ['jobs:read'] },
-    fields: ['name', 'scopes', 'expiresAt'],
+    fields: Object.keys(createKeyBody.entries),
   },
 ];
 
