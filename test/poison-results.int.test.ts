@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { createJobRegistry, jobOptions } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Handler } from '../apps/worker/src/index.js';
@@ -95,6 +97,35 @@ describe('a handler result Postgres cannot store', () => {
       status: 'failed',
       source: 'history',
       error: { code: 'HANDLER_FAILED', message: 'the server answered: lone \ufffd and \ufffd' },
+    });
+  });
+
+  it('cancels a queued job that an earlier release accepted with a lone surrogate in its data, storing U+FFFD', async () => {
+    // Enqueued past the door, as a release before the door check could have.
+    const id = randomUUID();
+    const envelope = {
+      v: 1,
+      tenant: 'default',
+      id,
+      input: { text: 'lone \ud800' },
+      metadata: { 'n\u0000te': 'x' },
+      timeoutMs: 1_000,
+      submittedAt: new Date().toISOString(),
+    };
+    const definition = createJobRegistry({ testing: true }).get('echo');
+    if (!definition) throw new Error('echo is not registered');
+    await p.queues
+      .get('default')
+      .add(
+        'echo',
+        envelope,
+        jobOptions(definition, { tenant: 'default', id, timestamp: Date.now(), delay: 60_000 }),
+      );
+    const cancelled = await p.request(`/v1/jobs/${id}/cancel`, { method: 'POST' });
+    expect(cancelled.status, await cancelled.clone().text()).toBe(200);
+    expect(await waitForStatus(get, id, ['cancelled'], 5_000)).toMatchObject({
+      data: { text: 'lone \ufffd' },
+      metadata: { 'n\ufffdte': 'x' },
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
 import { jobColumns, upsertTerminalRows } from '@conveyor/core/db';
-import { ConveyorError } from '@conveyor/core/errors';
+import { ConveyorError, toStorable } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
 import { type JobEnvelope, type JobRegistry, type JobView, jobOptions } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
@@ -53,8 +53,13 @@ export function createJobControl(deps: JobControlDeps): JobControl {
     const envelope: JobEnvelope = job.data;
     const offset = envelope.attemptOffset ?? 0;
     const now = new Date();
+    const columns = jobColumns(job);
     return {
-      ...jobColumns(job),
+      ...columns,
+      // Refused at the door since issue 14; a job enqueued before may still hold a NUL or a
+      // lone surrogate, which would make Postgres refuse the row and the cancel with it.
+      input: toStorable(columns.input),
+      metadata: toStorable(columns.metadata) as JobRow['metadata'],
       id,
       status: 'cancelled',
       result: null,
