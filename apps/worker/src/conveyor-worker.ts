@@ -9,6 +9,7 @@ import {
   type JobEnvelope,
   type JobRegistry,
   SCHEDULES_QUEUE,
+  toRegistration,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
@@ -21,6 +22,7 @@ import { type AddressGuard, createAddressGuard } from './net/address-guard.js';
 import { createProcessor } from './processor.js';
 import { createResultWriter } from './result-writer.js';
 import { createScheduleRunner } from './schedules/schedule-runner.js';
+import { startTypeRegistrar } from './type-registrar.js';
 
 /** How completion callbacks and webhook deliveries are made. */
 export interface CallbackOptions {
@@ -61,11 +63,16 @@ export interface ConveyorWorkerDeps {
    * `schedules` table (it also does at start). @defaultValue 60 s
    */
   scheduleReconcileIntervalMs?: number;
+  /** How often the worker tells the registry it still serves its job types. @defaultValue 30 s */
+  registryHeartbeatMs?: number;
 }
 
 export interface ConveyorWorker {
   readonly queues: readonly string[];
-  /** Resolves once the worker listens for cancellations and has reconciled schedules once. */
+  /**
+   * Resolves once the worker listens for cancellations, has registered the job types it
+   * serves and has reconciled schedules once.
+   */
   ready(): Promise<void>;
   /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then hands the rest
@@ -201,14 +208,26 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
         reconcileTimer.unref();
       })
     : Promise.resolve();
+  // The API validates submits against what workers registered: each worker registers the
+  // types of the queues it serves, and keeps saying so.
+  const registrar = startTypeRegistrar({
+    database,
+    registrations: registry
+      .definitions()
+      .filter((d) => queues.includes(d.queue))
+      .map(toRegistration),
+    logger,
+    ...(deps.registryHeartbeatMs === undefined ? {} : { heartbeatMs: deps.registryHeartbeatMs }),
+  });
   logger.info({ queues, concurrency }, 'worker started');
 
   return {
     queues,
-    ready: () => Promise.all([subscribed, reconciled]).then(() => undefined),
+    ready: () => Promise.all([subscribed, reconciled, registrar.registered]).then(() => undefined),
     async close(graceMs) {
       // Not waiting for a reconcile in progress: during a Redis outage it could take long.
       closed = true;
+      registrar.close();
       clearInterval(reconcileTimer);
       const timer = setTimeout(() => shutdown.abort(new Error('shutdown grace period over')), graceMs);
       try {

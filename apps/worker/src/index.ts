@@ -3,4 +3,5 @@ export { type CallbackOptions, type ConveyorWorker, createConveyorWorker } from 
 export { createHandlers, type Handler, testingHandlers } from './handlers/index.js';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 export { createAddressGuard } from './net/address-guard.js';
+export { startTypeRegistrar, type TypeRegistrar } from './type-registrar.js';
 export { createWorkerServerApp } from './worker-server.js';

@@ -1,21 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ConveyorError } from '@conveyor/core/errors';
-import { nameUuid } from '@conveyor/core/jobs';
+import { canonicalJson, nameUuid } from '@conveyor/core/jobs';
 
 /** Idempotency-Key values: 1–255 visible ASCII characters. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** JSON with object keys sorted, so the same body hashes the same whatever its key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /** A fingerprint of a submit body, to tell a true repeat from a different request under the same key. */
 export function requestHash(body: unknown): string {

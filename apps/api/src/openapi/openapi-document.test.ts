@@ -1,12 +1,11 @@
 import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { errorCodes } from '@conveyor/core/errors';
-import { createJobRegistry, submitJobBody } from '@conveyor/core/jobs';
+import { createJobRegistry, submitJobBody, toInputJsonSchema } from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { requiredScope } from '../auth/authenticate.js';
 import { statusByCode } from '../errors/problem.js';
-import { toInputJsonSchema } from './json-schema.js';
 import { createOpenApiDocument, toOpenApiPath } from './openapi-document.js';
 import { operations } from './operations.js';
 

@@ -1,6 +1,12 @@
 import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { type ErrorCode, errorCodes } from '@conveyor/core/errors';
-import { type JobRegistry, MAX_BATCH_SIZE, submitBatchBody, submitJobBody } from '@conveyor/core/jobs';
+import {
+  type JobRegistry,
+  jsonSchemaConfig,
+  MAX_BATCH_SIZE,
+  submitBatchBody,
+  submitJobBody,
+} from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import {
   type ConversionConfig,
@@ -10,7 +16,6 @@ import {
 } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { PROBLEM_CONTENT_TYPE, statusByCode } from '../errors/problem.js';
-import { jsonSchemaConfig } from './json-schema.js';
 import { extraSchemas, type OperationSpec, operations, type ResponseSpec } from './operations.js';
 import {
   apiKeyInfoSchema,

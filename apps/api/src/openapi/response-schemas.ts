@@ -168,6 +168,18 @@ export const jobTypeListSchema = v.object({
         v.record(v.string(), v.unknown()),
         v.description('JSON Schema (draft 2020-12) of `data`.'),
       ),
+      version: v.pipe(
+        v.string(),
+        v.description('The version of the type this API validates submits with (a hash of its definition).'),
+      ),
+      lastSeenAt: v.pipe(
+        v.nullable(v.string()),
+        v.description('When a worker last said it serves the type; null: none has yet, so its jobs wait.'),
+      ),
+      versions: v.pipe(
+        v.array(v.object({ version: v.string(), registeredAt: v.string(), lastSeenAt: v.string() })),
+        v.description('What workers registered of the type, one entry per version, newest first.'),
+      ),
     }),
   ),
 });

@@ -13,6 +13,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { ErrorRecord } from '../errors/index.js';
+import type { JobTypeOptions } from '../jobs/define-job.js';
 import type { TerminalStatus } from '../jobs/job-status.js';
 
 /**
@@ -233,3 +234,28 @@ export const signingSecrets = pgTable('signing_secrets', {
   secret: text().notNull(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * The job types workers registered: one row per (name, version). A worker upserts the rows
+ * of the types it serves when it starts and again every heartbeat (`last_seen_at`), with
+ * its own database connection: tenants cannot register types. Two releases running side by
+ * side show as two versions of a type.
+ */
+export const jobTypes = pgTable(
+  'job_types',
+  {
+    name: text().notNull(),
+    version: text().notNull(),
+    description: text().notNull(),
+    queue: text().notNull(),
+    options: jsonb().$type<Omit<JobTypeOptions, 'queue'>>().notNull(),
+    inputSchema: jsonb().$type<Record<string, unknown>>().notNull(),
+    /** When a worker first registered this version. */
+    registeredAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    /** When a worker serving this version last said so. */
+    lastSeenAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'job_types_pkey', columns: [t.name, t.version] })],
+);
+
+export type JobTypeRow = typeof jobTypes.$inferSelect;

@@ -1,6 +1,8 @@
 export * from './builtins.js';
+export * from './canonical-json.js';
 export * from './catalog.js';
 export * from './define-job.js';
+export * from './input-json-schema.js';
 export * from './internal-queues.js';
 export * from './job-key.js';
 export * from './job-options.js';
@@ -8,5 +10,6 @@ export * from './job-status.js';
 export * from './name-uuid.js';
 export * from './plain-record.js';
 export * from './producer-queue.js';
+export * from './registration.js';
 export * from './submit.js';
 export * from './testing.js';
