@@ -83,7 +83,9 @@ describe('API and worker as separate processes', () => {
       duplex: 'half',
     } as RequestInit);
     expect(streamed.status).toBe(413);
-    // A body under the limit still goes through, chunked or not.
+    // A body under the limit still goes through, chunked or not, once a worker has
+    // registered its type.
+    const worker = await startWorker();
     const small = await fetch(`${api}/v1/jobs`, {
       method: 'POST',
       headers: authHeaders({ 'content-type': 'application/json' }),
@@ -91,6 +93,7 @@ describe('API and worker as separate processes', () => {
       duplex: 'half',
     } as RequestInit);
     expect(small.status).toBe(202);
+    expect(await stopApp(worker)).toBe(0);
   });
 
   it('takes a job over HTTP to a completed result', async () => {

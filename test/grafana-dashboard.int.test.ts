@@ -34,7 +34,7 @@ beforeAll(async () => {
   queues = createQueueSet({
     connection: redis,
     prefix: services.prefix,
-    names: createJobRegistry().queues(),
+    names: () => createJobRegistry().queues(),
   });
   const api = new Registry();
   createApiMetrics(api, queues, () => 0);

@@ -1,5 +1,5 @@
-import { createDatabase, type Database } from '@conveyor/core/db';
-import { createJobRegistry, type JobView } from '@conveyor/core/jobs';
+import { createDatabase, type Database, readJobTypes, registerJobTypes } from '@conveyor/core/db';
+import { createJobRegistry, type JobDefinition, type JobView, toRegistration } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import type { Hono } from 'hono';
@@ -11,6 +11,8 @@ import {
   createApiKeyStore,
   createApp,
   createEventHub,
+  createJobTypeRegistry,
+  type JobTypeRegistry,
   createQueueSet,
   type EventHub,
   type JwtVerifier,
@@ -36,6 +38,8 @@ export interface Requester {
 export interface Pipeline extends Requester {
   app: Hono<ApiEnv>;
   hub: EventHub;
+  /** The API's job type registry (what workers registered). */
+  registry: JobTypeRegistry;
   /** An admin and operator key of tenant `default`; `request` sends it. */
   apiKey: string;
   keys: ApiKeyStore;
@@ -60,6 +64,8 @@ export interface WorkerOptions {
   handlers?: Record<string, Handler<never>>;
   callbacks?: CallbackOptions;
   queues?: string[];
+  /** Job types of the worker's own besides the built-in and testing ones (a team's own). */
+  jobs?: JobDefinition[];
 }
 
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
@@ -95,9 +101,18 @@ export async function createPipeline(
   const logger = createLogger({ name: 'test', level: 'silent' });
   const registry = createJobRegistry({ testing: true });
   const database = createDatabase(services.databaseUrl, { max: 5, ...(onQuery ? { onQuery } : {}) });
+  // The API accepts what workers registered: register every type first, as the stock worker
+  // does when it starts, so tests can submit before a worker runs.
+  await registerJobTypes(database.db, registry.definitions().map(toRegistration));
+  const types = createJobTypeRegistry({ read: () => readJobTypes(database.db), refreshMs: 0 });
+  await types.refresh();
   const producer = createRedis(services.redisUrl, 'producer');
   await redisReady(producer);
-  const queues = createQueueSet({ connection: producer, prefix: services.prefix, names: registry.queues() });
+  const queues = createQueueSet({
+    connection: producer,
+    prefix: services.prefix,
+    names: () => types.queues(),
+  });
   const keys = createApiKeyStore({
     database,
     ...(authCacheTtlMs === undefined ? {} : { cacheTtlMs: authCacheTtlMs }),
@@ -119,7 +134,7 @@ export async function createPipeline(
     heartbeatMs,
     ...(wsMaxSubscriptions ? { wsMaxSubscriptions } : {}),
     logger,
-    registry,
+    registry: types,
     queues,
     redis: producer,
     database,
@@ -132,6 +147,7 @@ export async function createPipeline(
   const pipeline: Pipeline = {
     app,
     hub,
+    registry: types,
     apiKey,
     keys,
     request: (path, init = {}) => app.request(path, withKey(apiKey, init)),
@@ -141,7 +157,7 @@ export async function createPipeline(
     worker: undefined,
     workers: [],
     workerMetrics: undefined,
-    startWorker({ concurrency = 8, handlers = {}, callbacks, queues: served } = {}) {
+    startWorker({ concurrency = 8, handlers = {}, callbacks, queues: served, jobs } = {}) {
       const connection = createRedis(services.redisUrl, 'worker');
       workerRedis.push(connection);
       pipeline.workerMetrics = createWorkerMetrics(new Registry());
@@ -151,7 +167,7 @@ export async function createPipeline(
         connection,
         database,
         logger,
-        registry,
+        registry: jobs ? createJobRegistry({ testing: true, jobs }) : registry,
         handlers: { ...createHandlers({ guard }), ...testingHandlers, ...handlers },
         prefix: services.prefix,
         concurrency,

@@ -7,6 +7,7 @@ import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
+import { fixedJobTypeRegistry } from './job-types/job-type-registry.js';
 import { createQueueSet } from './queues.js';
 import { createEventHub } from './streams/event-hub.js';
 
@@ -23,8 +24,12 @@ describe('with Redis and Postgres unreachable', () => {
     const database = createDatabase(`postgres://postgres@127.0.0.1:${deadPort}/none`, {
       connectTimeoutSeconds: 1,
     });
-    const registry = createJobRegistry();
-    const queues = createQueueSet({ connection: redis, prefix: services.prefix, names: registry.queues() });
+    const registry = await fixedJobTypeRegistry(createJobRegistry().definitions());
+    const queues = createQueueSet({
+      connection: redis,
+      prefix: services.prefix,
+      names: () => registry.queues(),
+    });
     app = createApp({
       logger: createLogger({ name: 'test', level: 'silent' }),
       registry,

@@ -2,7 +2,6 @@ import { createCallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createEventPublisher } from '@conveyor/core/events';
-import type { JobRegistry } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -15,6 +14,7 @@ import { authenticate } from './auth/authenticate.js';
 import type { JwtVerifier } from './auth/jwt-verifier.js';
 import { rateLimit } from './auth/rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './errors/problem.js';
+import type { JobTypeRegistry } from './job-types/job-type-registry.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
 import { createJobStore } from './jobs/job-store.js';
@@ -60,7 +60,7 @@ const CONTENT_SECURITY_POLICY = {
 
 export interface ApiDeps {
   logger: Logger;
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
   queues: QueueSet;
   /** The `producer` connection the queues use; probed by /health/ready. */
   redis: Redis;

@@ -1,13 +1,13 @@
 import { apiEnv, loadConfig } from '@conveyor/core/config';
-import { createDatabase, migrateDatabase } from '@conveyor/core/db';
+import { createDatabase, migrateDatabase, readJobTypes } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
-import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { createApiKeyStore } from './auth/api-keys.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
+import { createJobTypeRegistry } from './job-types/job-type-registry.js';
 import { createQueueSet } from './queues.js';
 import { createEventHub } from './streams/event-hub.js';
 import { createWebSocketServer } from './streams/websocket-server.js';
@@ -17,18 +17,29 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'conveyor-api', level: config.LOG_LEVEL });
   if (config.MIGRATE_ON_START) await migrateDatabase(config.DATABASE_URL);
 
-  const registry = createJobRegistry({ testing: config.ENABLE_TEST_JOB_TYPES });
   const database = createDatabase(config.DATABASE_URL, {
     max: config.DATABASE_POOL_SIZE,
     applicationName: 'conveyor-api',
   });
+  // The job types workers registered: the API accepts those, and reads them again as workers
+  // come and go.
+  const registry = createJobTypeRegistry({ read: () => readJobTypes(database.db), logger });
+  await registry
+    .refresh()
+    .catch((error: unknown) =>
+      logger.warn({ err: error }, 'starting without the job type registry (Postgres unavailable)'),
+    );
   const redis = createRedis(config.REDIS_URL, 'producer', 'conveyor-api');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   // Start serving either way: while Redis is down, submits get 503 and /health/ready says why.
   await redisReady(redis, 5_000).catch((error: unknown) =>
     logger.warn({ err: error }, 'starting without Redis'),
   );
-  const queues = createQueueSet({ connection: redis, prefix: config.QUEUE_PREFIX, names: registry.queues() });
+  const queues = createQueueSet({
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    names: () => registry.queues(),
+  });
   const keys = createApiKeyStore({ database, cacheTtlMs: config.AUTH_CACHE_TTL_MS });
   if (config.BOOTSTRAP_ADMIN_KEY) {
     await keys
@@ -92,6 +103,7 @@ async function main(): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await hub.close();
     await closed;
+    registry.close();
     await queues.close();
     redis.disconnect();
     await database.close();

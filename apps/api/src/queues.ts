@@ -25,17 +25,21 @@ export interface QueueSetInit {
   /** A `producer` connection: commands fail fast while Redis is down. */
   connection: Redis;
   prefix: string;
-  names: readonly string[];
+  /** The queues of the registered job types, asked for on every use: the registry grows. */
+  names: () => readonly string[];
 }
 
 export function createQueueSet({ connection, prefix, names }: QueueSetInit): QueueSet {
-  const queues = new Map(
-    names.map((name) => {
-      const queue = createProducerQueue(name, { connection, prefix });
-      return [name, queue] as const;
-    }),
-  );
-  const list = [...queues.values()];
+  // Made on first use: a type registered after the API started brings its queue along.
+  const queues = new Map<string, Queue>();
+  const queue = (name: string): Queue => {
+    let found = queues.get(name);
+    if (!found) {
+      found = createProducerQueue(name, { connection, prefix });
+      queues.set(name, found);
+    }
+    return found;
+  };
   const internal = new Map(
     internalQueues.map((name) => {
       const queue = createProducerQueue(name, { connection, prefix });
@@ -45,11 +49,10 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
   return {
     prefix,
     get(name) {
-      const queue = queues.get(name);
-      if (!queue) throw new Error(`no queue named ${name}`);
-      return queue;
+      if (!names().includes(name)) throw new Error(`no queue named ${name}`);
+      return queue(name);
     },
-    all: () => list,
+    all: () => names().map(queue),
     internal<T>(name: (typeof internalQueues)[number]) {
       return internal.get(name) as unknown as Queue<T>;
     },
@@ -65,7 +68,7 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
       }
     },
     async close() {
-      await Promise.all([...list, ...internal.values()].map((q) => q.close()));
+      await Promise.all([...queues.values(), ...internal.values()].map((q) => q.close()));
     },
   };
 }

@@ -74,6 +74,8 @@ export interface ConveyorWorker {
    * serves and has reconciled schedules once.
    */
   ready(): Promise<void>;
+  /** Resolves once the job types it serves are registered (retried until Postgres answers). */
+  registered(): Promise<void>;
   /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then hands the rest
    * back to their queues (no attempt used) and waits for pending result writes.
@@ -224,6 +226,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   return {
     queues,
     ready: () => Promise.all([subscribed, reconciled, registrar.registered]).then(() => undefined),
+    registered: () => registrar.registered,
     async close(graceMs) {
       // Not waiting for a reconcile in progress: during a Redis outage it could take long.
       closed = true;

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, workerEnv } from '@conveyor/core/config';
 import { createDatabase, migrateDatabase } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
@@ -18,6 +19,8 @@ import { createWorkerServerApp } from './worker-server.js';
  * result writes, closing connections) before the process exits anyway.
  */
 const SHUTDOWN_MARGIN_MS = 3_000;
+/** Longest wait at start for the job types to be registered before serving health. */
+const REGISTRATION_WAIT_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig(workerEnv, process.env);
@@ -55,6 +58,10 @@ async function main(): Promise<void> {
     },
     scheduleReconcileIntervalMs: config.SCHEDULE_RECONCILE_INTERVAL_MS,
   });
+  // The API accepts the types workers registered: serve health (and so look live to a test,
+  // a launcher or Kubernetes) once they are, or after 10 s without Postgres while the
+  // registration goes on trying.
+  await Promise.race([worker.registered(), delay(REGISTRATION_WAIT_MS)]);
   const pruner = startHistoryPruner({ database, logger, retentionDays: config.RESULT_RETENTION_DAYS });
   const server =
     config.WORKER_PORT === 0

@@ -3,10 +3,11 @@ import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
 import { jobColumns, upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError, toStorable } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
-import { type JobEnvelope, type JobRegistry, type JobView, jobOptions } from '@conveyor/core/jobs';
+import { type JobEnvelope, type JobView, jobOptions } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import type { Redis } from 'ioredis';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import type { JobLocation, JobStore } from './job-store.js';
 import { orUnavailable } from './unavailable.js';
@@ -22,7 +23,7 @@ export interface JobControl {
 }
 
 export interface JobControlDeps {
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
   queues: QueueSet;
   store: JobStore;
   database: Database;

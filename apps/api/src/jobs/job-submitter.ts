@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConveyorError, type FieldIssue, isConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import {
   type BatchItemResult,
-  type JobDefinition,
   type JobEnvelope,
-  type JobRegistry,
   jobLinks,
   jobOptions,
   MAX_DELAY_MS,
@@ -17,6 +15,7 @@ import {
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { JobTypeRegistry, RegisteredJobType } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import { jobIdForKey, requestHash } from './idempotency.js';
 import type { JobStore } from './job-store.js';
@@ -54,7 +53,7 @@ export interface JobSubmitter {
 }
 
 export interface JobSubmitterDeps {
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
   queues: QueueSet;
   store: JobStore;
   /** The producer connection, for idempotency claims. */
@@ -67,7 +66,7 @@ export interface JobSubmitterDeps {
 
 /** One validated submit, ready for BullMQ. */
 export interface PreparedJob {
-  definition: JobDefinition;
+  definition: RegisteredJobType;
   id: string;
   /** Whether the client chose the id (directly or through an Idempotency-Key). */
   clientId: boolean;
@@ -110,7 +109,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     await inFlight.release(tenant, jobs.map(inFlightEntry)).catch(() => {});
   }
 
-  function resolveType(type: string): JobDefinition {
+  function resolveType(type: string): RegisteredJobType {
     const definition = registry.get(type);
     if (definition) return definition;
     const known = registry.names();
@@ -122,6 +121,21 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
         issues: [{ path: 'type', message: `unknown job type; known types: ${known.join(', ')}` }],
       },
     );
+  }
+
+  /**
+   * Reads the registry again for a type it does not know yet (a worker may have just
+   * registered it), before the bodies are checked synchronously.
+   */
+  async function lookUpTypes(bodies: readonly unknown[]): Promise<void> {
+    const names = new Set<string>();
+    for (const body of bodies) {
+      const type = (body as { type?: unknown } | null)?.type;
+      if (typeof type === 'string' && !registry.get(type)) names.add(type);
+    }
+    for (const name of names) {
+      await orUnavailable('Postgres', () => registry.lookup(name));
+    }
   }
 
   function delayOf(body: SubmitJobBody, now: number, issues: FieldIssue[]): number {
@@ -139,7 +153,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   /** Epoch ms the job expires at if not started, from the submit or the type; undefined: never. */
   function expiryOf(
     body: SubmitJobBody,
-    definition: JobDefinition,
+    definition: RegisteredJobType,
     dueAt: number,
     issues: FieldIssue[],
   ): number | undefined {
@@ -169,9 +183,11 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   ): PreparedJob {
     const body = parseOrThrow(submitJobBody, raw);
     const definition = resolveType(body.type);
-    const input = parseOrThrow(definition.input, body.data, 'data');
+    // Validated against the JSON Schema the type's workers registered; the worker that runs
+    // the job parses it again with the type's own schema.
+    const input = body.data;
     const now = Date.now();
-    const issues: FieldIssue[] = [];
+    const issues: FieldIssue[] = registry.validate(definition, input);
     if (body.attempts !== undefined && body.attempts > definition.maxAttempts) {
       issues.push({ path: 'attempts', message: `at most ${definition.maxAttempts} for ${definition.name}` });
     }
@@ -262,6 +278,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
 
   return {
     async submit(tenant, raw, idempotencyKey, origin) {
+      await lookUpTypes([raw]);
       const job = prepare(tenant, raw, idempotencyKey, origin);
       if (job.clientId) {
         queues.assertConnected();
@@ -290,6 +307,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
 
     async submitBatch(tenant, raw, origin) {
       const body = parseOrThrow(submitBatchBody, raw);
+      await lookUpTypes(body.jobs);
       // Every item is validated before any is enqueued.
       const prepared: PreparedJob[] = [];
       const issues: FieldIssue[] = [];

@@ -1,12 +1,6 @@
 import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { type ErrorCode, errorCodes } from '@conveyor/core/errors';
-import {
-  type JobRegistry,
-  jsonSchemaConfig,
-  MAX_BATCH_SIZE,
-  submitBatchBody,
-  submitJobBody,
-} from '@conveyor/core/jobs';
+import { jsonSchemaConfig, MAX_BATCH_SIZE, submitBatchBody, submitJobBody } from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import {
   type ConversionConfig,
@@ -16,6 +10,7 @@ import {
 } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { PROBLEM_CONTENT_TYPE, statusByCode } from '../errors/problem.js';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { extraSchemas, type OperationSpec, operations, type ResponseSpec } from './operations.js';
 import {
   apiKeyInfoSchema,
@@ -88,19 +83,23 @@ export function createOpenApiDocument({
   registry,
   version = '1.0.0',
 }: {
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
   /** @defaultValue '1.0.0' */
   version?: string;
 }): OpenApiDocument {
   // One submit body per job type: the real submit schema with `type` fixed and `data` the type's own schema.
+  // A type's input is the JSON Schema its workers registered: each stands in the valibot
+  // tree as a placeholder that the conversion replaces by that schema.
+  const registered = new Map<v.GenericSchema, JsonSchema>();
   const perType = registry.definitions().map((definition) => {
-    const optionalData = v.safeParse(definition.input, undefined).success;
+    const input = v.unknown();
+    registered.set(input, definition.inputSchema as JsonSchema);
     const variant = v.strictObject({
       ...submitJobBody.entries,
       type: v.pipe(v.literal(definition.name), v.description(definition.description)),
-      data: optionalData ? v.optional(definition.input) : definition.input,
+      data: definition.inputOptional ? v.optional(input) : input,
     });
-    return { name: definition.name, input: definition.input, variant };
+    return { name: definition.name, input, variant };
   });
   const submitJob = v.variant(
     'type',
@@ -139,6 +138,7 @@ export function createOpenApiDocument({
   };
   const config: ConversionConfig = {
     ...jsonSchemaConfig,
+    overrideSchema: ({ valibotSchema }) => registered.get(valibotSchema),
     overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
   };
   const convert = (schema: v.GenericSchema): JsonSchema =>

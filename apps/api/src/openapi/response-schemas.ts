@@ -168,13 +168,16 @@ export const jobTypeListSchema = v.object({
         v.record(v.string(), v.unknown()),
         v.description('JSON Schema (draft 2020-12) of `data`.'),
       ),
+      ttlMs: v.optional(count),
       version: v.pipe(
         v.string(),
-        v.description('The version of the type this API validates submits with (a hash of its definition).'),
+        v.description(
+          'The version submits are validated with (a hash of the definition): the newest one a worker served in the last 90 s, else the newest registered.',
+        ),
       ),
       lastSeenAt: v.pipe(
-        v.nullable(v.string()),
-        v.description('When a worker last said it serves the type; null: none has yet, so its jobs wait.'),
+        v.string(),
+        v.description('When a worker last said it serves the type; its jobs wait while none does.'),
       ),
       versions: v.pipe(
         v.array(v.object({ version: v.string(), registeredAt: v.string(), lastSeenAt: v.string() })),

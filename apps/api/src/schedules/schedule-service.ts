@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, type ScheduleRow, schedules } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
-import type { JobRegistry } from '@conveyor/core/jobs';
 import { isUuid } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import {
@@ -13,6 +12,7 @@ import {
 } from '@conveyor/core/schedules';
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
 import * as v from 'valibot';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
@@ -39,7 +39,7 @@ export interface ScheduleService {
 }
 
 export interface ScheduleServiceDeps {
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
   database: Database;
   queues: QueueSet;
   logger: Logger;
@@ -89,6 +89,7 @@ export function createScheduleService({
     async create(tenant, raw) {
       const body = parseOrThrow(createScheduleBody, raw);
       const spec = specFromCreate(body);
+      await registry.lookup(spec.type);
       const data = checkSpec(registry, spec, { timingChanged: true });
       const [row] = await orUnavailable('Postgres', () =>
         database.db
@@ -135,6 +136,7 @@ export function createScheduleService({
       const row = await readRow(tenant, id);
       const spec = specFromUpdate(row, body);
       const timingChanged = body.cron !== undefined || body.everyMs !== undefined || body.endAt !== undefined;
+      await registry.lookup(spec.type);
       const data = checkSpec(registry, spec, { timingChanged });
       const [updated] = await orUnavailable('Postgres', () =>
         database.db

@@ -1,8 +1,7 @@
 import type { ScheduleJobOptions, ScheduleRow } from '@conveyor/core/db';
-import { ConveyorError, type FieldIssue, toFieldIssues } from '@conveyor/core/errors';
-import type { JobRegistry } from '@conveyor/core/jobs';
+import { ConveyorError, type FieldIssue } from '@conveyor/core/errors';
 import { type CreateScheduleBody, cronIssues, type UpdateScheduleBody } from '@conveyor/core/schedules';
-import * as v from 'valibot';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 
 /** Everything a schedule row holds that a client sets. */
 export interface ScheduleSpec {
@@ -77,11 +76,11 @@ export function specFromUpdate(row: ScheduleRow, body: UpdateScheduleBody): Sche
 
 /**
  * Checks a whole spec, naming every bad field (the cron pattern and the time zone
- * separately), and returns its data as the type's schema parsed it. `endAt` in the past is
- * refused only when the timing is being set.
+ * separately), and returns its data (the worker parses it with the type's own schema).
+ * `endAt` in the past is refused only when the timing is being set.
  */
 export function checkSpec(
-  registry: JobRegistry,
+  registry: JobTypeRegistry,
   spec: ScheduleSpec,
   { timingChanged }: { timingChanged: boolean },
 ): unknown {
@@ -97,9 +96,7 @@ export function checkSpec(
       },
     );
   }
-  const issues: FieldIssue[] = [];
-  const data = v.safeParse(definition.input, spec.data);
-  if (!data.success) issues.push(...toFieldIssues(data.issues, 'data'));
+  const issues: FieldIssue[] = registry.validate(definition, spec.data);
   if (spec.cron !== null && spec.everyMs !== null) {
     issues.push({ path: 'everyMs', message: 'give either cron or everyMs, not both' });
   } else if (spec.cron === null && spec.everyMs === null) {
@@ -124,9 +121,9 @@ export function checkSpec(
       message: `at most ${definition.maxTimeoutMs} for ${definition.name}`,
     });
   }
-  if (issues.length > 0 || !data.success) {
+  if (issues.length > 0) {
     const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
     throw new ConveyorError('VALIDATION_FAILED', `invalid schedule: ${summary}`, { issues });
   }
-  return data.output ?? null;
+  return spec.data ?? null;
 }

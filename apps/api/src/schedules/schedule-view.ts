@@ -1,5 +1,5 @@
 import { type Database, jobs, type ScheduleRow } from '@conveyor/core/db';
-import { type JobRegistry, queueJobId } from '@conveyor/core/jobs';
+import { queueJobId } from '@conveyor/core/jobs';
 import {
   isScheduleActive,
   nextRunTimes,
@@ -9,6 +9,7 @@ import {
 } from '@conveyor/core/schedules';
 import type { JobState } from 'bullmq';
 import { and, eq, inArray } from 'drizzle-orm';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import type { QueueSet } from '../queues.js';
 
@@ -33,7 +34,7 @@ export function createScheduleViews({
   database,
   queues,
 }: {
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
   database: Database;
   queues: QueueSet;
 }) {

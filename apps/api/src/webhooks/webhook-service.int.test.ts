@@ -6,6 +6,7 @@ import { createJobRegistry } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fixedJobTypeRegistry } from '../job-types/job-type-registry.js';
 import { createWebhookService, type WebhookService } from './webhook-service.js';
 
 const services = useTestServices();
@@ -14,7 +15,7 @@ let webhooks: WebhookService;
 /** Every statement the service sent, as drizzle's query logger saw it. */
 const statements: string[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
   database = createDatabase(services.databaseUrl, { max: 2 });
   const db = drizzle({
     client: database.sql,
@@ -22,7 +23,10 @@ beforeAll(() => {
     casing: 'snake_case',
     logger: { logQuery: (query) => statements.push(query) },
   }) as Db;
-  webhooks = createWebhookService({ database: { ...database, db }, registry: createJobRegistry() });
+  webhooks = createWebhookService({
+    database: { ...database, db },
+    registry: await fixedJobTypeRegistry(createJobRegistry().definitions()),
+  });
 });
 afterAll(() => database.close());
 beforeEach(() => {

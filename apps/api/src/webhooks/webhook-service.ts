@@ -18,10 +18,10 @@ import {
 } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
-import type { JobRegistry } from '@conveyor/core/jobs';
 import { isUuid } from '@conveyor/core/jobs';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
@@ -110,7 +110,7 @@ export function createWebhookService({
   registry,
 }: {
   database: Database;
-  registry: JobRegistry;
+  registry: JobTypeRegistry;
 }): WebhookService {
   const { db } = database;
 

@@ -23,8 +23,6 @@ const commonEnv = {
   LOG_LEVEL: enumVar(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   /** Apply database migrations at start-up (under an advisory lock, so replicas may all do it). */
   MIGRATE_ON_START: boolVar(false),
-  /** Register the failure-path job types used by tests and drills (test.fail, test.flaky, test.hang). */
-  ENABLE_TEST_JOB_TYPES: boolVar(false),
   /** Postgres connections per process. */
   DATABASE_POOL_SIZE: intVar(10, 1, 200),
   /** POSTs per callback or webhook delivery before it is given up (failed). */
@@ -82,6 +80,8 @@ export const apiEnv = v.object({
 /** The worker process's variables. */
 export const workerEnv = v.object({
   ...commonEnv,
+  /** Register the failure-path job types used by tests and drills (test.fail, test.flaky, test.hang). */
+  ENABLE_TEST_JOB_TYPES: boolVar(false),
   /** Queues this worker serves, comma-separated; empty means every queue of the catalog. */
   WORKER_QUEUES: listVar(/^[a-z][a-z0-9-]{0,62}$/, 'queue names'),
   /** Jobs run at once per queue by this process. */

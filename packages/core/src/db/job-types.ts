@@ -10,19 +10,26 @@ import { type JobTypeRow, jobTypes } from './schema.js';
  */
 export async function registerJobTypes(db: Db, registrations: readonly JobTypeRegistration[]): Promise<void> {
   if (registrations.length === 0) return;
+  const now = new Date();
   await db
     .insert(jobTypes)
-    .values(
-      registrations.map((r) => ({
-        name: r.name,
-        version: r.version,
-        description: r.description,
-        queue: r.queue,
-        options: r.options,
-        inputSchema: r.inputSchema as Record<string, unknown>,
-      })),
-    )
+    .values(registrations.map((r) => toJobTypeRow(r, now)))
     .onConflictDoUpdate({ target: [jobTypes.name, jobTypes.version], set: { lastSeenAt: sql`now()` } });
+}
+
+/** The row of a registration first registered, and last seen, at `at`. */
+export function toJobTypeRow(registration: JobTypeRegistration, at = new Date()): JobTypeRow {
+  const { name, version, description, queue, options, inputSchema } = registration;
+  return {
+    name,
+    version,
+    description,
+    queue,
+    options,
+    inputSchema: inputSchema as Record<string, unknown>,
+    registeredAt: at,
+    lastSeenAt: at,
+  };
 }
 
 /** Every registered version of every job type, the most recently registered first. */

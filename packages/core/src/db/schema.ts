@@ -13,8 +13,8 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { ErrorRecord } from '../errors/index.js';
-import type { JobTypeOptions } from '../jobs/define-job.js';
 import type { TerminalStatus } from '../jobs/job-status.js';
+import type { RegisteredOptions } from '../jobs/registration.js';
 
 /**
  * One row per job that reached a terminal status. In-flight jobs live in Redis (BullMQ);
@@ -248,7 +248,7 @@ export const jobTypes = pgTable(
     version: text().notNull(),
     description: text().notNull(),
     queue: text().notNull(),
-    options: jsonb().$type<Omit<JobTypeOptions, 'queue'>>().notNull(),
+    options: jsonb().$type<RegisteredOptions>().notNull(),
     inputSchema: jsonb().$type<Record<string, unknown>>().notNull(),
     /** When a worker first registered this version. */
     registeredAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),

@@ -41,7 +41,8 @@ export const httpRequest = defineJob({
     url: v.pipe(
       v.string(),
       v.url(),
-      v.check((u) => /^https?:\/\//i.test(u), 'only http and https URLs are allowed'),
+      // A pattern (not a custom check), so the JSON Schema the API validates with holds it too.
+      v.regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\//, 'only http and https URLs are allowed'),
     ),
     headers: v.optional(plainRecord(headerName, v.pipe(v.string(), v.maxLength(8192)))),
     body: v.optional(

@@ -45,13 +45,28 @@ export interface JobRegistry {
   definitions(): readonly JobDefinition[];
 }
 
-/** Builds the registry of one process. */
-export function createJobRegistry({ testing = false }: { testing?: boolean } = {}): JobRegistry {
+/**
+ * Builds the registry of one process: the built-ins, the testing types when asked, and
+ * `jobs`, a project's own definitions. Two definitions of one name are a start-up error.
+ */
+export function createJobRegistry({
+  testing = false,
+  jobs = [],
+}: {
+  testing?: boolean;
+  /** More job types to run (a team's own). @defaultValue none */
+  jobs?: readonly JobDefinition[];
+} = {}): JobRegistry {
   const defs: JobDefinition[] = [
     ...Object.values(jobCatalog),
     ...(testing ? Object.values(testingJobs) : []),
+    ...jobs,
   ];
-  const byName = new Map(defs.map((d) => [d.name, d]));
+  const byName = new Map<string, JobDefinition>();
+  for (const d of defs) {
+    if (byName.has(d.name)) throw new Error(`job type "${d.name}" is defined twice`);
+    byName.set(d.name, d);
+  }
   const queues = [...new Set(defs.map((d) => d.queue))].sort();
   const names = [...byName.keys()].sort();
   return {

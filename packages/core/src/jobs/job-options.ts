@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { JobDefinition } from './define-job.js';
+import type { JobTypeOptions } from './define-job.js';
 import { queueJobId } from './job-key.js';
 
 /** How long finished jobs stay in Redis (Postgres holds their history), for every queue. */
@@ -13,7 +13,7 @@ const KEEP_LOGS = 200;
  * top. Its BullMQ id is scoped to the tenant (queueJobId).
  */
 export function jobOptions(
-  definition: JobDefinition,
+  definition: Pick<JobTypeOptions, 'attempts' | 'backoff'>,
   job: {
     tenant: string;
     id: string;

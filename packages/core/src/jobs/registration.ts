@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JsonSchema } from '@valibot/to-json-schema';
+import * as v from 'valibot';
 import { canonicalJson } from './canonical-json.js';
 import type { JobDefinition, JobTypeOptions } from './define-job.js';
 import { toInputJsonSchema } from './input-json-schema.js';
@@ -15,10 +16,13 @@ export interface JobTypeRegistration {
   version: string;
   description: string;
   queue: string;
-  options: Omit<JobTypeOptions, 'queue'>;
+  options: RegisteredOptions;
   /** JSON Schema (draft 2020-12) of the type's `data`. */
   inputSchema: JsonSchema;
 }
+
+/** A type's run options as registered, and whether a submit may leave `data` out. */
+export type RegisteredOptions = Omit<JobTypeOptions, 'queue'> & { inputOptional?: boolean };
 
 /** The registration of `definition`. */
 export function toRegistration(definition: JobDefinition): JobTypeRegistration {
@@ -31,6 +35,7 @@ export function toRegistration(definition: JobDefinition): JobTypeRegistration {
     maxAttempts,
     backoff,
     ...(ttlMs === undefined ? {} : { ttlMs }),
+    inputOptional: v.safeParse(definition.input, undefined).success,
   };
   const inputSchema = toInputJsonSchema(definition.input);
   const version = createHash('sha256')
