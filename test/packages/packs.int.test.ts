@@ -41,6 +41,7 @@ let consumer: string;
 
 beforeAll(() => {
   run('npm', ['run', 'pack'], root);
+  // the README's `npm install /path/to/conveyor/dist-packages/*.tgz`, in a project outside the repo
   consumer = mkdtempSync(join(tmpdir(), 'conveyor-consumer-'));
   writeFileSync(
     join(consumer, 'package.json'),
