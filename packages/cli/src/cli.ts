@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConveyorApiError, type ConveyorClient, createClient, type SubmitOptions } from '@conveyor/client';
-import { isTerminalStatus, type JobStatus, type JobView } from '@conveyor/core/jobs';
+import type { JobStatus, JobView } from '@conveyor/core/jobs';
+import { isTerminalStatus } from '@conveyor/core/status';
 
 export const USAGE = `usage: conveyor <command> [options]
 

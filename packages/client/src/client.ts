@@ -5,16 +5,16 @@ import type {
   WebhookView,
 } from '@conveyor/core/callbacks';
 import type { StatusEvent } from '@conveyor/core/events';
-import {
-  type BatchItemResult,
-  isTerminalStatus,
-  type JobStatus,
-  type JobSubmitInput,
-  type JobType,
-  type JobView,
-  type SubmitJobResponse,
+import type {
+  BatchItemResult,
+  JobStatus,
+  JobSubmitInput,
+  JobType,
+  JobView,
+  SubmitJobResponse,
 } from '@conveyor/core/jobs';
 import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
+import { isTerminalStatus } from '@conveyor/core/status';
 import { parseSse } from './sse.js';
 
 /** A problem+json answer of the API, as an Error. */
