@@ -6,7 +6,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { createProducerQueue } from '@conveyor/core/jobs';
+import { createDatabase, registerJobTypes } from '@conveyor/core/db';
+import { createJobRegistry, createProducerQueue, toRegistration } from '@conveyor/core/jobs';
 import { tenantInFlightKey } from '@conveyor/core/redis';
 import { freePort, startIsolatedRun } from '@conveyor/dev';
 import { Redis } from 'ioredis';
@@ -55,6 +56,11 @@ async function main(): Promise<void> {
   });
   const results: Record<string, Figures> = {};
   try {
+    // The API accepts the types workers registered: register the built-ins as the stock
+    // worker does when it starts, since the ingest scenarios run the API without a worker.
+    const database = createDatabase(run.databaseUrl, { max: 1 });
+    await registerJobTypes(database.db, createJobRegistry().definitions().map(toRegistration));
+    await database.close();
     const apiPort = await freePort();
     const api = processes.start(['--enable-source-maps', 'apps/api/dist/main.js'], {
       PORT: String(apiPort),
