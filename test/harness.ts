@@ -12,9 +12,9 @@ import {
   createApp,
   createEventHub,
   createJobTypeRegistry,
-  type JobTypeRegistry,
   createQueueSet,
   type EventHub,
+  type JobTypeRegistry,
   type JwtVerifier,
   type QueueSet,
 } from '../apps/api/src/index.js';
