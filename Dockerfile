@@ -4,6 +4,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/sdk/package.json packages/sdk/
 COPY packages/core/package.json packages/core/
 COPY packages/dev/package.json packages/dev/
 COPY packages/client/package.json packages/client/
@@ -12,6 +13,7 @@ COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
+COPY packages/sdk packages/sdk
 COPY packages/core packages/core
 COPY apps/api apps/api
 COPY apps/worker apps/worker
@@ -22,6 +24,7 @@ RUN npx tsc -b apps/api apps/worker
 FROM node:20-bookworm-slim AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/sdk/package.json packages/sdk/
 COPY packages/core/package.json packages/core/
 COPY packages/dev/package.json packages/dev/
 COPY packages/client/package.json packages/client/
@@ -41,9 +44,11 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules node_modules
 COPY package.json ./
+COPY packages/sdk/package.json packages/sdk/
 COPY packages/core/package.json packages/core/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
+COPY --from=build /app/packages/sdk/dist packages/sdk/dist
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/apps/api/dist apps/api/dist
 # The dashboard's and the API reference's pages, scripts and styles (served as they are).

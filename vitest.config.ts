@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^@conveyor\/dev\/testing$/, replacement: path('./packages/dev/src/testing.ts') },
       { find: /^@conveyor\/dev$/, replacement: path('./packages/dev/src/index.ts') },
       { find: /^@conveyor\/client$/, replacement: path('./packages/client/src/index.ts') },
+      { find: /^@conveyor\/sdk$/, replacement: path('./packages/sdk/src/index.ts') },
     ],
   },
   test: {

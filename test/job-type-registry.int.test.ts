@@ -2,9 +2,10 @@ import { readJobTypes } from '@conveyor/core/db';
 import { createJobRegistry, defineJob, type JobView, toRegistration } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { useTestServices } from '@conveyor/dev/testing';
+import { defineJob as defineSdkJob, NonRetryableError } from '@conveyor/sdk';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Handler, startTypeRegistrar } from '../apps/worker/src/index.js';
+import { startTypeRegistrar } from '../apps/worker/src/index.js';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
 
 // Issue 15: workers register the job types they serve; the API accepts exactly those.
@@ -29,20 +30,21 @@ async function listed(): Promise<ListedType[]> {
   return ((await response.json()) as { items: ListedType[] }).items;
 }
 
-/** A team's own type, as its project would define it: nothing of it is in Conveyor. */
-const resize = defineJob({
+/** A team's own type, as its project defines it with @conveyor/sdk: nothing of it is in Conveyor. */
+const resize = defineSdkJob({
   name: 'acme.resize',
   description: 'Resizes an image to a width.',
   queue: 'images',
+  attempts: 3,
   input: v.strictObject({
     url: v.pipe(v.string(), v.url()),
     width: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(8_192)),
   }),
+  run: async ({ url, width }) => {
+    if (url.endsWith('/gone.png')) throw new NonRetryableError(`no image at ${url}`);
+    return { resized: `${url}?w=${width}` };
+  },
 });
-const resizeHandler: Handler<never> = async (input: unknown) => {
-  const { url, width } = input as { url: string; width: number };
-  return { resized: `${url}?w=${width}` };
-};
 
 beforeAll(async () => {
   p = await createPipeline(services);
@@ -58,11 +60,8 @@ describe('the job type registry', () => {
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ code: 'UNKNOWN_JOB_TYPE' });
 
-    const worker = p.startWorker({
-      jobs: [resize],
-      handlers: { 'acme.resize': resizeHandler },
-      queues: ['images'],
-    });
+    // Its definition's own `run` is the handler: no handler table.
+    const worker = p.startWorker({ jobs: [resize], queues: ['images'] });
     await worker.ready();
     // No refresh needed: an unknown name makes the API read the registry again (at most
     // every 250 ms, so a flood of unknown names costs Postgres little).
@@ -94,6 +93,18 @@ describe('the job type registry', () => {
       status: 'completed',
       queue: 'images',
       result: { resized: 'https://x.test/a.png?w=64' },
+    });
+
+    // NonRetryableError fails the job at once, without its other two attempts.
+    const gone = await postJson(p, '/v1/jobs', {
+      type: 'acme.resize',
+      data: { url: 'https://x.test/gone.png', width: 1 },
+    });
+    const goneId = ((await gone.json()) as { id: string }).id;
+    expect(await waitForStatus(get, goneId, ['completed', 'failed'])).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { message: 'no image at https://x.test/gone.png', retryable: false },
     });
 
     const type = (await listed()).find((t) => t.name === 'acme.resize');

@@ -17,6 +17,7 @@ import { spawnApp } from './spawn-app.js';
 const services = useTestServices();
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const workspaces = [
+  'packages/sdk',
   'packages/core',
   'packages/dev',
   'packages/client',
@@ -24,7 +25,7 @@ const workspaces = [
   'apps/api',
   'apps/worker',
 ];
-const runtimeWorkspaces = ['packages/core', 'apps/api', 'apps/worker'];
+const runtimeWorkspaces = ['packages/sdk', 'packages/core', 'apps/api', 'apps/worker'];
 let app: string;
 
 /** The arguments of the prod-deps stage's `RUN npm ci …`, read from the Dockerfile itself. */

@@ -12,7 +12,7 @@ import { importGraph } from './import-graph.js';
  * runtime import graph, the CLI's bin and the types a TypeScript consumer compiles against.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const published = ['packages/core', 'packages/client', 'packages/cli'];
+const published = ['packages/sdk', 'packages/core', 'packages/client', 'packages/cli'];
 /** Packages the browser-safe client must never load: servers' connections and logging. */
 const serverOnly = ['bullmq', 'ioredis', 'postgres', 'pino', 'drizzle-orm', 'prom-client', 'cron-parser'];
 
@@ -166,6 +166,13 @@ describe("the client's runtime import graph", () => {
       'node_modules/@conveyor/core/dist/status/index.js',
       'node_modules/@conveyor/core/dist/jobs/job-status.js',
     ]);
+  });
+
+  it("holds nothing but the SDK itself for @conveyor/sdk, which a team's project and its browser code import", async () => {
+    const graph = await importGraph(join(consumer, 'node_modules/@conveyor/sdk/dist/index.js'));
+    expect(graph.packages).toEqual([]);
+    expect(graph.builtins).toEqual([]);
+    expect(graph.opaque).toEqual([]);
   });
 
   it('would catch a client that imports ioredis, or pino lazily, behind a re-export', async () => {

@@ -16,7 +16,7 @@ import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
 import { type Processor, type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDeliverySender } from './callbacks/delivery-sender.js';
-import type { Handler } from './handlers/index.js';
+import type { Handler, HandlerContext } from './handlers/index.js';
 import type { WorkerMetrics } from './metrics.js';
 import { type AddressGuard, createAddressGuard } from './net/address-guard.js';
 import { createProcessor } from './processor.js';
@@ -42,7 +42,8 @@ export interface ConveyorWorkerDeps {
   database: Database;
   logger: Logger;
   registry: JobRegistry;
-  handlers: Readonly<Record<string, Handler<never>>>;
+  /** Handlers by type name, for types defined without `run` (the built-ins); they win over `run`. @defaultValue none */
+  handlers?: Readonly<Record<string, Handler<never>>>;
   metrics?: WorkerMetrics;
   prefix: string;
   /** Queues to serve, the internal `schedules` and `callbacks` among them. @defaultValue all */
@@ -84,23 +85,15 @@ export interface ConveyorWorker {
 }
 
 /**
- * Runs one BullMQ Worker per served queue. Every registered type must have a handler.
+ * Runs one BullMQ Worker per served queue. Every registered type must have a handler: its
+ * definition's `run`, or one in `handlers`.
  *
  * @example
  * const worker = createConveyorWorker({ connection, database, logger, registry, handlers, prefix: 'conveyor' });
  * process.on('SIGTERM', () => worker.close(25_000));
  */
 export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
-  const {
-    connection,
-    database,
-    logger,
-    registry,
-    handlers,
-    prefix,
-    concurrency = 16,
-    batchSize = 500,
-  } = deps;
+  const { connection, database, logger, registry, prefix, concurrency = 16, batchSize = 500 } = deps;
   const known = [...registry.queues(), ...internalQueues];
   const queues = deps.queues && deps.queues.length > 0 ? deps.queues : known;
   const unknownQueues = queues.filter((q) => !known.includes(q));
@@ -109,6 +102,17 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       `WORKER_QUEUES names unknown queues: ${unknownQueues.join(', ')} (known: ${known.join(', ')})`,
     );
   }
+  // A definition's own `run` is its handler (a team's types, built with @conveyor/sdk); a
+  // handler given by name (the built-ins, tests) wins.
+  const handlers: Readonly<Record<string, Handler<never>>> = {
+    ...Object.fromEntries(
+      registry.definitions().flatMap((d) => {
+        const { run } = d;
+        return run ? [[d.name, (input: never, ctx: HandlerContext) => run.call(d, input, ctx)]] : [];
+      }),
+    ),
+    ...deps.handlers,
+  };
   const missing = registry.names().filter((name) => !(name in handlers));
   if (missing.length > 0) throw new Error(`no handler for job types: ${missing.join(', ')}`);
 

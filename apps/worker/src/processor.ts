@@ -11,6 +11,7 @@ import {
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
+import { isNonRetryableError } from '@conveyor/sdk';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
@@ -233,7 +234,7 @@ export function createProcessor(deps: ProcessorDeps) {
         }
         if (cancel?.aborted) return { status: 'cancelled', error: errorAt('CANCELLED', 'cancelled', false) };
         const record = toErrorRecord(error);
-        if (error instanceof UnrecoverableError) record.retryable = false;
+        if (error instanceof UnrecoverableError || isNonRetryableError(error)) record.retryable = false;
         if (!isConveyorError(error)) jobLog().warn({ err: error }, 'handler threw');
         return { status: 'failed', error: { ...record, attempt, at: new Date().toISOString() } };
       } finally {

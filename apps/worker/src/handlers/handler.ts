@@ -1,21 +1,11 @@
 import type { JobInput, JobType, TestingJobInput, TestingJobType } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import type { JobContext } from '@conveyor/sdk';
 
-/** What a handler gets besides its input. */
-export interface HandlerContext {
-  jobId: string;
-  type: string;
-  /** 1-based number of this attempt. */
-  attempt: number;
-  maxAttempts: number;
-  /** Aborts on timeout, cancellation or shutdown; long handlers must honour it. */
-  signal: AbortSignal;
+/** What a handler gets besides its input: the SDK's job context, with the worker's pino logger. */
+export interface HandlerContext extends JobContext {
   /** Child logger bound to jobId, type and attempt. */
   log: Logger;
-  /** Reports progress (0–100 or an object); shown on the job and sent as an event. */
-  progress(value: number | Record<string, unknown>): Promise<void>;
-  /** Appends a line to the job's log. */
-  appendLog(line: string): Promise<void>;
 }
 
 /**
