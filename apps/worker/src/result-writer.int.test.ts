@@ -57,29 +57,19 @@ describe('result writer on Postgres', () => {
 
   it('keeps the first terminal result of a job and raises runs for a re-run', async () => {
     const first = row({ result: 'first', runs: 1 });
-    expect(await upsertTerminalRows(database.db, [first])).toEqual([
-      {
-        tenant: first.tenant,
-        id: first.id,
-        status: 'completed',
-        result: 'first',
-        error: null,
-        generation: 0,
-      },
-    ]);
+    const won = {
+      tenant: first.tenant,
+      id: first.id,
+      status: 'completed',
+      result: 'first',
+      error: null,
+      generation: 0,
+    };
+    expect(await upsertTerminalRows(database.db, [first])).toEqual([won]);
     // The later row is told what won: the caller reports that, not its own outcome.
     const error = { code: 'HANDLER_FAILED' as const, message: 'second', retryable: false };
     const answer = await upsertTerminalRows(database.db, [{ ...first, status: 'failed', error, runs: 2 }]);
-    expect(answer).toEqual([
-      {
-        tenant: first.tenant,
-        id: first.id,
-        status: 'completed',
-        result: 'first',
-        error: null,
-        generation: 0,
-      },
-    ]);
+    expect(answer).toEqual([won]);
     const stored = await database.db.query.jobs.findFirst({ where: eq(jobs.id, first.id) });
     expect(stored).toMatchObject({ status: 'completed', result: 'first', runs: 2 });
   });
