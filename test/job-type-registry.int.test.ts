@@ -63,8 +63,8 @@ describe('the job type registry', () => {
     // Its definition's own `run` is the handler: no handler table.
     const worker = p.startWorker({ jobs: [resize], queues: ['images'] });
     await worker.ready();
-    // No refresh needed: an unknown name makes the API read the registry again (at most
-    // every 250 ms, so a flood of unknown names costs Postgres little).
+    // No refresh needed: an unknown name makes the API read the registry again (a name that
+    // stayed unknown, as acme.resize just did, only after 250 ms).
     await new Promise((resolve) => setTimeout(resolve, 300));
     const bad = await postJson(p, '/v1/jobs', {
       type: 'acme.resize',
@@ -118,6 +118,18 @@ describe('the job type registry', () => {
       properties: { width: { type: 'integer' } },
     });
     await p.stopWorkers();
+  });
+
+  it('accepts a type the moment its worker registered it, however recently the API read the registry', async () => {
+    const fresh = toRegistration(
+      defineJob({ name: 'acme.fresh', description: 'f', queue: 'fresh', input: v.null() }),
+    );
+    await p.registry.refresh();
+    const registrar = startTypeRegistrar({ database: p.database, registrations: [fresh], logger });
+    await registrar.registered;
+    registrar.close();
+    const response = await postJson(p, '/v1/jobs', { type: 'acme.fresh', data: null });
+    expect(response.status, await response.clone().text()).toBe(202);
   });
 
   it('keeps saying a type is served on every heartbeat', async () => {

@@ -28,7 +28,10 @@ export interface RegisteredJobType extends JobTypeOptions {
 /** The job types workers registered, as the API applies them. */
 export interface JobTypeRegistry {
   get(name: string): RegisteredJobType | undefined;
-  /** Like get, but reads Postgres again first (at most every few hundred ms) for a name it does not know. */
+  /**
+   * Like get, but reads Postgres again first for a name it does not know (a worker may have
+   * just registered it); a name that stays unknown is read for again only after 250 ms.
+   */
   lookup(name: string): Promise<RegisteredJobType | undefined>;
   names(): string[];
   /** Every queue some registered type uses, sorted. */
@@ -44,8 +47,10 @@ export interface JobTypeRegistry {
 
 /** A version whose workers said so this recently is live. @see applied */
 const LIVE_MS = 90_000;
-/** How often an unknown name may make a lookup read Postgres again. */
+/** How soon a name that was not registered may make a lookup read Postgres again. */
 const LOOKUP_GAP_MS = 250;
+/** Names remembered as unknown at most (a flood of made-up names cannot grow it). */
+const MAX_MISSES = 10_000;
 
 /**
  * Which version of a type submits are validated with: the most recently registered among
@@ -95,6 +100,8 @@ export function createJobTypeRegistry({
   let queues: string[] = [];
   let lastRead = 0;
   let reading: Promise<void> | undefined;
+  /** Unknown name → when a lookup last found it missing. Concurrent lookups share one read. */
+  const misses = new Map<string, number>();
 
   async function load(): Promise<void> {
     const rows = await read();
@@ -158,9 +165,17 @@ export function createJobTypeRegistry({
     get: (name) => byName.get(name),
     async lookup(name) {
       const known = byName.get(name);
-      if (known || Date.now() - lastRead < LOOKUP_GAP_MS) return known;
+      if (known) return known;
+      const missed = misses.get(name);
+      if (missed !== undefined && Date.now() - missed < LOOKUP_GAP_MS) return undefined;
       await refresh();
-      return byName.get(name);
+      const found = byName.get(name);
+      if (found) misses.delete(name);
+      else {
+        if (misses.size >= MAX_MISSES) misses.clear();
+        misses.set(name, Date.now());
+      }
+      return found;
     },
     names: () => sorted.map((t) => t.name),
     queues: () => queues,
