@@ -132,6 +132,18 @@ describe('the job type registry', () => {
     expect(response.status, await response.clone().text()).toBe(202);
   });
 
+  it('exports the depth of a queue that a type registered after the API started brought', async () => {
+    const late = toRegistration(
+      defineJob({ name: 'acme.late', description: 'l', queue: 'latecomer', input: v.null() }),
+    );
+    const registrar = startTypeRegistrar({ database: p.database, registrations: [late], logger });
+    await registrar.registered;
+    registrar.close();
+    await p.registry.refresh();
+    const metrics = await (await p.app.request('/metrics')).text();
+    expect(metrics).toContain('conveyor_queue_depth{queue="latecomer",state="waiting"}');
+  });
+
   it('keeps saying a type is served on every heartbeat', async () => {
     const registrations = [toRegistration(defineJob({ name: 'beat', description: 'b', input: v.null() }))];
     const registrar = startTypeRegistrar({ database: p.database, registrations, logger, heartbeatMs: 100 });

@@ -31,14 +31,15 @@ export function createApiMetrics(
     workers: { queue: string; n: number }[];
   };
   let cached: { at: number; reading: Promise<Reading> } | undefined;
-  // Conveyor's own queues too: a growing `callbacks` backlog is worth an alert.
-  const depthQueues = [...queues.all(), ...internalQueues.map((name) => queues.internal(name))];
+  // Conveyor's own queues too: a growing `callbacks` backlog is worth an alert. Asked for at
+  // each read: the registered job types (and so the queues) grow while the API runs.
+  const depthQueues = () => [...queues.all(), ...internalQueues.map((name) => queues.internal(name))];
 
   /** One Redis read per queue per DEPTH_CACHE_MS, shared by both gauges and concurrent scrapes. */
   function read(): Promise<Reading> {
     if (cached && Date.now() - cached.at <= DEPTH_CACHE_MS) return cached.reading;
     const reading: Promise<Reading> = Promise.all(
-      depthQueues.map(async (queue) => {
+      depthQueues().map(async (queue) => {
         const [counts, paused, workers] = await Promise.all([
           queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
           queue.isPaused(),
