@@ -40,6 +40,9 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
     }
     return found;
   };
+  // The queues known at start are opened at once, as a Queue writes its events-stream length
+  // into the queue's meta only when no process has yet (a worker's would be BullMQ's 10,000).
+  for (const name of names()) queue(name);
   const internal = new Map(
     internalQueues.map((name) => {
       const queue = createProducerQueue(name, { connection, prefix });
