@@ -9,6 +9,8 @@ export default defineConfig({
     alias: [
       { find: /^@conveyor\/core\/(.*)$/, replacement: `${path('./packages/core/src/')}$1/index.ts` },
       { find: /^@conveyor\/dev\/testing$/, replacement: path('./packages/dev/src/testing.ts') },
+      { find: /^@conveyor\/dev\/testing-jobs$/, replacement: path('./packages/dev/src/testing-jobs.ts') },
+      { find: /^@conveyor\/worker$/, replacement: path('./apps/worker/src/index.ts') },
       { find: /^@conveyor\/dev$/, replacement: path('./packages/dev/src/index.ts') },
       { find: /^@conveyor\/client$/, replacement: path('./packages/client/src/index.ts') },
       { find: /^@conveyor\/sdk$/, replacement: path('./packages/sdk/src/index.ts') },

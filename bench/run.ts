@@ -7,9 +7,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { createDatabase, registerJobTypes } from '@conveyor/core/db';
-import { createJobRegistry, createProducerQueue, toRegistration } from '@conveyor/core/jobs';
+import { createProducerQueue, toRegistration } from '@conveyor/core/jobs';
 import { tenantInFlightKey } from '@conveyor/core/redis';
 import { freePort, startIsolatedRun } from '@conveyor/dev';
+import { builtinJobs } from '@conveyor/worker';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { type Bench, type Figures, Processes, post, root, sizes, waitFor } from './kit.js';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     // The API accepts the types workers registered: register the built-ins as the stock
     // worker does when it starts, since the ingest scenarios run the API without a worker.
     const database = createDatabase(run.databaseUrl, { max: 1 });
-    await registerJobTypes(database.db, createJobRegistry().definitions().map(toRegistration));
+    await registerJobTypes(database.db, builtinJobs().map(toRegistration));
     await database.close();
     const apiPort = await freePort();
     const api = processes.start(['--enable-source-maps', 'apps/api/dist/main.js'], {

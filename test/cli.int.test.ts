@@ -38,7 +38,6 @@ beforeAll(async () => {
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
     QUEUE_PREFIX: services.prefix,
-    ENABLE_TEST_JOB_TYPES: 'true',
   };
   const port = await freePort();
   started.push(startApp('api', { ...env, PORT: String(port), HOST: '127.0.0.1' }));

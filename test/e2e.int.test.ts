@@ -13,14 +13,13 @@ function env(extra: Record<string, string> = {}) {
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
     QUEUE_PREFIX: services.prefix,
-    ENABLE_TEST_JOB_TYPES: 'true',
     ...extra,
   };
 }
 
 async function startWorker(extra: Record<string, string> = {}) {
   const port = await freePort();
-  const worker = startApp('worker', env({ WORKER_PORT: String(port), ...extra }));
+  const worker = startApp('stock-worker', env({ WORKER_PORT: String(port), ...extra }));
   started.push(worker);
   await waitForOk(`http://127.0.0.1:${port}/health/ready`);
   return worker;

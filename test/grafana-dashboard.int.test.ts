@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../apps/api/src/metrics/api-metrics.js';
 import { createQueueSet, type QueueSet } from '../apps/api/src/queues.js';
-import { createWorkerMetrics } from '../apps/worker/src/index.js';
+import { builtinJobs, createWorkerMetrics } from '../apps/worker/src/index.js';
 import { promtoolCheckExpressions } from './prometheus.js';
 
 /**
@@ -34,7 +34,7 @@ beforeAll(async () => {
   queues = createQueueSet({
     connection: redis,
     prefix: services.prefix,
-    names: () => createJobRegistry().queues(),
+    names: () => createJobRegistry(builtinJobs()).queues(),
   });
   const api = new Registry();
   createApiMetrics(api, queues, () => 0);

@@ -2,6 +2,7 @@ import { createDatabase, type Database, readJobTypes, registerJobTypes } from '@
 import { createJobRegistry, type JobDefinition, type JobView, toRegistration } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
+import { testingJobs } from '@conveyor/dev/testing-jobs';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -19,14 +20,13 @@ import {
   type QueueSet,
 } from '../apps/api/src/index.js';
 import {
+  builtinJobs,
   type CallbackOptions,
   type ConveyorWorker,
   createAddressGuard,
   createConveyorWorker,
-  createHandlers,
   createWorkerMetrics,
   type Handler,
-  testingHandlers,
   type WorkerMetrics,
 } from '../apps/worker/src/index.js';
 
@@ -99,7 +99,10 @@ export async function createPipeline(
   } = {},
 ): Promise<Pipeline> {
   const logger = createLogger({ name: 'test', level: 'silent' });
-  const registry = createJobRegistry({ testing: true });
+  // Like the test worker: the stock worker's built-ins (reaching 127.0.0.1) and the testing types.
+  const guard = createAddressGuard(['127.0.0.1']);
+  const baseJobs = [...builtinJobs({ guard }), ...testingJobs];
+  const registry = createJobRegistry(baseJobs);
   const database = createDatabase(services.databaseUrl, { max: 5, ...(onQuery ? { onQuery } : {}) });
   // The API accepts what workers registered: register every type first, as the stock worker
   // does when it starts, so tests can submit before a worker runs.
@@ -161,14 +164,13 @@ export async function createPipeline(
       const connection = createRedis(services.redisUrl, 'worker');
       workerRedis.push(connection);
       pipeline.workerMetrics = createWorkerMetrics(new Registry());
-      const guard = createAddressGuard(['127.0.0.1']);
       pipeline.worker = createConveyorWorker({
         metrics: pipeline.workerMetrics,
         connection,
         database,
         logger,
-        registry: jobs ? createJobRegistry({ testing: true, jobs }) : registry,
-        handlers: { ...createHandlers({ guard }), ...testingHandlers, ...handlers },
+        registry: jobs ? createJobRegistry([...baseJobs, ...jobs]) : registry,
+        handlers,
         prefix: services.prefix,
         concurrency,
         guard,

@@ -34,7 +34,6 @@ beforeAll(async () => {
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
     QUEUE_PREFIX: services.prefix,
-    ENABLE_TEST_JOB_TYPES: 'true',
     WORKER_PORT: String(port),
     WORKER_CONCURRENCY: '4',
   });

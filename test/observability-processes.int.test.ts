@@ -18,7 +18,6 @@ beforeAll(async () => {
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
     QUEUE_PREFIX: services.prefix,
-    ENABLE_TEST_JOB_TYPES: 'true',
     LOG_LEVEL: 'info',
   };
   const [apiPort, workerPort] = [await freePort(), await freePort()];

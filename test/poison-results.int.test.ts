@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createJobRegistry, jobOptions } from '@conveyor/core/jobs';
+import { jobOptions } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Handler } from '../apps/worker/src/index.js';
+import { echo } from '../apps/worker/src/index.js';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
 
 const services = useTestServices();
@@ -112,8 +113,7 @@ describe('a handler result Postgres cannot store', () => {
       timeoutMs: 1_000,
       submittedAt: new Date().toISOString(),
     };
-    const definition = createJobRegistry({ testing: true }).get('echo');
-    if (!definition) throw new Error('echo is not registered');
+    const definition = echo;
     await p.queues
       .get('default')
       .add(

@@ -22,11 +22,19 @@ export interface AppProcess {
 }
 
 /**
- * Starts an app the way production does (`node apps/<app>/dist/main.js`, built by the
- * test command's `tsc -b`), with `env` on top of the test's environment.
+ * What each app runs, built by the test command's `tsc -b`: the stock API and worker as
+ * production does (`node apps/<app>/dist/main.js`), and `worker`, the stock worker's
+ * built-ins plus the testing types through the public runWorker (test/fixtures/testing-worker.ts).
  */
-export function startApp(app: 'api' | 'worker', env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--enable-source-maps', `apps/${app}/dist/main.js`], {
+const entryPoints = {
+  api: 'apps/api/dist/main.js',
+  'stock-worker': 'apps/worker/dist/main.js',
+  worker: 'node_modules/.cache/conveyor-test-dist/test/fixtures/testing-worker.js',
+} as const;
+
+/** Starts an app (see entryPoints), with `env` on top of the test's environment. */
+export function startApp(app: keyof typeof entryPoints, env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--enable-source-maps', entryPoints[app]], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_KEY: TEST_API_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -20,7 +20,6 @@ function env(services: DrillServices, extra: Record<string, string>): Record<str
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
     QUEUE_PREFIX: services.prefix,
-    ENABLE_TEST_JOB_TYPES: 'true',
     RATE_LIMIT_PER_SECOND: '0',
     ...extra,
   };

@@ -1,9 +1,13 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createDatabase } from '@conveyor/core/db';
+import { freePort, onProcessExit, randomApiKey } from '@conveyor/dev';
+import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForOk } from '../processes.js';
 import { importGraph } from './import-graph.js';
 
 /**
@@ -12,7 +16,14 @@ import { importGraph } from './import-graph.js';
  * runtime import graph, the CLI's bin and the types a TypeScript consumer compiles against.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const published = ['packages/sdk', 'packages/core', 'packages/client', 'packages/cli'];
+const published = [
+  'packages/sdk',
+  'packages/core',
+  'packages/client',
+  'packages/cli',
+  'apps/worker',
+  'apps/api',
+];
 /** Packages the browser-safe client must never load: servers' connections and logging. */
 const serverOnly = ['bullmq', 'ioredis', 'postgres', 'pino', 'drizzle-orm', 'prom-client', 'cron-parser'];
 
@@ -30,8 +41,8 @@ interface Manifest {
 const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
 const tarballOf = ({ name, version }: Manifest) =>
   join(root, 'dist-packages', `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
-const run = (command: string, args: string[], cwd: string) => {
-  const child = spawnSync(command, args, { cwd, encoding: 'utf8' });
+const run = (command: string, args: string[], cwd: string, env: Record<string, string> = {}) => {
+  const child = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
   if (child.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${child.stderr}${child.stdout}`);
   return child.stdout;
 };
@@ -124,11 +135,14 @@ describe('npm run pack', () => {
       join(consumer, 'use.ts'),
       `import { createClient } from '@conveyor/client';
 import { isTerminalStatus } from '@conveyor/core/status';
-const conveyor = createClient({ url: 'http://127.0.0.1:3000', apiKey: 'key' });
+import { defineJob } from '@conveyor/sdk';
+import * as v from 'valibot';
+const wait = defineJob({ name: 'acme.wait', description: 'Waits.', input: v.object({ ms: v.number() }) });
+const conveyor = createClient<[typeof wait]>({ url: 'http://127.0.0.1:3000', apiKey: 'key' });
 export const done: boolean = isTerminalStatus('failed');
-export const submitted = conveyor.submit('sleep', { ms: 500 });
-// @ts-expect-error the input of sleep is typed from the catalog
-export const wrong = conveyor.submit('sleep', { ms: 'soon' });
+export const submitted = conveyor.submit('acme.wait', { ms: 500 });
+// @ts-expect-error the input of acme.wait is typed from its definition
+export const wrong = conveyor.submit('acme.wait', { ms: 'soon' });
 `,
     );
     writeFileSync(
@@ -162,6 +176,7 @@ describe("the client's runtime import graph", () => {
     expect(graph.files.map((f) => f.slice(f.indexOf('/node_modules/') + 1))).toEqual([
       'node_modules/@conveyor/client/dist/index.js',
       'node_modules/@conveyor/client/dist/client.js',
+      'node_modules/@conveyor/client/dist/job-definitions.js',
       'node_modules/@conveyor/client/dist/sse.js',
       'node_modules/@conveyor/core/dist/status/index.js',
       'node_modules/@conveyor/core/dist/jobs/job-status.js',
@@ -193,4 +208,168 @@ describe("the client's runtime import graph", () => {
     const graph = await importGraph(join(dir, 'index.js'));
     expect(graph.opaque).toHaveLength(1);
   });
+});
+
+/**
+ * examples/acme-worker, as a team's own project outside the repo: installed only from the
+ * tarballs, built with its own TypeScript (which must refuse its client's wrong calls), its
+ * worker run from its own folder against the stock API of @conveyor/api's bins.
+ */
+describe('the example project, installed from the tarballs', () => {
+  const services = useTestServices();
+  const example = join(root, 'examples/acme-worker');
+  let project: string;
+  let api: string;
+  const started: ChildProcess[] = [];
+  const apiKey = randomApiKey();
+  const start = (command: string, args: string[], cwd: string, env: Record<string, string>) => {
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const removeHook = onProcessExit(() => child.kill('SIGKILL'));
+    child.on('exit', removeHook);
+    started.push(child);
+    return { child, output: () => output };
+  };
+  const connection = () => ({
+    REDIS_URL: services.redisUrl,
+    DATABASE_URL: services.databaseUrl,
+    QUEUE_PREFIX: services.prefix,
+  });
+
+  beforeAll(async () => {
+    project = mkdtempSync(join(tmpdir(), 'acme-worker-'));
+    cpSync(example, project, {
+      recursive: true,
+      filter: (path) => !/(^|\/)(node_modules|dist)(\/|$)/.test(path.slice(example.length)),
+    });
+    const own = ['@conveyor/sdk', '@conveyor/core', '@conveyor/client', '@conveyor/worker'];
+    run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        ...manifests.filter((m) => own.includes(m.name)).map(tarballOf),
+      ],
+      project,
+    );
+    // The stock API, from @conveyor/api's bins in the consumer install: migrate, then serve.
+    const bin = (name: string) => join(consumer, 'node_modules/.bin', name);
+    run(bin('conveyor-migrate'), [], consumer, connection());
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    start(bin('conveyor-api'), [], consumer, {
+      ...connection(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BOOTSTRAP_ADMIN_KEY: apiKey,
+      RATE_LIMIT_PER_SECOND: '0',
+    });
+    await waitForOk(`${api}/health/live`);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const child of started) child.kill('SIGKILL');
+    if (project) rmSync(project, { recursive: true, force: true });
+  });
+
+  it("builds with its own TypeScript, which refuses its typed client's wrong input", () => {
+    const source = readFileSync(join(project, 'src/submit.ts'), 'utf8');
+    run('npm', ['run', 'build'], project);
+    // The refusals are @ts-expect-error lines: without them the build fails, naming the field.
+    writeFileSync(join(project, 'src/submit.ts'), source.replaceAll('// @ts-expect-error', '// expected:'));
+    const failed = spawnSync('npm', ['run', 'build'], { cwd: project, encoding: 'utf8' });
+    writeFileSync(join(project, 'src/submit.ts'), source);
+    expect(failed.status).not.toBe(0);
+    // tsc names the wrong `rows` (its type) and the unknown name.
+    expect(failed.stdout + failed.stderr).toMatch(
+      /'string' is not assignable to type '\{ name: string; value: number; \}\[\]'/,
+    );
+    expect(failed.stdout + failed.stderr).toMatch(/"acme\.unknown"/);
+    run('npm', ['run', 'build'], project); // dist/ from the untouched build stays usable
+  }, 120_000);
+
+  it('runs its worker from its own folder: 400 naming the field, then 202, streamed, and a completed row', async () => {
+    const workerPort = await freePort();
+    const worker = start(process.execPath, ['dist/worker.js'], project, {
+      ...connection(),
+      WORKER_PORT: String(workerPort),
+    });
+    await waitForOk(`http://127.0.0.1:${workerPort}/health/ready`, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${worker.output()}`);
+    });
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    // Listed once the API next reads the registry the worker wrote.
+    const listed = async () =>
+      (
+        (await (await fetch(`${api}/v1/job-types`, { headers })).json()) as {
+          items: { name: string; queue: string }[];
+        }
+      ).items.map((t) => [t.name, t.queue]);
+    await expect.poll(listed, { timeout: 15_000 }).toEqual([['acme.report', 'reports']]);
+
+    const bad = await fetch(`${api}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ type: 'acme.report', data: { title: 'Q3', rows: 'north=3' } }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain(
+      'data.rows',
+    );
+
+    // A delayed job, so the stream is open before it runs.
+    const submitted = await fetch(`${api}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        type: 'acme.report',
+        data: { title: 'Q4', rows: [{ name: 'east', value: 5 }] },
+        delayMs: 500,
+      }),
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const stream = await fetch(`${api}/v1/jobs/${id}/events`, {
+      headers: { ...headers, accept: 'text/event-stream' },
+      signal: AbortSignal.timeout(15_000),
+    });
+    const events: string[] = [];
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of stream.body ?? []) {
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+      for (const status of text.matchAll(/"status":"(\w+)"/g)) events.push(status[1] ?? '');
+      if (text.includes('"status":"completed"')) break;
+    }
+    expect(events[0]).toBe('queued'); // the snapshot
+    expect(events).toContain('completed');
+
+    const database = createDatabase(services.databaseUrl, { max: 1 });
+    const [row] = await database.sql<{ status: string; result: { yaml: string; total: number } }[]>`
+      select status, result from jobs where tenant = 'default' and id = ${id}`;
+    await database.close();
+    expect(row?.status).toBe('completed');
+    expect(row?.result.total).toBe(5);
+    expect(row?.result.yaml).toContain('title: Q4'); // rendered by the project's own dependency
+
+    // Its typed client, run from its folder: submits and waits for the result.
+    const printed = run('npm', ['run', '--silent', 'submit'], project, {
+      CONVEYOR_URL: api,
+      CONVEYOR_API_KEY: apiKey,
+    });
+    expect(JSON.parse(printed)).toMatchObject({ status: 'completed', result: { total: 7 } });
+  }, 120_000);
 });

@@ -1,9 +1,9 @@
 import { createDatabase } from '@conveyor/core/db';
-import { createJobRegistry } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis } from '@conveyor/core/redis';
 import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
+import { testingJobs } from '@conveyor/dev/testing-jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
@@ -24,7 +24,7 @@ describe('with Redis and Postgres unreachable', () => {
     const database = createDatabase(`postgres://postgres@127.0.0.1:${deadPort}/none`, {
       connectTimeoutSeconds: 1,
     });
-    const registry = await fixedJobTypeRegistry(createJobRegistry().definitions());
+    const registry = await fixedJobTypeRegistry(testingJobs);
     const queues = createQueueSet({
       connection: redis,
       prefix: services.prefix,
@@ -61,7 +61,7 @@ describe('with Redis and Postgres unreachable', () => {
     const response = await app.request('/v1/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${generateApiKey().key}` },
-      body: JSON.stringify({ type: 'noop' }),
+      body: JSON.stringify({ type: 'test.hang' }),
     });
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');

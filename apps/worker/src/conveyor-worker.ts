@@ -16,7 +16,7 @@ import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
 import { type Processor, type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDeliverySender } from './callbacks/delivery-sender.js';
-import type { Handler, HandlerContext } from './handlers/index.js';
+import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
 import { type AddressGuard, createAddressGuard } from './net/address-guard.js';
 import { createProcessor } from './processor.js';

@@ -1,7 +1,13 @@
-/** The worker's parts, for tests and tools that compose it in-process; main.ts is its entry point. */
+/**
+ * @conveyor/worker: run Conveyor job types in your own process (`runWorker`), the stock
+ * worker's built-in types (`builtinJobs`), and the parts a worker is made of, for tools and
+ * tests that compose one in-process.
+ */
+export { builtinJobs, echo, httpRequestJob, noop, sleep } from './builtins/index.js';
 export { type CallbackOptions, type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
-export { createHandlers, type Handler, testingHandlers } from './handlers/index.js';
+export type { Handler, HandlerContext } from './handler.js';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-export { createAddressGuard } from './net/address-guard.js';
+export { type AddressGuard, createAddressGuard } from './net/address-guard.js';
+export { exitWithStartError, type RunWorkerOptions, runWorker, type WorkerHandle } from './run-worker.js';
 export { startTypeRegistrar, type TypeRegistrar } from './type-registrar.js';
 export { createWorkerServerApp } from './worker-server.js';

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { attemptSignal } from './attempt-signal.js';
 import type { Batcher } from './batcher.js';
-import type { Handler, HandlerContext } from './handlers/index.js';
+import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
 import { recordTerminal } from './terminal-recorder.js';
 

@@ -1,5 +1,20 @@
+import { defineJob } from '@conveyor/sdk';
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { ConveyorApiError, createClient } from './client.js';
+
+// A project's own definitions, as its worker runs them: the client takes its types from them.
+const sleep = defineJob({
+  name: 'sleep',
+  description: 'Waits.',
+  input: v.strictObject({ ms: v.number() }),
+});
+const fetchUrl = defineJob({
+  name: 'acme.fetch',
+  description: 'Fetches.',
+  input: v.strictObject({ url: v.string(), method: v.optional(v.picklist(['GET', 'POST']), 'GET') }),
+});
+const jobs = [sleep, fetchUrl] as const;
 
 /** Records requests and answers them; stands in for the network, not for Redis or Postgres. */
 function recordingFetch(status: number, body: unknown) {
@@ -14,7 +29,7 @@ function recordingFetch(status: number, body: unknown) {
 describe('createClient', () => {
   it('sends typed submits with the key and the Idempotency-Key header', async () => {
     const { calls, fetch } = recordingFetch(202, { id: 'x', status: 'queued' });
-    const client = createClient({ url: 'http://api.test/', apiKey: 'cvk_k', fetch });
+    const client = createClient<typeof jobs>({ url: 'http://api.test/', apiKey: 'cvk_k', fetch });
     await client.submit('sleep', { ms: 10 }, { idempotencyKey: 'k1', priority: 1 });
     const [call] = calls;
     expect(call?.url).toBe('http://api.test/v1/jobs');
@@ -22,18 +37,32 @@ describe('createClient', () => {
     expect(call?.init.headers).toMatchObject({ authorization: 'Bearer cvk_k', 'idempotency-key': 'k1' });
   });
 
-  it('rejects compile-time mistakes (checked by tsc, which the test command runs first)', () => {
-    const { fetch } = recordingFetch(202, {});
-    const client = createClient({ url: 'http://api.test', fetch });
+  it('rejects compile-time mistakes (checked by tsc, which the test command runs first)', async () => {
+    const { calls, fetch } = recordingFetch(202, { items: [] });
+    const client = createClient<typeof jobs>({ url: 'http://api.test', fetch });
+    const asObject = createClient<{ sleep: typeof sleep }>({ url: 'http://api.test', fetch });
+    const untyped = createClient({ url: 'http://api.test', fetch });
+    // Never called: each line must fail to compile, or `tsc -b` fails on the unused directive.
     const typeErrors = () => {
       // @ts-expect-error ms must be a number
       void client.submit('sleep', { ms: 'x' });
       // @ts-expect-error no such job type
       void client.submit('sleeep', { ms: 1 });
-      // @ts-expect-error http.request needs a url
-      void client.submitBatch([{ type: 'http.request', data: { method: 'GET' } }]);
+      // @ts-expect-error acme.fetch needs a url
+      void client.submitBatch([{ type: 'acme.fetch', data: { method: 'GET' } }]);
+      // @ts-expect-error only the object's types
+      void asObject.submit('acme.fetch', { url: 'x' });
     };
-    expect(typeof typeErrors).toBe('function');
+    void typeErrors;
+    // These compile (an input's defaults may be left out; an untyped client takes any name) and send what they say.
+    await client.submitBatch([{ type: 'acme.fetch', data: { url: 'https://x.test' } }]);
+    await asObject.submit('sleep', { ms: 1 });
+    await untyped.submit('anything.at-all', { whatever: true });
+    expect(calls.map((c) => [c.url, JSON.parse(String(c.init.body))])).toEqual([
+      ['http://api.test/v1/jobs/batch', { jobs: [{ type: 'acme.fetch', data: { url: 'https://x.test' } }] }],
+      ['http://api.test/v1/jobs', { type: 'sleep', data: { ms: 1 } }],
+      ['http://api.test/v1/jobs', { type: 'anything.at-all', data: { whatever: true } }],
+    ]);
   });
 
   it('turns a problem+json answer into a ConveyorApiError with its code', async () => {

@@ -5,16 +5,10 @@ import type {
   WebhookView,
 } from '@conveyor/core/callbacks';
 import type { StatusEvent } from '@conveyor/core/events';
-import type {
-  BatchItemResult,
-  JobStatus,
-  JobSubmitInput,
-  JobType,
-  JobView,
-  SubmitJobResponse,
-} from '@conveyor/core/jobs';
+import type { BatchItemResult, JobStatus, JobView, SubmitJobResponse } from '@conveyor/core/jobs';
 import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
 import { isTerminalStatus } from '@conveyor/core/status';
+import type { JobDefinitions, SubmitData, TypeName, UntypedJobs } from './job-definitions.js';
 import { parseSse } from './sse.js';
 
 /** A problem+json answer of the API, as an Error. */
@@ -51,10 +45,10 @@ export interface SubmitOptions {
   callbackUrl?: string;
 }
 
-/** One item of submitBatch, typed by its job type. */
-export type BatchJob = {
-  [T in JobType]: { type: T; data: JobSubmitInput<T> } & Omit<SubmitOptions, 'idempotencyKey'>;
-}[JobType];
+/** One item of submitBatch, its data typed by its job type in `J`. */
+export type BatchJob<J extends JobDefinitions = UntypedJobs> = {
+  [T in TypeName<J>]: { type: T; data: SubmitData<J, T> } & Omit<SubmitOptions, 'idempotencyKey'>;
+}[TypeName<J>];
 
 /** Paging of a list: pass a page's `nextCursor` as `cursor` to get the page after it. */
 export interface PageQuery {
@@ -107,14 +101,21 @@ export interface ClientOptions {
 }
 
 /**
- * A typed client for the Conveyor API, on fetch: Node 20+ and browsers.
+ * A client for the Conveyor API, on fetch: Node 20+ and browsers. Given the type of a
+ * project's own job definitions, `submit` and `submitBatch` accept only their names and
+ * data; without one, any name and data (the API validates them).
  *
  * @example
- * const conveyor = createClient({ url: 'http://127.0.0.1:3000', apiKey });
- * const { id } = await conveyor.submit('sleep', { ms: 500 });
+ * import { jobs } from './jobs.js'; // [resize, …] as const, each made with defineJob
+ * const conveyor = createClient<typeof jobs>({ url: 'http://127.0.0.1:3000', apiKey });
+ * const { id } = await conveyor.submit('acme.resize', { url, width: 320 });
  * const job = await conveyor.waitFor(id); // job.status === 'completed'
  */
-export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }: ClientOptions) {
+export function createClient<J extends JobDefinitions = UntypedJobs>({
+  url,
+  apiKey,
+  fetch: doFetch = globalThis.fetch,
+}: ClientOptions) {
   const base = url.replace(/\/+$/, '');
 
   async function call<T>(
@@ -169,9 +170,9 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
 
   return {
     /** Submits one job; 202 and 200 (a repeated id or key) both resolve with the job. */
-    submit<T extends JobType>(
+    submit<T extends TypeName<J>>(
       type: T,
-      data: JobSubmitInput<T>,
+      data: SubmitData<J, T>,
       options: SubmitOptions = {},
     ): Promise<SubmitJobResponse> {
       const { idempotencyKey, ...rest } = options;
@@ -208,7 +209,7 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
       revoke: (id: string) => call<void>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
     },
     /** Submits up to 1,000 jobs, all validated before any is enqueued. */
-    async submitBatch(jobs: BatchJob[]): Promise<BatchItemResult[]> {
+    async submitBatch(jobs: BatchJob<J>[]): Promise<BatchItemResult[]> {
       return (await call<{ items: BatchItemResult[] }>('POST', '/v1/jobs/batch', { jobs })).items;
     },
     get: (id: string) => call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
@@ -277,4 +278,5 @@ export function createClient({ url, apiKey, fetch: doFetch = globalThis.fetch }:
   };
 }
 
-export type ConveyorClient = ReturnType<typeof createClient>;
+/** A client of the job types `J`; untyped without a type argument. */
+export type ConveyorClient<J extends JobDefinitions = UntypedJobs> = ReturnType<typeof createClient<J>>;

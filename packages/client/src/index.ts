@@ -1,2 +1,3 @@
 export * from './client.js';
+export * from './job-definitions.js';
 export * from './sse.js';

@@ -1,7 +1,8 @@
 import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { errorCodes } from '@conveyor/core/errors';
-import { createJobRegistry, submitJobBody, toInputJsonSchema } from '@conveyor/core/jobs';
+import { submitJobBody, toInputJsonSchema } from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
+import { testingJobs } from '@conveyor/dev/testing-jobs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { requiredScope } from '../auth/authenticate.js';
@@ -10,7 +11,7 @@ import { fixedJobTypeRegistry } from '../job-types/job-type-registry.js';
 import { createOpenApiDocument, toOpenApiPath } from './openapi-document.js';
 import { operations } from './operations.js';
 
-const definitions = createJobRegistry({ testing: true }).definitions();
+const definitions = testingJobs;
 const registry = await fixedJobTypeRegistry(definitions);
 const document = createOpenApiDocument({ registry });
 type Schema = Record<string, unknown>;
@@ -48,11 +49,11 @@ describe('the OpenAPI document', () => {
     expect(schemas.SubmitJob).toMatchObject({ discriminator: { propertyName: 'type' } });
     expect((schemas.SubmitJob?.oneOf as unknown[] | undefined)?.length).toBe(registry.names().length);
     // Every field of the real submit body is there, with its limits.
-    const variant = schemas['SubmitJob.sleep']?.properties as Record<string, Schema>;
+    const variant = schemas['SubmitJob.test.progress']?.properties as Record<string, Schema>;
     expect(Object.keys(variant).sort()).toEqual(Object.keys(submitJobBody.entries).sort());
     expect(variant.priority).toMatchObject({ type: 'integer', minimum: 1, maximum: 2_097_152 });
-    expect(schemas['SubmitJob.sleep']?.required).toEqual(['type', 'data']);
-    expect(schemas['SubmitJob.noop']?.required).toEqual(['type']);
+    expect(schemas['SubmitJob.test.progress']?.required).toEqual(['type', 'data']);
+    expect(schemas['SubmitJob.test.hang']?.required).toEqual(['type']);
     // Expiry and completion callbacks are part of every variant.
     expect(variant.ttlMs).toMatchObject({ type: 'integer', minimum: 1, description: expect.any(String) });
     expect(variant.expiresAt).toMatchObject({ type: 'string', format: 'date-time' });

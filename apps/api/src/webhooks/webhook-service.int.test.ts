@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import * as schema from '@conveyor/core/db';
 import { createDatabase, type Database, type Db } from '@conveyor/core/db';
 import { isConveyorError } from '@conveyor/core/errors';
-import { createJobRegistry } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
+import { testingJobs } from '@conveyor/dev/testing-jobs';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixedJobTypeRegistry } from '../job-types/job-type-registry.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   }) as Db;
   webhooks = createWebhookService({
     database: { ...database, db },
-    registry: await fixedJobTypeRegistry(createJobRegistry().definitions()),
+    registry: await fixedJobTypeRegistry(testingJobs),
   });
 });
 afterAll(() => database.close());

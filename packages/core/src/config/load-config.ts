@@ -80,8 +80,6 @@ export const apiEnv = v.object({
 /** The worker process's variables. */
 export const workerEnv = v.object({
   ...commonEnv,
-  /** Register the failure-path job types used by tests and drills (test.fail, test.flaky, test.hang). */
-  ENABLE_TEST_JOB_TYPES: boolVar(false),
   /** Queues this worker serves, comma-separated; empty means every queue of the catalog. */
   WORKER_QUEUES: listVar(/^[a-z][a-z0-9-]{0,62}$/, 'queue names'),
   /** Jobs run at once per queue by this process. */

@@ -1,10 +1,19 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 
-/** drizzle/ at the repository root, from both packages/core/src/db and packages/core/dist/db. */
-export const defaultMigrationsFolder = fileURLToPath(new URL('../../../../drizzle', import.meta.url));
+/**
+ * The migrations: drizzle/ inside the installed package (`npm pack` copies it there), else
+ * drizzle/ at the repository root (from packages/core/src/db and packages/core/dist/db alike).
+ */
+export const defaultMigrationsFolder = [
+  new URL('../../drizzle', import.meta.url),
+  new URL('../../../../drizzle', import.meta.url),
+]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(`${dir}/meta/_journal.json`)) as string;
 
 /** Arbitrary but fixed: every Conveyor process migrating this database takes the same lock. */
 const MIGRATION_LOCK_ID = 7_302_418_551;

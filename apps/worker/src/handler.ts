@@ -1,4 +1,3 @@
-import type { JobInput, JobType, TestingJobInput, TestingJobType } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import type { JobContext } from '@conveyor/sdk';
 
@@ -10,10 +9,6 @@ export interface HandlerContext extends JobContext {
 
 /**
  * Runs one attempt of a job. Resolve with a JSON-serialisable result; throw to fail the
- * attempt (a ConveyorError with `retryable: false` fails the job at once).
+ * attempt (a NonRetryableError, or a ConveyorError with `retryable: false`, fails the job at once).
  */
 export type Handler<Input> = (input: Input, ctx: HandlerContext) => Promise<unknown>;
-
-/** One handler per catalog type: a type without a handler does not compile. */
-export type HandlerTable = { [T in JobType]: Handler<JobInput<T>> };
-export type TestingHandlerTable = { [T in TestingJobType]: Handler<TestingJobInput<T>> };

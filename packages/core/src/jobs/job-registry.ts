@@ -1,0 +1,46 @@
+/**
+ * The job types one worker process runs: the definitions it was given (`runWorker({ jobs })`,
+ * the stock worker's built-ins, a team's own), checked once at start.
+ *
+ * Terminology
+ * - job type: a named kind of work with an input schema and run options (`defineJob` of
+ *   @conveyor/sdk). Workers register their types in Postgres; the API validates against them.
+ * - job: one submitted unit of work of a type, identified by an id within its tenant.
+ * - queue: the BullMQ queue a type's jobs wait in; a worker process serves some queues.
+ * - attempt: one execution of a job's handler; failed attempts are retried with backoff
+ *   until the type's (or the submit's) attempts are used up.
+ * - handler: the definition's `run`, which runs one attempt.
+ * - terminal status: completed, failed, cancelled or expired; the job's row in Postgres
+ *   is written with it before the job is acknowledged to BullMQ.
+ */
+import type { JobDefinition } from './define-job.js';
+
+/** Job definitions as a project lists them: an array, or an object of definitions. */
+export type JobDefinitions = readonly JobDefinition[] | Readonly<Record<string, JobDefinition>>;
+
+/** The job types known to one process. */
+export interface JobRegistry {
+  get(name: string): JobDefinition | undefined;
+  names(): string[];
+  /** Every queue some registered type uses, sorted. */
+  queues(): string[];
+  definitions(): readonly JobDefinition[];
+}
+
+/** Builds the registry of one process from `jobs`. Two definitions of one name are a start-up error. */
+export function createJobRegistry(jobs: JobDefinitions): JobRegistry {
+  const defs: JobDefinition[] = Array.isArray(jobs) ? [...jobs] : Object.values(jobs);
+  const byName = new Map<string, JobDefinition>();
+  for (const d of defs) {
+    if (byName.has(d.name)) throw new Error(`job type "${d.name}" is defined twice`);
+    byName.set(d.name, d);
+  }
+  const queues = [...new Set(defs.map((d) => d.queue))].sort();
+  const names = [...byName.keys()].sort();
+  return {
+    get: (name) => byName.get(name),
+    names: () => names,
+    queues: () => queues,
+    definitions: () => defs,
+  };
+}
