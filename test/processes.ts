@@ -34,9 +34,24 @@ const entryPoints = {
 
 /** Starts an app (see entryPoints), with `env` on top of the test's environment. */
 export function startApp(app: keyof typeof entryPoints, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--enable-source-maps', entryPoints[app]], {
+  return spawnProcess(process.execPath, ['--enable-source-maps', entryPoints[app]], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_KEY: TEST_API_KEY, ...env },
+    env: { LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_KEY: TEST_API_KEY, ...env },
+  });
+}
+
+/**
+ * Spawns `command` with `env` on top of the test's environment, collecting its output; however
+ * the test process ends (failure, timeout, Ctrl-C), the child does not outlive it.
+ */
+export function spawnProcess(
+  command: string,
+  args: string[],
+  { cwd = root, env = {} }: { cwd?: string; env?: Record<string, string> } = {},
+): AppProcess {
+  const child = spawn(command, args, {
+    cwd,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -46,7 +61,6 @@ export function startApp(app: keyof typeof entryPoints, env: Record<string, stri
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  // However the test process ends (failure, timeout, Ctrl-C), the app does not outlive it.
   const removeHook = onProcessExit(() => child.kill('SIGKILL'));
   const exited = once(child, 'exit').then(([code, signal]) => {
     removeHook();

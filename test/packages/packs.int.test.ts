@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase } from '@conveyor/core/db';
-import { freePort, onProcessExit, randomApiKey } from '@conveyor/dev';
+import { freePort, randomApiKey } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForOk } from '../processes.js';
+import { type AppProcess, spawnProcess, waitForOk } from '../processes.js';
 import { importGraph } from './import-graph.js';
 
 /**
@@ -47,6 +47,21 @@ const run = (command: string, args: string[], cwd: string, env: Record<string, s
   return child.stdout;
 };
 
+/** `npm install` of the packages' tarballs in `dir` (with what its package.json lists). */
+const installTarballs = (dir: string, packages: Manifest[]) =>
+  run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      ...packages.map(tarballOf),
+    ],
+    dir,
+  );
+
 const manifests = published.map((dir) => readManifest(join(root, dir)));
 let consumer: string;
 
@@ -58,18 +73,7 @@ beforeAll(() => {
     join(consumer, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
   );
-  run(
-    'npm',
-    [
-      'install',
-      '--prefer-offline',
-      '--ignore-scripts',
-      '--no-audit',
-      '--no-fund',
-      ...manifests.map(tarballOf),
-    ],
-    consumer,
-  );
+  installTarballs(consumer, manifests);
 }, 120_000);
 
 afterAll(() => {
@@ -220,25 +224,12 @@ describe('the example project, installed from the tarballs', () => {
   const example = join(root, 'examples/acme-worker');
   let project: string;
   let api: string;
-  const started: ChildProcess[] = [];
+  const started: AppProcess[] = [];
   const apiKey = randomApiKey();
   const start = (command: string, args: string[], cwd: string, env: Record<string, string>) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const removeHook = onProcessExit(() => child.kill('SIGKILL'));
-    child.on('exit', removeHook);
-    started.push(child);
-    return { child, output: () => output };
+    const app = spawnProcess(command, args, { cwd, env: { LOG_LEVEL: 'warn', ...env } });
+    started.push(app);
+    return app;
   };
   const connection = () => ({
     REDIS_URL: services.redisUrl,
@@ -253,17 +244,9 @@ describe('the example project, installed from the tarballs', () => {
       filter: (path) => !/(^|\/)(node_modules|dist)(\/|$)/.test(path.slice(example.length)),
     });
     const own = ['@conveyor/sdk', '@conveyor/core', '@conveyor/client', '@conveyor/worker'];
-    run(
-      'npm',
-      [
-        'install',
-        '--prefer-offline',
-        '--ignore-scripts',
-        '--no-audit',
-        '--no-fund',
-        ...manifests.filter((m) => own.includes(m.name)).map(tarballOf),
-      ],
+    installTarballs(
       project,
+      manifests.filter((m) => own.includes(m.name)),
     );
     // The stock API, from @conveyor/api's bins in the consumer install: migrate, then serve.
     const bin = (name: string) => join(consumer, 'node_modules/.bin', name);
@@ -281,7 +264,7 @@ describe('the example project, installed from the tarballs', () => {
   }, 180_000);
 
   afterAll(async () => {
-    for (const child of started) child.kill('SIGKILL');
+    for (const app of started) app.child.kill('SIGKILL');
     if (project) rmSync(project, { recursive: true, force: true });
   });
 
