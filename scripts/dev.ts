@@ -4,27 +4,15 @@
  * worker with pretty logs. Ctrl-C stops everything.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase } from '@conveyor/core/db';
-import { randomApiKey, resolveServices } from '@conveyor/dev';
+import { devAdminKey, resolveServices } from '@conveyor/dev';
 import { PinoPretty } from 'pino-pretty';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const port = process.env.PORT ?? '3000';
 const workerPort = process.env.WORKER_PORT ?? '3001';
 const say = (line: string) => console.log(`\x1b[36mconveyor\x1b[0m ${line}`);
-
-/** The dev admin key: made once, kept in .data/ so it survives restarts with the embedded Postgres. */
-async function devAdminKey(): Promise<string> {
-  const file = `${root}.data/dev-admin-key`;
-  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (/^cvk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
-  const key = randomApiKey();
-  await mkdir(`${root}.data`, { recursive: true });
-  await writeFile(file, key, { mode: 0o600 });
-  return key;
-}
 
 async function main(): Promise<void> {
   const services = await resolveServices({
@@ -66,7 +54,7 @@ async function main(): Promise<void> {
     return stop(1);
   }
 
-  const apiKey = await devAdminKey();
+  const apiKey = await devAdminKey(`${root}.data`);
   const env = {
     ...process.env,
     REDIS_URL: services.redisUrl,

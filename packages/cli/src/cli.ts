@@ -16,6 +16,9 @@ commands:
   list                     list jobs  --status <s[,s]> --type <t> --queue <q> --limit <n> --cursor <c>
   queues                   queue depth per state
   keys create --name <n> --scopes <s[,s]> [--expires <iso>] | keys list | keys revoke <id>
+  dev <worker file>        run your worker (.ts or .js) against a local Conveyor: Redis, Postgres
+                           (unless REDIS_URL / DATABASE_URL are set), the stock API on PORT (3000),
+                           the worker restarted when its files change (needs @conveyor/dev)
 
 options:
   --url <url>              API base URL (CONVEYOR_URL; default http://127.0.0.1:3000)
@@ -226,6 +229,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return 0;
         }
         throw new UsageError('keys takes create, list or revoke <id>');
+      }
+      case 'dev': {
+        const workerFile = one('worker file');
+        let dev: typeof import('@conveyor/dev');
+        try {
+          dev = await import('@conveyor/dev');
+        } catch {
+          throw new UsageError('dev needs @conveyor/dev beside @conveyor/cli: npm install -D @conveyor/dev');
+        }
+        const session = await dev.runDev({ workerFile, cwd: process.cwd(), env: io.env, log: io.out });
+        const stop = () => void session.stop();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        return await session.done;
       }
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -1,4 +1,5 @@
 export * from './delete-keys.js';
+export * from './dev-command.js';
 export * from './embedded-postgres.js';
 export * from './exit-hooks.js';
 export * from './free-port.js';
