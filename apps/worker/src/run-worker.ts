@@ -117,7 +117,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   // The API accepts the types workers registered: serve health (and so look live to a test,
   // a launcher or Kubernetes) once they are, or after 10 s without Postgres while the
   // registration goes on trying.
-  await Promise.race([worker.registered(), delay(REGISTRATION_WAIT_MS)]);
+  const waited = new AbortController();
+  await Promise.race([
+    worker.registered(),
+    delay(REGISTRATION_WAIT_MS, undefined, { signal: waited.signal }).catch(() => {}),
+  ]);
+  waited.abort();
   const pruner = startHistoryPruner({ database, logger, retentionDays: config.RESULT_RETENTION_DAYS });
   let server: Server | undefined;
   if (config.WORKER_PORT !== 0) {
