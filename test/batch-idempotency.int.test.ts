@@ -7,7 +7,7 @@ import { useTestServices } from '@conveyor/dev/testing';
 import { eq, inArray } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
+import { createPipeline, type Pipeline, postJson, removeFinishedJob, waitForStatus } from './harness.js';
 
 const services = useTestServices();
 let p: Pipeline;
@@ -168,7 +168,7 @@ describe('idempotency', () => {
     const first = await postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key });
     const { id } = (await first.json()) as { id: string };
     await waitForStatus(get, id, ['completed']);
-    await (await p.queues.get('default').getJob(queueJobId('default', id)))?.remove();
+    await removeFinishedJob(p.queues.get('default'), queueJobId('default', id));
     const again = await postJson(p, '/v1/jobs', body, { 'Idempotency-Key': key });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id, status: 'completed' });

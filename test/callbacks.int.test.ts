@@ -15,7 +15,14 @@ import type { StatusEvent } from '@conveyor/core/events';
 import { CALLBACKS_QUEUE } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from './harness.js';
+import {
+  createPipeline,
+  type Pipeline,
+  postJson,
+  removeFinishedJob,
+  waitForStatus,
+  withKey,
+} from './harness.js';
 
 const services = useTestServices();
 let p: Pipeline;
@@ -228,7 +235,7 @@ describe('completion callbacks', () => {
     // A re-run of the job after its delivery left Redis (a crash between its row and its
     // acknowledgement) enqueues the same delivery again: it is not sent twice.
     const callbacks = p.queues.internal<DeliveryJobData>(CALLBACKS_QUEUE);
-    await (await callbacks.getJob(delivery.id))?.remove();
+    await removeFinishedJob(callbacks, delivery.id);
     const dispatcher = createCallbackDispatcher({ database: p.database, queue: callbacks });
     const event = JSON.parse(post?.body ?? '') as StatusEvent;
     expect(await dispatcher.dispatch(event, { generation: 0, callbackUrl: `${base}/cb` })).toBe(1);

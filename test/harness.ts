@@ -3,6 +3,7 @@ import { createJobRegistry, type JobDefinition, type JobView, toRegistration } f
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
+import type { Queue } from 'bullmq';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -27,6 +28,7 @@ import {
   createConveyorWorker,
   createWorkerMetrics,
   type Handler,
+  type UnservedPolicy,
   type WorkerMetrics,
 } from '../apps/worker/src/index.js';
 
@@ -66,6 +68,10 @@ export interface WorkerOptions {
   queues?: string[];
   /** Job types of the worker's own besides the built-in and testing ones (a team's own). */
   jobs?: JobDefinition[];
+  /** Serve only `jobs`, without the built-in and testing types. @defaultValue false */
+  onlyJobs?: boolean;
+  /** Hand-backs of a job whose type the worker does not serve. */
+  unserved?: UnservedPolicy;
 }
 
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
@@ -160,7 +166,15 @@ export async function createPipeline(
     worker: undefined,
     workers: [],
     workerMetrics: undefined,
-    startWorker({ concurrency = 8, handlers = {}, callbacks, queues: served, jobs } = {}) {
+    startWorker({
+      concurrency = 8,
+      handlers = {},
+      callbacks,
+      queues: served,
+      jobs,
+      onlyJobs,
+      unserved,
+    } = {}) {
       const connection = createRedis(services.redisUrl, 'worker');
       workerRedis.push(connection);
       pipeline.workerMetrics = createWorkerMetrics(new Registry());
@@ -169,7 +183,7 @@ export async function createPipeline(
         connection,
         database,
         logger,
-        registry: jobs ? createJobRegistry([...baseJobs, ...jobs]) : registry,
+        registry: jobs ? createJobRegistry(onlyJobs ? jobs : [...baseJobs, ...jobs]) : registry,
         handlers,
         prefix: services.prefix,
         concurrency,
@@ -177,6 +191,7 @@ export async function createPipeline(
         // Webhook changes apply at once in tests.
         callbacks: { cacheTtlMs: 0, ...callbacks },
         ...(served ? { queues: served } : {}),
+        ...(unserved ? { unserved } : {}),
       });
       pipeline.workers.push(pipeline.worker);
       return pipeline.worker;
@@ -230,4 +245,22 @@ export async function waitForStatus(
   throw new Error(
     `job ${id} did not reach ${statuses.join('/')} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
   );
+}
+
+/**
+ * Removes a finished job from Redis, as BullMQ's retention does after ~1,000 later jobs.
+ * Its row commits before BullMQ acknowledges it, so this waits for that acknowledgement
+ * (until then the worker holds the job's lock and BullMQ refuses to remove it).
+ */
+export async function removeFinishedJob(queue: Queue, bullId: string, timeoutMs = 5_000): Promise<void> {
+  const job = await queue.getJob(bullId);
+  if (!job) throw new Error(`job ${bullId} is not in Redis`);
+  const deadline = Date.now() + timeoutMs;
+  let state = await job.getState();
+  while (state !== 'completed' && state !== 'failed') {
+    if (Date.now() > deadline) throw new Error(`job ${bullId} is still ${state} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    state = await job.getState();
+  }
+  await job.remove();
 }

@@ -1,8 +1,11 @@
-import { readJobTypes } from '@conveyor/core/db';
+import { jobs, readJobTypes, registerJobTypes } from '@conveyor/core/db';
+import { eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { createJobRegistry, defineJob, type JobView, toRegistration } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
+import { createRedis, redisReady } from '@conveyor/core/redis';
 import { useTestServices } from '@conveyor/dev/testing';
 import { defineJob as defineSdkJob, NonRetryableError } from '@conveyor/sdk';
+import { eq } from 'drizzle-orm';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinJobs, sleep, startTypeRegistrar } from '../apps/worker/src/index.js';
@@ -185,5 +188,104 @@ describe('the job type registry', () => {
   it('refuses two definitions of one name in one worker at start, naming the type', () => {
     const twice = defineJob({ name: 'echo', description: 'another echo', input: v.unknown() });
     expect(() => createJobRegistry([...builtinJobs(), twice])).toThrow(/"echo" is defined twice/);
+  });
+
+  describe('a job that reaches a worker without its type', () => {
+    // Two releases of a team's worker share the queue `reports` during a rolling deploy:
+    // the old one serves acme.summary only, the new one acme.detail too.
+    const summary = defineSdkJob({
+      name: 'acme.summary',
+      description: 'A summary report.',
+      queue: 'reports',
+      input: v.null(),
+      run: async () => 'summary',
+    });
+    const detail = defineSdkJob({
+      name: 'acme.detail',
+      description: 'A detailed report.',
+      queue: 'reports',
+      input: v.strictObject({ n: v.number() }),
+      run: async ({ n }, ctx) => ({ n, attempt: ctx.attempt }),
+    });
+    const submitDetail = async (n: number) => {
+      const response = await postJson(p, '/v1/jobs', { type: 'acme.detail', data: { n } });
+      expect(response.status, await response.clone().text()).toBe(202);
+      return ((await response.json()) as { id: string }).id;
+    };
+
+    it('is handed back to its queue, no attempt used, until a worker that serves the type runs it', async () => {
+      await registerJobTypes(p.database.db, [toRegistration(summary), toRegistration(detail)]);
+      // Only the old release runs when the jobs arrive: each of them reaches it first.
+      const old = p.startWorker({
+        jobs: [summary],
+        onlyJobs: true,
+        queues: ['reports'],
+        unserved: { handBacks: 1_000, firstDelayMs: 100, maxDelayMs: 100 },
+      });
+      const oldMetrics = p.workerMetrics;
+      await old.ready();
+      const ids = await Promise.all([1, 2, 3, 4, 5, 6].map(submitDetail));
+      const handedBack = async () =>
+        (await oldMetrics?.registry.getSingleMetric('conveyor_jobs_handed_back_total')?.get())?.values.find(
+          (x) => x.labels.type === 'acme.detail',
+        )?.value ?? 0;
+      await expect.poll(handedBack, { timeout: 5_000 }).toBeGreaterThanOrEqual(ids.length);
+      // Handed back, a job is waiting, not failed.
+      const view = async () => (await (await get(`/v1/jobs/${ids[0]}`)).json()) as JobView;
+      await expect.poll(async () => (await view()).status).toBe('queued');
+      expect(await view()).toMatchObject({ attempts: 0, startedAt: null, error: null });
+
+      const next = p.startWorker({ jobs: [summary, detail], onlyJobs: true, queues: ['reports'] });
+      await next.ready();
+      for (const [i, id] of ids.entries()) {
+        expect(await waitForStatus(get, id, ['completed', 'failed'], 10_000)).toMatchObject({
+          status: 'completed',
+          // Each ran on its first attempt: a hand-back is not one.
+          result: { n: i + 1, attempt: 1 },
+          attempts: 1,
+        });
+      }
+      const [row] = await p.database.db
+        .select()
+        .from(jobs)
+        .where(eq(jobs.id, ids[0] as string));
+      expect(row).toMatchObject({ status: 'completed', attempts: 1, runs: 1 });
+      await p.stopWorkers();
+    });
+
+    it('fails JOB_TYPE_NOT_SERVED after its last hand-back when no worker serves the type, with its row and event', async () => {
+      await registerJobTypes(p.database.db, [toRegistration(summary), toRegistration(detail)]);
+      const old = p.startWorker({
+        jobs: [summary],
+        onlyJobs: true,
+        queues: ['reports'],
+        unserved: { handBacks: 3, firstDelayMs: 20, maxDelayMs: 40 },
+      });
+      await old.ready();
+      // The tenant's firehose, subscribed before the submit: the failure is published.
+      const subscriber = createRedis(services.redisUrl, 'subscriber');
+      await redisReady(subscriber);
+      const events: StatusEvent[] = [];
+      subscriber.on('message', (_channel: string, message: string) => events.push(JSON.parse(message)));
+      await subscriber.subscribe(eventChannels(services.prefix).tenant('default'));
+      const id = await submitDetail(7);
+      const failed = await waitForStatus(get, id, ['completed', 'failed'], 10_000);
+      expect(failed).toMatchObject({
+        status: 'failed',
+        error: { code: 'JOB_TYPE_NOT_SERVED', retryable: false },
+      });
+      expect(failed.error?.message).toMatch(
+        /serves type acme\.detail \(handed back 3 times; the last one serves acme\.summary\)/,
+      );
+      expect(failed.error?.message).toContain('queue reports');
+      const [row] = await p.database.db.select().from(jobs).where(eq(jobs.id, id));
+      expect(row).toMatchObject({ status: 'failed', runs: 0, startedAt: null });
+      expect(row?.error).toMatchObject({ code: 'JOB_TYPE_NOT_SERVED' });
+      await expect
+        .poll(() => events.find((e) => e.jobId === id && e.status === 'failed'))
+        .toMatchObject({ type: 'acme.detail', error: { code: 'JOB_TYPE_NOT_SERVED' } });
+      subscriber.disconnect();
+      await p.stopWorkers();
+    });
   });
 });

@@ -19,7 +19,7 @@ import { createDeliverySender } from './callbacks/delivery-sender.js';
 import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
 import { type AddressGuard, createAddressGuard } from './net/address-guard.js';
-import { createProcessor } from './processor.js';
+import { createProcessor, type UnservedPolicy } from './processor.js';
 import { createResultWriter } from './result-writer.js';
 import { createScheduleRunner } from './schedules/schedule-runner.js';
 import { startTypeRegistrar } from './type-registrar.js';
@@ -66,6 +66,8 @@ export interface ConveyorWorkerDeps {
   scheduleReconcileIntervalMs?: number;
   /** How often the worker tells the registry it still serves its job types. @defaultValue 30 s */
   registryHeartbeatMs?: number;
+  /** Hand-backs of a job whose type this worker does not serve. @defaultValue 10, from 1 s doubling to 30 s */
+  unserved?: UnservedPolicy;
 }
 
 export interface ConveyorWorker {
@@ -150,6 +152,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     redis: connection,
     prefix,
     callbacks: dispatcher,
+    unserved: deps.unserved,
   });
   const processors: Record<string, Processor> = {
     [SCHEDULES_QUEUE]: createScheduleRunner({

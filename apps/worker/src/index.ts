@@ -8,6 +8,7 @@ export { type CallbackOptions, type ConveyorWorker, createConveyorWorker } from 
 export type { Handler, HandlerContext } from './handler.js';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 export { type AddressGuard, createAddressGuard } from './net/address-guard.js';
+export { DEFAULT_UNSERVED, type UnservedPolicy } from './processor.js';
 export { exitWithStartError, type RunWorkerOptions, runWorker, type WorkerHandle } from './run-worker.js';
 export { startTypeRegistrar, type TypeRegistrar } from './type-registrar.js';
 export { createWorkerServerApp } from './worker-server.js';

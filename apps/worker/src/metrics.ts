@@ -15,6 +15,8 @@ export interface WorkerMetrics {
   jobWait: Histogram<'type'>;
   /** Failed attempts that will be tried again. */
   jobRetries: Counter<'type'>;
+  /** Jobs handed back to their queue because this worker does not serve their type. */
+  jobsHandedBack: Counter<'type'>;
   /** Attempts running now in this process. */
   jobsActive: Gauge<'type'>;
   /** Jobs this process runs at once per queue (its capacity). */
@@ -65,6 +67,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     jobRetries: new Counter({
       name: 'conveyor_job_retries_total',
       help: 'Failed attempts that will be retried, by type.',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    jobsHandedBack: new Counter({
+      name: 'conveyor_jobs_handed_back_total',
+      help: 'Jobs handed back to their queue because this worker does not serve their type, by type.',
       labelNames: ['type'],
       registers: [registry],
     }),

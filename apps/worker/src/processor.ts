@@ -12,7 +12,7 @@ import {
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import { isNonRetryableError } from '@conveyor/sdk';
-import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { attemptSignal } from './attempt-signal.js';
@@ -36,7 +36,27 @@ export interface ProcessorDeps {
   metrics?: WorkerMetrics | undefined;
   /** Enqueues completion callbacks and webhook deliveries once a terminal row is committed. */
   callbacks?: CallbackDispatcher | undefined;
+  /** What happens to a job whose type this worker does not serve. @defaultValue {@link DEFAULT_UNSERVED} */
+  unserved?: UnservedPolicy | undefined;
 }
+
+/**
+ * A job can reach a worker that does not serve its type: workers of two releases share a
+ * queue during a rolling deploy, or two projects' workers serve one queue with different
+ * types. Such a job is handed back to its queue, delayed (no attempt used) so that another
+ * worker may take it, and after `handBacks` of them fails `JOB_TYPE_NOT_SERVED`.
+ */
+export interface UnservedPolicy {
+  /** Hand-backs before the job fails. */
+  handBacks: number;
+  /** Delay of the first hand-back, doubled for each next one. */
+  firstDelayMs: number;
+  /** Longest delay of one hand-back. */
+  maxDelayMs: number;
+}
+
+/** Ten hand-backs over about three minutes (1, 2, 4, 8, 16, then 30 s each). */
+export const DEFAULT_UNSERVED: UnservedPolicy = { handBacks: 10, firstDelayMs: 1_000, maxDelayMs: 30_000 };
 
 /**
  * A job whose worker died this many times while running it is failed instead of run again
@@ -51,6 +71,15 @@ type Outcome =
 /** Thrown inside the processor to give the job back to the queue instead of finishing it. */
 class HandBack extends Error {}
 
+/** Thrown inside the processor for a job whose type this worker does not serve. */
+class NotServed extends Error {
+  readonly envelope: JobEnvelope;
+  constructor(envelope: JobEnvelope) {
+    super('type not served here');
+    this.envelope = envelope;
+  }
+}
+
 /** Settles with the handler, or rejects with the signal's reason as soon as it aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -61,6 +90,11 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Times a worker started the job, not counting the workers that handed it back unrun. */
+function starts(job: Job<JobEnvelope>, envelope: JobEnvelope): number {
+  return job.attemptsStarted - (envelope.handBacks ?? 0);
+}
+
 /**
  * The BullMQ processor: the one place where Conveyor's job model meets BullMQ's.
  * A terminal outcome is committed to Postgres before this function returns or throws
@@ -69,6 +103,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { registry, handlers, writer, publisher, logger, shutdown, metrics, redis, prefix, callbacks } = deps;
+  const unserved = deps.unserved ?? DEFAULT_UNSERVED;
   const inFlight = createTenantInFlight(redis, prefix);
 
   function publish(event: StatusEvent, log: () => Logger): void {
@@ -86,6 +121,19 @@ export function createProcessor(deps: ProcessorDeps) {
     try {
       return await processJob(job, cancel);
     } catch (error) {
+      if (error instanceof NotServed) {
+        // Another worker may serve it: back to the queue after a delay, no attempt used.
+        const handBacks = (error.envelope.handBacks ?? 0) + 1;
+        const delayMs = Math.min(unserved.maxDelayMs, unserved.firstDelayMs * 2 ** (handBacks - 1));
+        logger.warn(
+          { jobId: publicJobId(job), tenant: error.envelope.tenant, type: job.name, handBacks, delayMs },
+          `this worker does not serve type ${job.name}; handing the job back to its queue`,
+        );
+        metrics?.jobsHandedBack.inc({ type: job.name });
+        await job.updateData({ ...error.envelope, handBacks });
+        await job.moveToDelayed(Date.now() + delayMs, token);
+        throw new DelayedError();
+      }
       if (!(error instanceof HandBack)) throw error;
       // Shutting down: give the job back without using an attempt; another worker runs it.
       logger.info({ jobId: publicJobId(job), tenant: job.data?.tenant }, 'handing job back to the queue');
@@ -102,7 +150,7 @@ export function createProcessor(deps: ProcessorDeps) {
    * Later attempts wait out a backoff, not the queue, so they are not counted.
    */
   function observeWait(job: Job<JobEnvelope>, envelope: JobEnvelope): void {
-    if (!metrics || job.attemptsMade > 0 || job.attemptsStarted > 1) return;
+    if (!metrics || !(job.name in handlers) || job.attemptsMade > 0 || starts(job, envelope) > 1) return;
     const enqueuedAt = (envelope.generation ?? 0) > 0 ? Date.parse(envelope.submittedAt) : job.timestamp;
     const readyAt = enqueuedAt + (job.opts.delay ?? 0);
     const startedAt = job.processedOn ?? Date.now();
@@ -169,7 +217,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (
         expiresAt !== undefined &&
         job.attemptsMade === 0 &&
-        job.attemptsStarted <= 1 &&
+        starts(job, envelope) <= 1 &&
         Date.now() > expiresAt
       ) {
         const late = Date.now() - expiresAt;
@@ -190,8 +238,15 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       const definition = registry.get(job.name);
       const handler = handlers[job.name] as Handler<unknown> | undefined;
-      if (!definition || !handler)
-        return fail('VALIDATION_FAILED', `this worker has no handler for type ${job.name}`);
+      if (!definition || !handler) {
+        const handBacks = envelope.handBacks ?? 0;
+        if (handBacks < unserved.handBacks) throw new NotServed(envelope);
+        return fail(
+          'JOB_TYPE_NOT_SERVED',
+          `no worker that took this job serves type ${job.name} (handed back ${handBacks} times; ` +
+            `the last one serves ${registry.names().join(', ')}): is a worker with this type running on queue ${job.queueName}?`,
+        );
+      }
       // Re-parse on dequeue: Redis may hold payloads written by an older release.
       const input = v.safeParse(definition.input, envelope.input);
       if (!input.success) return fail('VALIDATION_FAILED', `invalid input: ${v.summarize(input.issues)}`);
@@ -255,7 +310,10 @@ export function createProcessor(deps: ProcessorDeps) {
       // Only a job that logged (now or in an earlier attempt) costs a read of its log list.
       const logs =
         logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${job.id}:logs`, 0, -1) : [];
-      const expired = result.status === 'expired';
+      // An expired job's handler never ran, nor did that of a type no worker served.
+      const unrun =
+        result.status === 'expired' ||
+        (result.status === 'failed' && result.error.code === 'JOB_TYPE_NOT_SERVED');
       const row: NewJobRow = {
         ...jobColumns(job, envelope),
         id,
@@ -263,12 +321,11 @@ export function createProcessor(deps: ProcessorDeps) {
         result: result.status === 'completed' ? result.result : null,
         error: result.status === 'completed' ? null : result.error,
         attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
-        attempts: expired ? offset : attempt,
+        attempts: unrun ? offset : attempt,
         maxAttempts,
-        // An expired job's handler never ran.
-        runs: expired ? 0 : Math.max(1, job.attemptsStarted),
+        runs: unrun ? 0 : Math.max(1, starts(job, envelope)),
         logs,
-        startedAt: expired ? null : new Date(job.processedOn ?? startedAt.getTime()),
+        startedAt: unrun ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),
       };
       let stored: RecordedOutcome;

@@ -21,6 +21,7 @@ export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
   CANCELLED: 409,
   EXPIRED: 410,
   HANDLER_FAILED: 500,
+  JOB_TYPE_NOT_SERVED: 503,
   UNSTORABLE_RESULT: 500,
   TARGET_FORBIDDEN: 400,
   CONFIG_INVALID: 500,

@@ -25,6 +25,8 @@ export function viewFromQueue(
   const id = publicJobId(job);
   const offset = envelope.attemptOffset ?? 0;
   const lastError = envelope.attemptErrors?.at(-1);
+  // A worker that does not serve the type hands the job back unrun: not an attempt.
+  const started = job.attemptsStarted - (envelope.handBacks ?? 0);
   const error: ErrorRecord | null =
     lastError ??
     (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);
@@ -33,7 +35,7 @@ export function viewFromQueue(
     type: job.name,
     queue: job.queueName,
     status: statusByState[state] ?? 'queued',
-    attempts: offset + job.attemptsStarted,
+    attempts: offset + started,
     maxAttempts: offset + (job.opts.attempts ?? 1),
     priority: job.opts.priority || null,
     progress: job.progress === 0 ? null : job.progress,
@@ -48,7 +50,7 @@ export function viewFromQueue(
     callbackUrl: envelope.callbackUrl ?? null,
     scheduleId: envelope.scheduleId ?? null,
     createdAt: new Date(job.timestamp).toISOString(),
-    startedAt: iso(job.processedOn),
+    startedAt: started > 0 ? iso(job.processedOn) : null,
     finishedAt: iso(job.finishedOn),
     links: jobLinks(id),
   };

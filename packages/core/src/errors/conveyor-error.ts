@@ -24,6 +24,8 @@ export const errorCodes = [
   'CANCELLED',
   'EXPIRED',
   'HANDLER_FAILED',
+  /** The job's type was served by none of the workers that took it, after every hand-back. */
+  'JOB_TYPE_NOT_SERVED',
   /** The job's outcome held something Postgres cannot store; a safe form of it was stored instead. */
   'UNSTORABLE_RESULT',
   'TARGET_FORBIDDEN',

@@ -151,6 +151,8 @@ export interface JobEnvelope {
   callbackUrl?: string;
   /** The schedule that produced the job. */
   scheduleId?: string;
+  /** Times a worker that does not serve the job's type gave it back to its queue. */
+  handBacks?: number;
 }
 
 export const jobEnvelope = v.object({
@@ -168,6 +170,7 @@ export const jobEnvelope = v.object({
   expiresAt: v.optional(v.number()),
   callbackUrl: v.optional(v.string()),
   scheduleId: v.optional(v.string()),
+  handBacks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   attemptErrors: v.optional(
     v.array(
       v.object({
