@@ -4,11 +4,12 @@ import { createJobRegistry, defineJob, type JobView, toRegistration } from '@con
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { useTestServices } from '@conveyor/dev/testing';
+import { testingJobs } from '@conveyor/dev/testing-jobs';
 import { defineJob as defineSdkJob, NonRetryableError } from '@conveyor/sdk';
 import { eq } from 'drizzle-orm';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinJobs, sleep, startTypeRegistrar } from '../apps/worker/src/index.js';
+import { builtinJobs, runWorker, sleep, startTypeRegistrar } from '../apps/worker/src/index.js';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
 
 // Issue 15: workers register the job types they serve; the API accepts exactly those.
@@ -188,6 +189,55 @@ describe('the job type registry', () => {
   it('refuses two definitions of one name in one worker at start, naming the type', () => {
     const twice = defineJob({ name: 'echo', description: 'another echo', input: v.unknown() });
     expect(() => createJobRegistry([...builtinJobs(), twice])).toThrow(/"echo" is defined twice/);
+  });
+
+  it('refuses at start an input schema with parts JSON Schema cannot express, naming the type and each field', () => {
+    const when = defineSdkJob({
+      name: 'acme.when',
+      description: 'Has fields JSON cannot carry.',
+      input: v.strictObject({
+        at: v.date(),
+        list: v.array(v.object({ big: v.optional(v.bigint()) })),
+        byId: v.record(v.string(), v.map(v.string(), v.number())),
+        // A check JSON Schema cannot state is no gap: the worker's valibot parse applies it.
+        even: v.pipe(
+          v.number(),
+          v.check((n) => n % 2 === 0, 'even'),
+        ),
+      }),
+      run: async () => null,
+    });
+    let error: unknown;
+    try {
+      createJobRegistry([when]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+    const { message, issues } = error as { message: string; issues: { path: string }[] };
+    expect(message).toMatch(/^job type "acme\.when": its input has no JSON Schema form/);
+    expect(message).toContain('data.at: The "date" schema cannot be converted to JSON Schema.');
+    expect(issues.map((i) => i.path)).toEqual(['data.at', 'data.list[].big', 'data.byId.*']);
+    // Every type Conveyor itself ships converts.
+    expect(() => createJobRegistry([...builtinJobs(), ...testingJobs])).not.toThrow();
+  });
+
+  it('refuses it in runWorker before connecting to anything', async () => {
+    const when = defineSdkJob({
+      name: 'acme.bigint',
+      description: 'b',
+      input: v.bigint(),
+      run: async () => 1,
+    });
+    await expect(
+      runWorker({
+        jobs: [when],
+        env: { REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+        handleSignals: false,
+      }),
+    ).rejects.toThrow(
+      /job type "acme\.bigint": its input has no JSON Schema form, .*\(data: The "bigint" schema/,
+    );
   });
 
   describe('a job that reaches a worker without its type', () => {

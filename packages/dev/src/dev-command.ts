@@ -120,14 +120,10 @@ export async function runDev({ workerFile, cwd, env, log }: DevOptions): Promise
     });
     // tsx runs TypeScript and restarts the worker when a file it imports changes; a short
     // grace keeps restarts quick (a running job is handed back, not lost).
-    start(
-      'worker',
-      [fileURLToPath(import.meta.resolve('tsx/cli')), 'watch', '--clear-screen=false', worker],
-      {
-        WORKER_PORT: env.WORKER_PORT ?? '3001',
-        SHUTDOWN_GRACE_MS: env.SHUTDOWN_GRACE_MS ?? '2000',
-      },
-    );
+    start('worker', [tsxCli, 'watch', '--clear-screen=false', worker], {
+      WORKER_PORT: env.WORKER_PORT ?? '3001',
+      SHUTDOWN_GRACE_MS: env.SHUTDOWN_GRACE_MS ?? '2000',
+    });
     const apiUrl = `http://127.0.0.1:${port}`;
     log(`API on ${apiUrl} · dashboard ${apiUrl}/dashboard#key=${apiKey} · job types ${apiUrl}/v1/job-types`);
     log(`admin API key (tenant default, kept in .conveyor/dev-admin-key): ${apiKey}`);

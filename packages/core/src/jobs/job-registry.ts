@@ -13,7 +13,9 @@
  * - terminal status: completed, failed, cancelled or expired; the job's row in Postgres
  *   is written with it before the job is acknowledged to BullMQ.
  */
+import { ConveyorError } from '../errors/index.js';
 import type { JobDefinition } from './define-job.js';
+import { jsonSchemaGaps } from './input-json-schema.js';
 
 /** Job definitions as a project lists them: an array, or an object of definitions. */
 export type JobDefinitions = readonly JobDefinition[] | Readonly<Record<string, JobDefinition>>;
@@ -27,12 +29,28 @@ export interface JobRegistry {
   definitions(): readonly JobDefinition[];
 }
 
-/** Builds the registry of one process from `jobs`. Two definitions of one name are a start-up error. */
+/**
+ * Builds the registry of one process from `jobs`. Start-up errors (CONFIG_INVALID): two
+ * definitions of one name, and an input schema with a part JSON Schema cannot express
+ * (the API validates submits against the JSON Schema form).
+ */
 export function createJobRegistry(jobs: JobDefinitions): JobRegistry {
   const defs: JobDefinition[] = Array.isArray(jobs) ? [...jobs] : Object.values(jobs);
   const byName = new Map<string, JobDefinition>();
   for (const d of defs) {
-    if (byName.has(d.name)) throw new Error(`job type "${d.name}" is defined twice`);
+    if (byName.has(d.name))
+      throw new ConveyorError('CONFIG_INVALID', `job type "${d.name}" is defined twice`);
+    const gaps = jsonSchemaGaps(d.input);
+    if (gaps.length > 0) {
+      const where = gaps.map((g) => `${g.path}: ${g.message}`).join('; ');
+      throw new ConveyorError(
+        'CONFIG_INVALID',
+        `job type "${d.name}": its input has no JSON Schema form, so the API cannot validate it (${where}). ` +
+          'Take what JSON carries, e.g. an ISO date string (v.pipe(v.string(), v.isoTimestamp())) for a date, ' +
+          'a string or number for a bigint, an object or array for a Map or Set; convert it in the handler.',
+        { issues: gaps },
+      );
+    }
     byName.set(d.name, d);
   }
   const queues = [...new Set(defs.map((d) => d.queue))].sort();
