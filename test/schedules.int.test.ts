@@ -4,7 +4,9 @@ import { schedules } from '@conveyor/core/db';
 import type { JobView } from '@conveyor/core/jobs';
 import { nextRunTimes, type ScheduleView, type TickData } from '@conveyor/core/schedules';
 import { useTestServices } from '@conveyor/dev/testing';
+import { defineJob } from '@conveyor/sdk';
 import { eq } from 'drizzle-orm';
+import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Handler } from '../apps/worker/src/index.js';
 import { createPipeline, type Pipeline, postJson, withKey } from './harness.js';
@@ -273,5 +275,41 @@ describe('cron schedules', () => {
     );
     expect(listed.items).toHaveLength(1);
     expect(listed.nextCursor).not.toBeNull();
+  });
+});
+
+describe("a team's own type", () => {
+  it('is fired by a worker serving `schedules` that does not run the type: its queue and defaults come from the registry', async () => {
+    await p.stopWorkers();
+    const report = defineJob({
+      name: 'acme.nightly',
+      description: 'A nightly report.',
+      queue: 'nightly',
+      attempts: 2,
+      input: v.strictObject({ day: v.string() }),
+      run: async ({ day }) => ({ report: day }),
+    });
+    // The team's worker serves its own queue only; the stock worker serves `schedules`
+    // without knowing acme.nightly.
+    const team = p.startWorker({ jobs: [report], onlyJobs: true, queues: ['nightly'] });
+    const scheduler = p.startWorker({ queues: ['schedules'] });
+    await Promise.all([team.ready(), scheduler.ready()]);
+    const schedule = await createSchedule({
+      type: 'acme.nightly',
+      data: { day: 'monday' },
+      everyMs: 1_000,
+      limit: 1,
+    });
+    await expect
+      .poll(async () => (await jobsOf(schedule.id)).map((j) => j.status), { timeout: 5_000 })
+      .toEqual(['completed']);
+    const [job] = await jobsOf(schedule.id);
+    expect(job).toMatchObject({
+      type: 'acme.nightly',
+      queue: 'nightly',
+      maxAttempts: 2,
+      result: { report: 'monday' },
+    });
+    await p.stopWorkers();
   });
 });

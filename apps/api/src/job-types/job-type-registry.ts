@@ -1,4 +1,4 @@
-import { type JobTypeRow, toJobTypeRow } from '@conveyor/core/db';
+import { appliedVersion, type JobTypeRow, toJobTypeRow } from '@conveyor/core/db';
 import type { FieldIssue } from '@conveyor/core/errors';
 import { type JobDefinition, type JobTypeOptions, toRegistration } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
@@ -14,7 +14,7 @@ import addFormats from 'ajv-formats';
 export interface RegisteredJobType extends JobTypeOptions {
   name: string;
   description: string;
-  /** The version submits are validated with: see `applied` below. */
+  /** The version submits are validated with: see `appliedVersion` in @conveyor/core/db. */
   version: string;
   inputSchema: Record<string, unknown>;
   /** Whether a submit may leave `data` out. */
@@ -45,22 +45,10 @@ export interface JobTypeRegistry {
   close(): void;
 }
 
-/** A version whose workers said so this recently is live. @see applied */
-const LIVE_MS = 90_000;
 /** How soon a name that was not registered may make a lookup read Postgres again. */
 const LOOKUP_GAP_MS = 250;
 /** Names remembered as unknown at most (a flood of made-up names cannot grow it). */
 const MAX_MISSES = 10_000;
-
-/**
- * Which version of a type submits are validated with: the most recently registered among
- * those a worker served within the last 90 s (three heartbeats), or else the most recently
- * registered. So a rolling deploy switches to the new version as soon as one of its workers
- * starts, and a rolled-back one switches back once its workers are gone.
- */
-function applied(rows: JobTypeRow[], now: number): JobTypeRow | undefined {
-  return rows.find((r) => now - r.lastSeenAt.getTime() < LIVE_MS) ?? rows[0];
-}
 
 function issueOf(error: ErrorObject, path: string): FieldIssue {
   const at = error.instancePath
@@ -110,7 +98,7 @@ export function createJobTypeRegistry({
     for (const row of rows) grouped.set(row.name, [...(grouped.get(row.name) ?? []), row]);
     const next = new Map<string, RegisteredJobType>();
     for (const [name, versions] of grouped) {
-      const row = applied(versions, lastRead);
+      const row = appliedVersion(versions, lastRead);
       if (!row) continue;
       const { inputOptional = false, ...options } = row.options;
       next.set(name, {

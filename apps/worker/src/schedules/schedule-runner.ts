@@ -1,8 +1,8 @@
-import { type Database, jobs, type ScheduleRow, schedules } from '@conveyor/core/db';
+import { type Database, jobs, readAppliedJobType, type ScheduleRow, schedules } from '@conveyor/core/db';
 import {
-  type JobDefinition,
   type JobEnvelope,
   type JobRegistry,
+  type JobTypeOptions,
   jobOptions,
   queueJobId,
 } from '@conveyor/core/jobs';
@@ -22,9 +22,17 @@ import type { WorkerMetrics } from '../metrics.js';
 
 /** Runs shown on a schedule (newest first). */
 const RECENT_RUNS = 10;
+/** How long a type read from the registry is used before it is read again. */
+const TYPE_CACHE_MS = 5_000;
+
+/** What a tick needs of its schedule's type: its queue and its run defaults. */
+type TickType = Pick<JobTypeOptions, 'queue' | 'timeoutMs' | 'attempts' | 'backoff' | 'ttlMs'> & {
+  name: string;
+};
 
 export interface ScheduleRunnerDeps {
   database: Database;
+  /** This worker's own types; any other registered type is read from Postgres. */
   registry: JobRegistry;
   /** The producer of a job type's queue. */
   queueFor(name: string): Queue<JobEnvelope>;
@@ -38,7 +46,7 @@ export interface ScheduleRunnerDeps {
 
 type Decision =
   | { run: false; reason: 'deleted' | 'inactive' | 'stale' | 'early' | 'unknown type' }
-  | { run: true; row: ScheduleRow; definition: JobDefinition; jobId: string; again: boolean };
+  | { run: true; row: ScheduleRow; definition: TickType; jobId: string; again: boolean };
 
 /**
  * The processor of the `schedules` queue: turns one tick of a BullMQ job scheduler into the
@@ -46,10 +54,29 @@ type Decision =
  * tick of a deleted, paused or used-up schedule, or one at or before the last run (a stale
  * scheduler after a crash or a redeploy), submits nothing. The job id comes from the
  * schedule and the due time, so a tick handled twice submits one job.
+ *
+ * The schedule's type need not be one this worker runs: its queue and defaults come from
+ * the registry in Postgres (the version the API applies), so one worker serving `schedules`
+ * fires the schedules of every team's types.
  */
 export function createScheduleRunner(deps: ScheduleRunnerDeps) {
   const { database, registry, queueFor, sync, logger, metrics } = deps;
   const inFlight = createTenantInFlight(deps.redis, deps.prefix);
+  const cached = new Map<string, { at: number; type: TickType | undefined }>();
+
+  async function typeOf(
+    tx: Parameters<typeof readAppliedJobType>[0],
+    name: string,
+  ): Promise<TickType | undefined> {
+    const own = registry.get(name);
+    if (own) return own;
+    const hit = cached.get(name);
+    if (hit && Date.now() - hit.at < TYPE_CACHE_MS) return hit.type;
+    const row = await readAppliedJobType(tx, name);
+    const type = row && { name: row.name, queue: row.queue, ...row.options };
+    cached.set(name, { at: Date.now(), type });
+    return type;
+  }
 
   return async function runTick(tick: Job<TickData>): Promise<unknown> {
     const { scheduleId } = tick.data;
@@ -60,7 +87,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
       const [row] = await tx.select().from(schedules).where(eq(schedules.id, scheduleId)).for('update');
       if (!row) return { run: false, reason: 'deleted' };
       const jobId = scheduledJobId(row.id, dueAt);
-      const definition = registry.get(row.type);
+      const definition = await typeOf(tx, row.type);
       if (!definition) return { run: false, reason: 'unknown type' };
       const last = row.lastRunAt?.getTime();
       // Taken before but maybe not enqueued (the worker died in between): finish it.

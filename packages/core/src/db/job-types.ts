@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { JobTypeRegistration } from '../jobs/registration.js';
 import type { Db } from './connect.js';
 import { type JobTypeRow, jobTypes } from './schema.js';
@@ -35,4 +35,31 @@ export function toJobTypeRow(registration: JobTypeRegistration, at = new Date())
 /** Every registered version of every job type, the most recently registered first. */
 export function readJobTypes(db: Db): Promise<JobTypeRow[]> {
   return db.select().from(jobTypes).orderBy(sql`${jobTypes.name}, ${jobTypes.registeredAt} desc`);
+}
+
+/** A version whose workers said so this recently is live. @see appliedVersion */
+export const LIVE_TYPE_MS = 90_000;
+
+/**
+ * Which version of a type is applied (submits validated with, schedules enqueued with): the
+ * most recently registered among those a worker served within the last 90 s (three
+ * heartbeats), or else the most recently registered. So a rolling deploy switches to the new
+ * version as soon as one of its workers starts, and a rolled-back one switches back once its
+ * workers are gone. `versions`: one type's rows, the most recently registered first.
+ */
+export function appliedVersion(versions: readonly JobTypeRow[], now = Date.now()): JobTypeRow | undefined {
+  return versions.find((r) => now - r.lastSeenAt.getTime() < LIVE_TYPE_MS) ?? versions[0];
+}
+
+/** The applied version of the type `name`, or undefined if no worker registered it. */
+export async function readAppliedJobType(
+  db: Pick<Db, 'select'>,
+  name: string,
+): Promise<JobTypeRow | undefined> {
+  const versions = await db
+    .select()
+    .from(jobTypes)
+    .where(eq(jobTypes.name, name))
+    .orderBy(sql`${jobTypes.registeredAt} desc`);
+  return appliedVersion(versions);
 }
