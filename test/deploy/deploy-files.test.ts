@@ -55,7 +55,15 @@ describe('deployment files parse', () => {
   it('passes yamllint (when installed; CI installs it)', () => {
     const run = spawnSync(
       'yamllint',
-      ['-c', `${root}.yamllint.yml`, 'docker-compose.yml', `${chart}/Chart.yaml`, `${chart}/values.yaml`],
+      [
+        '-c',
+        `${root}.yamllint.yml`,
+        'docker-compose.yml',
+        `${chart}/Chart.yaml`,
+        `${chart}/values.yaml`,
+        'examples/acme-worker/deploy/compose.yaml',
+        'examples/acme-worker/deploy/helm-values.yaml',
+      ],
       {
         cwd: root,
         encoding: 'utf8',
@@ -67,6 +75,70 @@ describe('deployment files parse', () => {
     }
     expect(run.stdout + run.stderr).toBe('');
     expect(run.status).toBe(0);
+  });
+});
+
+describe("a team's own worker deploys next to the stock API", () => {
+  const example = 'examples/acme-worker';
+
+  it("the example's Helm values (a worker group with its own image) satisfy the chart's schema", () => {
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const validate = ajv.compile(JSON.parse(read(`${chart}/values.schema.json`)));
+    const values = parse(read(`${chart}/values.yaml`)) as Record<string, unknown>;
+    const overlay = parse(read(`${example}/deploy/helm-values.yaml`)) as {
+      workers: { name: string; image?: { repository: string; tag?: string }; queues?: string[] }[];
+    };
+    // Helm merges maps and replaces lists.
+    const merged = { ...values, ...overlay };
+    expect(validate(merged), JSON.stringify(validate.errors)).toBe(true);
+    const team = overlay.workers.find((w) => w.image);
+    expect(team).toMatchObject({ name: 'acme', queues: ['reports'] });
+    // Its queue is the one the example's job type declares.
+    expect(read(`${example}/src/jobs/report.ts`)).toContain("queue: 'reports'");
+    const untagged = structuredClone(merged) as typeof overlay;
+    delete untagged.workers[1]?.image?.tag;
+    expect(validate(untagged)).toBe(false);
+  });
+
+  it("the chart runs a group's own image with its own CMD, and Conveyor's image as `worker`", () => {
+    const template = read(`${chart}/templates/worker-deployments.yaml`);
+    expect(template).toContain('{{- if .image }}');
+    expect(template).toContain('image: {{ .image.repository }}:{{ .image.tag }}');
+    expect(template).toContain('args: {{ toJson (.args | default (list "worker")) }}');
+    // With an own image, args only when the group sets them: the image's CMD runs the worker.
+    const own = template.slice(template.indexOf('{{- if .image }}'), template.indexOf('{{- else }}'));
+    expect(own).toContain('{{- with .args }}');
+    expect(own).not.toContain('list "worker"');
+    expect(read(`${example}/Dockerfile`)).toMatch(
+      /^CMD \["node", "--enable-source-maps", "dist\/worker\.js"\]$/m,
+    );
+  });
+
+  it("the example's compose file adds only its worker, with known variables, the stack's services and a drain before SIGKILL", () => {
+    const base = parse(read('docker-compose.yml'), { merge: true }) as Compose;
+    const extra = parse(read(`${example}/deploy/compose.yaml`)) as {
+      services: Record<
+        string,
+        Compose['services'][string] & { build?: string; depends_on?: Record<string, unknown> }
+      >;
+    };
+    expect(Object.keys(extra.services)).toEqual(['acme-worker']);
+    const service = extra.services['acme-worker'];
+    const env = service?.environment ?? {};
+    for (const key of Object.keys(env)) expect(known, key).toContain(key);
+    for (const key of required) expect(env).toHaveProperty(key);
+    // The same Redis, Postgres and prefix as the stock services.
+    for (const key of ['REDIS_URL', 'DATABASE_URL', 'QUEUE_PREFIX'])
+      expect(env[key], key).toBe(base.services.worker?.environment?.[key]);
+    expect(env.WORKER_QUEUES).toBe('reports');
+    for (const dependency of Object.keys(service?.depends_on ?? {}))
+      expect(base.services).toHaveProperty(dependency);
+    expect(Number.parseInt(service?.stop_grace_period ?? '0', 10) * 1_000).toBeGreaterThan(
+      Number(env.SHUTDOWN_GRACE_MS),
+    );
+    // Paths of a second -f file resolve from the first file's folder: the repository root.
+    expect(service?.build).toBe(example);
+    expect(readdirSync(`${root}${service?.build}`)).toContain('Dockerfile');
   });
 });
 
