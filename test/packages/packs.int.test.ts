@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ const published = [
   'packages/cli',
   'apps/worker',
   'apps/api',
+  'packages/dev',
 ];
 /** Packages the browser-safe client must never load: servers' connections and logging. */
 const serverOnly = ['bullmq', 'ioredis', 'postgres', 'pino', 'drizzle-orm', 'prom-client', 'cron-parser'];
@@ -243,7 +245,16 @@ describe('the example project, installed from the tarballs', () => {
       recursive: true,
       filter: (path) => !/(^|\/)(node_modules|dist)(\/|$)/.test(path.slice(example.length)),
     });
-    const own = ['@conveyor/sdk', '@conveyor/core', '@conveyor/client', '@conveyor/worker'];
+    // Its dependencies, and its devDependencies @conveyor/cli and @conveyor/dev (`npm run dev`).
+    const own = [
+      '@conveyor/sdk',
+      '@conveyor/core',
+      '@conveyor/client',
+      '@conveyor/worker',
+      '@conveyor/cli',
+      '@conveyor/dev',
+      '@conveyor/api',
+    ];
     installTarballs(
       project,
       manifests.filter((m) => own.includes(m.name)),
@@ -354,5 +365,52 @@ describe('the example project, installed from the tarballs', () => {
       CONVEYOR_API_KEY: apiKey,
     });
     expect(JSON.parse(printed)).toMatchObject({ status: 'completed', result: { total: 7 } });
+  }, 120_000);
+
+  it('runs `conveyor dev src/worker.ts` from its folder: the stock API and its worker, its jobs completed, Ctrl-C stops both', async () => {
+    const port = await freePort();
+    const devApi = `http://127.0.0.1:${port}`;
+    // `npm run dev` in the project; Redis and Postgres are the test's (set), on a prefix of its own.
+    const dev = start(join(project, 'node_modules/.bin/conveyor'), ['dev', 'src/worker.ts'], project, {
+      ...connection(),
+      QUEUE_PREFIX: `${services.prefix}-dev`,
+      PORT: String(port),
+      WORKER_PORT: String(await freePort()),
+      BOOTSTRAP_ADMIN_KEY: apiKey,
+    });
+    await waitForOk(`${devApi}/health/ready`, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${dev.output()}`);
+    });
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    const submit = async () =>
+      fetch(`${devApi}/v1/jobs`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          type: 'acme.report',
+          data: { title: 'dev', rows: [{ name: 'w', value: 2 }] },
+        }),
+      });
+    // The worker (run by tsx from src/) registers acme.report shortly after the API is up.
+    let submitted = await submit();
+    for (let i = 0; submitted.status !== 202 && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      submitted = await submit();
+    }
+    expect(submitted.status, dev.output()).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const status = async () =>
+      (
+        (await (await fetch(`${devApi}/v1/jobs/${id}`, { headers })).json()) as {
+          status: string;
+          result?: unknown;
+        }
+      ).status;
+    await expect.poll(status, { timeout: 20_000 }).toBe('completed');
+    dev.child.kill('SIGINT');
+    const [code] = (await once(dev.child, 'exit')) as [number | null];
+    expect(code, dev.output()).toBe(0);
+    // The API it started is gone with it.
+    await expect(fetch(`${devApi}/health/live`)).rejects.toThrow();
   }, 120_000);
 });
