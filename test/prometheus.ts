@@ -26,19 +26,16 @@ function tempFile(name: string, text: string): string {
 }
 
 /**
- * Runs `promtool check metrics` and returns the problems it reports about Conveyor's own
- * metrics; null when promtool is absent here. Exit 1 is a parse failure; exit 3 means lint
- * findings, which are allowed only for prom-client's built-in process/nodejs metrics
- * (e.g. its gauge `nodejs_active_handles_total`).
+ * Runs `promtool check metrics` and returns every problem it reports (parse failures and
+ * lint findings alike, prom-client's runtime metrics included); null when promtool is
+ * absent here.
  */
 export function promtoolCheckMetrics(text: string): string[] | null {
   if (!hasPromtool()) return null;
   const file = tempFile('metrics.txt', text);
   const run = spawnSync('sh', ['-c', `promtool check metrics < ${file}`], { encoding: 'utf8' });
   if (run.status !== 0 && run.status !== 3) return [`promtool could not parse the exposition: ${run.stderr}`];
-  return `${run.stdout}${run.stderr}`
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !/^(nodejs_|process_)/.test(line));
+  return `${run.stdout}${run.stderr}`.split('\n').filter((line) => line.trim() !== '');
 }
 
 /**

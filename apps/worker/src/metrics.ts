@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { collectProcessMetrics } from '@conveyor/core/metrics';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * The worker's metrics, registered on an injected registry. Labels are bounded (job type,
@@ -41,7 +42,7 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
  * createConveyorWorker({ ...deps, metrics });
  */
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   return {
     registry,
     jobsFinished: new Counter({

@@ -1,5 +1,6 @@
 import { internalQueues } from '@conveyor/core/jobs';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { collectProcessMetrics } from '@conveyor/core/metrics';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { QueueSet } from '../queues.js';
 
 /** BullMQ states exported as `conveyor_queue_depth{state}`; waiting + prioritized is the backlog. */
@@ -25,7 +26,7 @@ export function createApiMetrics(
   queues: QueueSet,
   streamClients: () => number,
 ): ApiMetrics {
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   type Reading = {
     depth: { queue: string; state: string; n: number }[];
     workers: { queue: string; n: number }[];
