@@ -98,7 +98,14 @@ describe('retry', () => {
     await waitForStatus(get, id, ['failed']);
     const retried = await post(`/v1/jobs/${id}/retry`);
     expect(retried.status).toBe(200);
-    expect(['queued', 'active']).toContain(((await retried.json()) as JobView).status);
+    // The answer says what the retry did: queued again, its new generation not started yet.
+    expect(await retried.json()).toMatchObject({
+      id,
+      status: 'queued',
+      startedAt: null,
+      finishedAt: null,
+      result: null,
+    });
     // The new generation fails its 3 attempts too; its row replaces the first one.
     const deadline = Date.now() + 15_000;
     let row = await rowOf(id);

@@ -1,6 +1,12 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import { jobColumns, type NewJobRow, type RecordedOutcome } from '@conveyor/core/db';
-import { type ErrorRecord, isConveyorError, toErrorRecord } from '@conveyor/core/errors';
+import {
+  type ErrorRecord,
+  isConveyorError,
+  summarizeIssues,
+  toErrorRecord,
+  toFieldIssues,
+} from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import {
   type JobEnvelope,
@@ -249,7 +255,12 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       // Re-parse on dequeue: Redis may hold payloads written by an older release.
       const input = v.safeParse(definition.input, envelope.input);
-      if (!input.success) return fail('VALIDATION_FAILED', `invalid input: ${v.summarize(input.issues)}`);
+      if (!input.success) {
+        return fail(
+          'VALIDATION_FAILED',
+          `invalid input: ${summarizeIssues(toFieldIssues(input.issues, 'data'))}`,
+        );
+      }
 
       const attemptAbort = attemptSignal({ timeoutMs: envelope.timeoutMs, shutdown, cancel });
       const { signal } = attemptAbort;

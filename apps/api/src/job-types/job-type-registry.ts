@@ -60,7 +60,10 @@ function issueOf(error: ErrorObject, path: string): FieldIssue {
     return { path: [path, ...at, params.missingProperty].join('.'), message: 'is required' };
   }
   if (error.keyword === 'additionalProperties' && params.additionalProperty) {
-    return { path: [path, ...at, params.additionalProperty].join('.'), message: 'is not allowed' };
+    return {
+      path: [path, ...at, params.additionalProperty].join('.'),
+      message: `unknown field "${params.additionalProperty}"`,
+    };
   }
   return { path: [path, ...at].join('.'), message: error.message ?? 'is invalid' };
 }

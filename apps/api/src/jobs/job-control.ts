@@ -6,10 +6,12 @@ import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
 import { type JobEnvelope, type JobView, jobOptions } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import type { JobLocation, JobStore } from './job-store.js';
+import { viewFromQueue } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
 
 /** BullMQ states in which a job has not started: it can simply be removed. */
@@ -194,15 +196,18 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       // that already counted).
       const entry = { queue: definition.queue, jobId: options.jobId ?? id, at: row.createdAt.getTime() };
       await orUnavailable('Redis', () => inFlight.reserve(tenant, [entry]));
+      let added: Job<JobEnvelope>;
       try {
-        await orUnavailable('Redis', () =>
+        added = await orUnavailable('Redis', () =>
           queues.get(definition.queue).add(definition.name, envelope, options),
         );
       } catch (error) {
         await inFlight.release(tenant, [entry]).catch(() => {});
         throw error;
       }
-      return currentView(tenant, id);
+      // What the retry did: the job is queued again (a worker may take it the next moment;
+      // GET and the stream follow it from here), like a submit's 202.
+      return viewFromQueue(added, options.priority ? 'prioritized' : 'waiting');
     },
   };
 }

@@ -74,6 +74,13 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
       return { finished: false };
     }
     const state = await orUnavailable('Redis', () => job.getState());
+    if (state === 'active' && !job.processedOn && job.id) {
+      // It was taken between the two reads: read it again, so the view has its start.
+      const taken = (await orUnavailable('Redis', () => queues.get(job.queueName).getJob(job.id ?? ''))) as
+        | Job<JobEnvelope>
+        | undefined;
+      if (taken) return { job: taken, state, row, finished: false };
+    }
     if (state === 'completed' || state === 'failed') {
       // It ended between the two reads above: its row was committed before BullMQ finished
       // it, so the row read now is the record (with its result, which BullMQ does not keep).

@@ -1,12 +1,13 @@
-import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { parseOrThrow } from '@conveyor/core/errors';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
-import { isUuid, jobStatuses } from '@conveyor/core/jobs';
+import { jobStatuses } from '@conveyor/core/jobs';
 import type { HttpBindings } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { JobStore } from '../jobs/job-store.js';
+import { resourceId } from '../resource-id.js';
 import { type ClientQueue, createClientQueue } from '../streams/client-queue.js';
 import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
@@ -101,18 +102,9 @@ export function eventRoutes({
   const timing = { heartbeatMs, recheckMs };
   return new Hono<ApiEnv>()
     .get('/jobs/:id/events', async (c) => {
-      const id = c.req.param('id');
-      if (!isUuid(id)) {
-        throw new ConveyorError('VALIDATION_FAILED', 'invalid job id: must be a UUID', {
-          issues: [{ path: 'id', message: 'must be a UUID' }],
-        });
-      }
+      const id = resourceId('job', c.req.param('id'));
       // Opened (and a 404 thrown) before the response starts streaming.
-      const { snapshot, events, stop } = await openJobStream(
-        { hub, store, prefix },
-        tenantOf(c),
-        id.toLowerCase(),
-      );
+      const { snapshot, events, stop } = await openJobStream({ hub, store, prefix }, tenantOf(c), id);
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {

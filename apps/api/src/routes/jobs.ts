@@ -1,5 +1,4 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { isUuid } from '@conveyor/core/jobs';
 import { type Context, Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { parseIdempotencyKey } from '../jobs/idempotency.js';
@@ -9,18 +8,13 @@ import type { JobStore } from '../jobs/job-store.js';
 import type { JobSubmitter } from '../jobs/job-submitter.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { resourceId } from '../resource-id.js';
 import { tenantOf } from '../tenant.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
 
 /** The `:id` of the route, checked; noted on the request for its log line. */
 function jobId(c: Context<ApiEnv>): string {
-  const raw = c.req.param('id') ?? '';
-  if (!isUuid(raw)) {
-    throw new ConveyorError('VALIDATION_FAILED', 'invalid job id: must be a UUID', {
-      issues: [{ path: 'id', message: 'must be a UUID' }],
-    });
-  }
-  const id = raw.toLowerCase();
+  const id = resourceId('job', c.req.param('id'));
   c.set('jobId', id);
   return id;
 }

@@ -1,11 +1,11 @@
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
-import { isUuid } from '@conveyor/core/jobs';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import { type ApiKeyStore, keyName } from '../auth/api-keys.js';
 import { hasScope, scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { resourceId } from '../resource-id.js';
 import { tenantOf } from '../tenant.js';
 
 /** The body of POST /v1/keys. */
@@ -49,9 +49,9 @@ export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
     })
     .get('/keys', async (c) => c.json({ items: await keys.list(tenantOf(c)) }))
     .delete('/keys/:id', async (c) => {
-      const id = c.req.param('id');
-      if (!isUuid(id) || !(await keys.revoke(tenantOf(c), id.toLowerCase()))) {
-        throw new ConveyorError('NOT_FOUND', `no API key with id ${id}`);
+      const id = resourceId('API key', c.req.param('id'));
+      if (!(await keys.revoke(tenantOf(c), id))) {
+        throw new ConveyorError('API_KEY_NOT_FOUND', `no API key with id ${id}`);
       }
       return c.body(null, 204);
     });

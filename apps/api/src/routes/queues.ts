@@ -19,7 +19,7 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
     const queue = queues.all().find((q) => q.name === name);
     if (!queue) {
       throw new ConveyorError(
-        'NOT_FOUND',
+        'QUEUE_NOT_FOUND',
         `no queue named ${name}; queues: ${queues
           .all()
           .map((q) => q.name)

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, type ScheduleRow, schedules } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
-import { isUuid } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import {
   createScheduleBody,
@@ -16,8 +15,8 @@ import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
-
 import type { QueueSet } from '../queues.js';
+import { resourceId } from '../resource-id.js';
 import { checkSpec, specFromCreate, specFromUpdate } from './schedule-spec.js';
 import { createScheduleViews } from './schedule-view.js';
 
@@ -61,7 +60,7 @@ export function createScheduleService({
   const view = createScheduleViews({ registry, database, queues });
 
   function notFound(id: string): ConveyorError {
-    return new ConveyorError('NOT_FOUND', `no schedule with id ${id}`);
+    return new ConveyorError('SCHEDULE_NOT_FOUND', `no schedule with id ${id}`);
   }
 
   /** Brings BullMQ in line now; when Redis is down, the workers' reconciler does it later. */
@@ -75,7 +74,7 @@ export function createScheduleService({
   }
 
   async function readRow(tenant: string, id: string): Promise<ScheduleRow> {
-    if (!isUuid(id)) throw notFound(id);
+    id = resourceId('schedule', id);
     const row = await orUnavailable('Postgres', () =>
       database.db.query.schedules.findFirst({
         where: and(eq(schedules.id, id), eq(schedules.tenant, tenant)),
@@ -151,7 +150,7 @@ export function createScheduleService({
     },
 
     async remove(tenant, id) {
-      if (!isUuid(id)) throw notFound(id);
+      id = resourceId('schedule', id);
       const deleted = await orUnavailable('Postgres', () =>
         database.db
           .delete(schedules)

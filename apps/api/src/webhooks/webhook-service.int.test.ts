@@ -33,12 +33,16 @@ beforeEach(() => {
   statements.length = 0;
 });
 
-async function notFound(call: Promise<unknown>): Promise<void> {
-  const error = await call.then(
+async function rejection(call: Promise<unknown>): Promise<unknown> {
+  return call.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(isConveyorError(error, 'NOT_FOUND'), String(error)).toBe(true);
+}
+
+async function notFound(call: Promise<unknown>): Promise<void> {
+  const error = await rejection(call);
+  expect(isConveyorError(error, 'WEBHOOK_NOT_FOUND'), String(error)).toBe(true);
 }
 
 describe('PATCH of a webhook', () => {
@@ -52,13 +56,17 @@ describe('PATCH of a webhook', () => {
     expect(await webhooks.get('t1', hook.id)).toMatchObject({ description: 'after', enabled: false });
   });
 
-  it("answers 404 for an unknown id, another tenant's webhook and a non-UUID (that one without a query)", async () => {
+  it("answers 404 for an unknown id and another tenant's webhook, 400 for a non-UUID (without a query)", async () => {
     const hook = await webhooks.create('t1', { url: 'https://example.com/b', description: 'mine' });
     statements.length = 0;
     await notFound(webhooks.update('t1', randomUUID(), { description: 'x' }));
     await notFound(webhooks.update('t2', hook.id, { description: 'x' }));
     expect(statements).toHaveLength(2);
-    await notFound(webhooks.update('t1', 'not-a-uuid', { description: 'x' }));
+    const malformed = await rejection(webhooks.update('t1', 'not-a-uuid', { description: 'x' }));
+    expect(malformed).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      issues: [{ path: 'id', message: 'must be a UUID' }],
+    });
     expect(statements).toHaveLength(2);
     expect(await webhooks.get('t1', hook.id)).toMatchObject({ description: 'mine' });
   });

@@ -18,13 +18,13 @@ import {
 } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
-import { isUuid } from '@conveyor/core/jobs';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
+import { resourceId } from '../resource-id.js';
 
 /** Query of GET /v1/webhooks/:id/deliveries: newest first, keyset pagination. */
 export const listDeliveriesQuery = v.strictObject({
@@ -115,7 +115,7 @@ export function createWebhookService({
   const { db } = database;
 
   function notFound(id: string): ConveyorError {
-    return new ConveyorError('NOT_FOUND', `no webhook with id ${id}`);
+    return new ConveyorError('WEBHOOK_NOT_FOUND', `no webhook with id ${id}`);
   }
 
   function checkTypes(types: string[] | undefined): void {
@@ -128,7 +128,7 @@ export function createWebhookService({
   }
 
   async function readRow(tenant: string, id: string): Promise<WebhookRow> {
-    if (!isUuid(id)) throw notFound(id);
+    id = resourceId('webhook', id);
     const row = await orUnavailable('Postgres', () =>
       db.query.webhooks.findFirst({ where: and(eq(webhooks.id, id), eq(webhooks.tenant, tenant)) }),
     );
@@ -174,7 +174,7 @@ export function createWebhookService({
     async update(tenant, id, raw) {
       const body = parseOrThrow(updateWebhookBody, raw);
       checkTypes(body.types);
-      if (!isUuid(id)) throw notFound(id);
+      id = resourceId('webhook', id);
       // No read first: UPDATE … RETURNING gives no row when there is none (or not the tenant's).
       const [row] = await orUnavailable('Postgres', () =>
         db
@@ -188,7 +188,7 @@ export function createWebhookService({
     },
 
     async remove(tenant, id) {
-      if (!isUuid(id)) throw notFound(id);
+      id = resourceId('webhook', id);
       const deleted = await orUnavailable('Postgres', () =>
         db
           .delete(webhooks)

@@ -16,6 +16,11 @@ export const errorCodes = [
   'PAYLOAD_TOO_LARGE',
   'UNKNOWN_JOB_TYPE',
   'JOB_NOT_FOUND',
+  'SCHEDULE_NOT_FOUND',
+  'WEBHOOK_NOT_FOUND',
+  'API_KEY_NOT_FOUND',
+  'QUEUE_NOT_FOUND',
+  /** No such route or asset. */
   'NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'CONFLICT',

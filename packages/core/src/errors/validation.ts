@@ -7,8 +7,29 @@ export function toFieldIssues(issues: readonly v.BaseIssue<unknown>[], prefix = 
   return issues.map((issue) => {
     const path = v.getDotPath(issue);
     const full = [prefix, path].filter((part) => part !== null && part !== '').join('.');
-    return { path: full, message: issue.message };
+    return { path: full, message: plainMessage(issue) };
   });
+}
+
+/** `data.ms: must be number, not "x"; data.foo: unknown field "foo"`: one line for a message. */
+export function summarizeIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+}
+
+/**
+ * valibot's default messages in plain words (`Invalid key: Expected never but received "foo"`
+ * becomes `unknown field "foo"`); a schema's own message is kept as it is.
+ */
+export function plainMessage(issue: v.BaseIssue<unknown>): string {
+  const { message, expected, received } = issue;
+  if (message.startsWith('Invalid key: ')) {
+    if (expected === 'never') return `unknown field ${received}`;
+    if (received === 'undefined') return 'is required';
+  }
+  if (message.startsWith('Invalid type: ') && expected !== null) {
+    return received === 'undefined' ? `is required (${expected})` : `must be ${expected}, not ${received}`;
+  }
+  return message;
 }
 
 /**
@@ -26,8 +47,7 @@ export function parseOrThrow<S extends v.GenericSchema>(
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
   const issues = toFieldIssues(result.issues, prefix);
-  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-  throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${summary}`, { issues });
+  throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${summarizeIssues(issues)}`, { issues });
 }
 
 /**
