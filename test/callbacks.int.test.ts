@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,9 +12,11 @@ import {
   type DeliveryView,
   type WebhookView,
 } from '@conveyor/core/callbacks';
+import { webhooks } from '@conveyor/core/db';
 import type { StatusEvent } from '@conveyor/core/events';
 import { CALLBACKS_QUEUE } from '@conveyor/core/jobs';
 import { useTestServices } from '@conveyor/dev/testing';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPipeline,
@@ -282,14 +285,59 @@ describe('completion callbacks', () => {
   it('retries any non-2xx answer, and refuses private targets that are not allow-listed without retrying', async () => {
     const gone = await submit({ type: 'echo', data: 'gone', callbackUrl: `${base}/gone` });
     expect(await settledDelivery(gone)).toMatchObject({ status: 'failed', attempts: 3, lastStatusCode: 410 });
-    const metadata = await submit({
-      type: 'echo',
-      data: 'ssrf',
-      callbackUrl: 'http://169.254.169.254/latest',
-    });
-    const refused = await settledDelivery(metadata);
+    // A webhook stored before the API checked targets (or one whose name now resolves to a
+    // refused address): the worker's guard refuses each delivery, without retrying.
+    const [hook] = await p.database.db
+      .insert(webhooks)
+      .values({
+        id: randomUUID(),
+        tenant: 'default',
+        url: 'http://169.254.169.254/latest',
+        secret: 's',
+        types: ['echo'],
+      })
+      .returning();
+    const id = await submit({ type: 'echo', data: 'ssrf' });
+    await expect
+      .poll(async () => (await deliveriesOf(id)).find((d) => d.webhookId === hook?.id)?.status, {
+        timeout: 15_000,
+      })
+      .toBe('failed');
+    const refused = (await deliveriesOf(id)).find((d) => d.webhookId === hook?.id);
     expect(refused).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(refused.lastError).toContain('HTTP_ALLOWLIST');
+    expect(refused?.lastError).toContain('HTTP_ALLOWLIST');
+    await p.database.db.delete(webhooks).where(eq(webhooks.id, hook?.id ?? ''));
+  });
+
+  it('refuses at creation (400 naming HTTP_ALLOWLIST) a callbackUrl or webhook the guard would always refuse', async () => {
+    const targets = [
+      'http://169.254.169.254/latest',
+      'http://10.0.0.7/hook',
+      'http://192.168.1.5/x',
+      'http://[::1]/x',
+    ];
+    for (const url of targets) {
+      const job = await postJson(p, '/v1/jobs', { type: 'echo', data: 1, callbackUrl: url });
+      expect(job.status, url).toBe(400);
+      const problem = (await job.json()) as { errors: { path: string; message: string }[] };
+      expect(problem.errors).toHaveLength(1);
+      expect(problem.errors[0]?.path).toBe('callbackUrl');
+      expect(problem.errors[0]?.message).toContain('HTTP_ALLOWLIST');
+      const hook = await postJson(p, '/v1/webhooks', { url, types: ['echo'] });
+      expect(hook.status, url).toBe(400);
+      expect(((await hook.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+        'url',
+      ]);
+      const schedule = await postJson(p, '/v1/schedules', {
+        type: 'noop',
+        everyMs: 60_000,
+        callbackUrl: url,
+      });
+      expect(schedule.status, url).toBe(400);
+    }
+    // The same address allow-listed (the tests' receivers on 127.0.0.1) is accepted.
+    const allowed = await postJson(p, '/v1/webhooks', { url: `${base}/ok`, types: ['noop'], enabled: false });
+    expect(allowed.status).toBe(201);
   });
 
   it('rejects a callbackUrl that is not an http(s) URL', async () => {

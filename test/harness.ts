@@ -151,6 +151,8 @@ export async function createPipeline(
     auth: { keys, jwt },
     rateLimit,
     tenantMaxInFlight,
+    // The workers' guard: callbacks and webhooks to the tests' receivers on 127.0.0.1.
+    guard,
   });
   const workerRedis: Redis[] = [];
   const pipeline: Pipeline = {

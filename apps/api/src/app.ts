@@ -3,6 +3,7 @@ import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createEventPublisher } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
+import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
@@ -87,6 +88,12 @@ export interface ApiDeps {
   wsMaxSubscriptions?: number;
   /** Where the API's metrics are registered (served at /metrics). @defaultValue a new Registry */
   metricsRegistry?: Registry;
+  /**
+   * The outbound guard (HTTP_ALLOWLIST) the workers deliver callbacks and webhooks through:
+   * a URL it would always refuse is a 400 when a webhook or a callbackUrl is set.
+   * @defaultValue global addresses only
+   */
+  guard?: AddressGuard;
   /** Retries of the deliveries a cancel enqueues (CALLBACK_MAX_ATTEMPTS, CALLBACK_BACKOFF_MS). */
   callbacks?: { maxAttempts?: number; backoffMs?: number };
 }
@@ -101,7 +108,8 @@ export interface ApiDeps {
 export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const { logger, bodyLimitBytes = 1_048_576, requestTimeoutMs = 10_000 } = deps;
   const store = createJobStore(deps);
-  const submitter = createJobSubmitter({ ...deps, store });
+  const guard = deps.guard ?? createAddressGuard([]);
+  const submitter = createJobSubmitter({ ...deps, store, guard });
   const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
   // Cancels are rare: read the tenant's webhooks every time rather than cache them.
   const callbacks = createCallbackDispatcher({
@@ -112,8 +120,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   });
   const control = createJobControl({ ...deps, store, publisher, callbacks });
   const list = createJobLister(deps);
-  const schedules = createScheduleService(deps);
-  const webhooks = createWebhookService(deps);
+  const schedules = createScheduleService({ ...deps, guard });
+  const webhooks = createWebhookService({ ...deps, guard });
 
   const metrics = createApiMetrics(deps.metricsRegistry ?? new Registry(), deps.queues, deps.hub.clients);
   const app = new Hono<ApiEnv>();

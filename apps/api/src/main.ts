@@ -2,6 +2,7 @@ import { apiEnv, loadConfig } from '@conveyor/core/config';
 import { createDatabase, migrateDatabase, readJobTypes } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createLogger } from '@conveyor/core/log';
+import { createAddressGuard } from '@conveyor/core/net';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     hub,
     wsMaxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
     callbacks: { maxAttempts: config.CALLBACK_MAX_ATTEMPTS, backoffMs: config.CALLBACK_BACKOFF_MS },
+    guard: createAddressGuard(config.HTTP_ALLOWLIST),
   });
 
   const server = serve(

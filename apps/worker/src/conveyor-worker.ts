@@ -12,13 +12,13 @@ import {
   toRegistration,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
 import { type Processor, type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDeliverySender } from './callbacks/delivery-sender.js';
 import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
-import { type AddressGuard, createAddressGuard } from './net/address-guard.js';
 import { createProcessor, type UnservedPolicy } from './processor.js';
 import { createResultWriter } from './result-writer.js';
 import { createScheduleRunner } from './schedules/schedule-runner.js';

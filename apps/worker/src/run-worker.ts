@@ -6,13 +6,13 @@ import { createDatabase, migrateDatabase } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createJobRegistry, type JobDefinitions } from '@conveyor/core/jobs';
 import { createLogger, type Logger } from '@conveyor/core/log';
+import { createAddressGuard } from '@conveyor/core/net';
 import { createRedis } from '@conveyor/core/redis';
 import { serve } from '@hono/node-server';
 import { Registry } from 'prom-client';
 import { createConveyorWorker } from './conveyor-worker.js';
 import { startHistoryPruner } from './history-pruner.js';
 import { createWorkerMetrics } from './metrics.js';
-import { createAddressGuard } from './net/address-guard.js';
 import { createWorkerServerApp } from './worker-server.js';
 
 /**

@@ -12,11 +12,13 @@ import {
   submitBatchBody,
   submitJobBody,
 } from '@conveyor/core/jobs';
+import type { AddressGuard } from '@conveyor/core/net';
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobTypeRegistry, RegisteredJobType } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
+import { deliveryTargetIssue } from '../webhooks/delivery-target.js';
 import { jobIdForKey, requestHash } from './idempotency.js';
 import type { JobStore } from './job-store.js';
 import { orUnavailable } from './unavailable.js';
@@ -62,6 +64,8 @@ export interface JobSubmitterDeps {
   idempotencyTtlSeconds?: number;
   /** Most queued plus running jobs per tenant; 0: no cap. @defaultValue 0 */
   tenantMaxInFlight?: number;
+  /** The workers' outbound guard: a callbackUrl it always refuses is a 400. */
+  guard: AddressGuard;
 }
 
 /** One validated submit, ready for BullMQ. */
@@ -188,6 +192,8 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     const input = body.data;
     const now = Date.now();
     const issues: FieldIssue[] = registry.validate(definition, input);
+    const target = deliveryTargetIssue(deps.guard, body.callbackUrl, 'callbackUrl');
+    if (target) issues.push(target);
     if (body.attempts !== undefined && body.attempts > definition.maxAttempts) {
       issues.push({ path: 'attempts', message: `at most ${definition.maxAttempts} for ${definition.name}` });
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Database, type ScheduleRow, schedules } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { Logger } from '@conveyor/core/log';
+import type { AddressGuard } from '@conveyor/core/net';
 import {
   createScheduleBody,
   createSchedulerSync,
@@ -17,6 +18,7 @@ import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
 import type { QueueSet } from '../queues.js';
 import { resourceId } from '../resource-id.js';
+import { assertDeliveryTarget } from '../webhooks/delivery-target.js';
 import { checkSpec, specFromCreate, specFromUpdate } from './schedule-spec.js';
 import { createScheduleViews } from './schedule-view.js';
 
@@ -42,6 +44,8 @@ export interface ScheduleServiceDeps {
   database: Database;
   queues: QueueSet;
   logger: Logger;
+  /** The workers' outbound guard: a callbackUrl it always refuses is a 400. */
+  guard: AddressGuard;
 }
 
 /**
@@ -55,6 +59,7 @@ export function createScheduleService({
   database,
   queues,
   logger,
+  guard,
 }: ScheduleServiceDeps): ScheduleService {
   const sync = createSchedulerSync({ database, queue: queues.internal<TickData>('schedules') });
   const view = createScheduleViews({ registry, database, queues });
@@ -90,6 +95,7 @@ export function createScheduleService({
       const spec = specFromCreate(body);
       await registry.lookup(spec.type);
       const data = checkSpec(registry, spec, { timingChanged: true });
+      assertDeliveryTarget(guard, spec.jobOptions.callbackUrl, 'callbackUrl', 'schedule');
       const [row] = await orUnavailable('Postgres', () =>
         database.db
           .insert(schedules)
@@ -137,6 +143,7 @@ export function createScheduleService({
       const timingChanged = body.cron !== undefined || body.everyMs !== undefined || body.endAt !== undefined;
       await registry.lookup(spec.type);
       const data = checkSpec(registry, spec, { timingChanged });
+      assertDeliveryTarget(guard, spec.jobOptions.callbackUrl, 'callbackUrl', 'schedule');
       const [updated] = await orUnavailable('Postgres', () =>
         database.db
           .update(schedules)

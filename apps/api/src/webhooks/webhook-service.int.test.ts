@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as schema from '@conveyor/core/db';
 import { createDatabase, type Database, type Db } from '@conveyor/core/db';
 import { isConveyorError } from '@conveyor/core/errors';
+import { createAddressGuard } from '@conveyor/core/net';
 import { useTestServices } from '@conveyor/dev/testing';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -26,6 +27,7 @@ beforeAll(async () => {
   webhooks = createWebhookService({
     database: { ...database, db },
     registry: await fixedJobTypeRegistry(testingJobs),
+    guard: createAddressGuard([]),
   });
 });
 afterAll(() => database.close());

@@ -18,6 +18,7 @@ import {
 } from '@conveyor/core/db';
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
+import type { AddressGuard } from '@conveyor/core/net';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
@@ -25,6 +26,7 @@ import { orUnavailable } from '../jobs/unavailable.js';
 import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
 import { resourceId } from '../resource-id.js';
+import { assertDeliveryTarget } from './delivery-target.js';
 
 /** Query of GET /v1/webhooks/:id/deliveries: newest first, keyset pagination. */
 export const listDeliveriesQuery = v.strictObject({
@@ -108,9 +110,12 @@ function deliveryView(row: WebhookDeliveryRow): DeliveryView {
 export function createWebhookService({
   database,
   registry,
+  guard,
 }: {
   database: Database;
   registry: JobTypeRegistry;
+  /** The workers' outbound guard: a URL it always refuses is a 400. */
+  guard: AddressGuard;
 }): WebhookService {
   const { db } = database;
 
@@ -140,6 +145,7 @@ export function createWebhookService({
     async create(tenant, raw) {
       const body = parseOrThrow(createWebhookBody, raw);
       checkTypes(body.types);
+      assertDeliveryTarget(guard, body.url, 'url', 'webhook');
       const secret = body.secret ?? generateSecret();
       const [row] = await orUnavailable('Postgres', () =>
         db
@@ -174,6 +180,7 @@ export function createWebhookService({
     async update(tenant, id, raw) {
       const body = parseOrThrow(updateWebhookBody, raw);
       checkTypes(body.types);
+      assertDeliveryTarget(guard, body.url, 'url', 'webhook');
       id = resourceId('webhook', id);
       // No read first: UPDATE … RETURNING gives no row when there is none (or not the tenant's).
       const [row] = await orUnavailable('Postgres', () =>

@@ -1,7 +1,7 @@
 import { isConveyorError } from '@conveyor/core/errors';
+import { createAddressGuard } from '@conveyor/core/net';
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { createAddressGuard } from '../net/address-guard.js';
 import { builtinJobs, httpRequestInput, sleep } from './index.js';
 
 describe('built-in job types', () => {

@@ -1,8 +1,8 @@
 import { ConveyorError } from '@conveyor/core/errors';
 import { plainRecord } from '@conveyor/core/jobs';
+import type { AddressGuard } from '@conveyor/core/net';
 import { defineJob } from '@conveyor/sdk';
 import * as v from 'valibot';
-import type { AddressGuard } from '../net/address-guard.js';
 import { guardedRequest } from '../net/guarded-request.js';
 
 /** Most body bytes kept in the recorded response. */

@@ -1,5 +1,5 @@
+import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import type { JobDefinition } from '@conveyor/sdk';
-import { type AddressGuard, createAddressGuard } from '../net/address-guard.js';
 import { httpRequestJob } from './http-request.js';
 import { echo, noop, sleep } from './simple.js';
 

@@ -9,10 +9,10 @@ import {
 import { type Database, type DeliveryAttempt, webhookDeliveries, webhooks } from '@conveyor/core/db';
 import { isConveyorError } from '@conveyor/core/errors';
 import type { Logger } from '@conveyor/core/log';
+import type { AddressGuard } from '@conveyor/core/net';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { and, eq, sql } from 'drizzle-orm';
 import type { WorkerMetrics } from '../metrics.js';
-import type { AddressGuard } from '../net/address-guard.js';
 import { guardedRequest } from '../net/guarded-request.js';
 
 export interface DeliverySenderDeps {

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isConveyorError } from '@conveyor/core/errors';
+import { createAddressGuard } from '@conveyor/core/net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAddressGuard } from './address-guard.js';
 import { guardedRequest } from './guarded-request.js';
 
 let server: Server;

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ConveyorError, isConveyorError } from '@conveyor/core/errors';
-import type { AddressGuard } from './address-guard.js';
+import type { AddressGuard } from '@conveyor/core/net';
 
 export interface OutboundRequest {
   method: string;

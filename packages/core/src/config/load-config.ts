@@ -29,6 +29,12 @@ const commonEnv = {
   CALLBACK_MAX_ATTEMPTS: intVar(8, 1, 100),
   /** Wait before a delivery's first retry, doubled for each next one. */
   CALLBACK_BACKOFF_MS: intVar(1_000, 10, 3_600_000),
+  /**
+   * Private or reserved destinations http.request jobs, callbacks and webhooks may reach
+   * anyway: comma-separated host names, IPs or CIDR ranges. Everything else private is
+   * refused, by the worker when it sends and by the API when a webhook or callbackUrl is set.
+   */
+  HTTP_ALLOWLIST: listVar(/^[A-Za-z0-9.:[\]-]+(\/\d{1,3})?$/, 'host names, IP addresses or CIDR ranges'),
 };
 
 /** The API process's variables. */
@@ -94,11 +100,6 @@ export const workerEnv = v.object({
   WORKER_STALLED_INTERVAL_MS: intVar(30_000, 500, 3_600_000),
   /** Most terminal rows written by one INSERT. */
   RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
-  /**
-   * Private or reserved destinations http.request jobs and callbacks may reach anyway:
-   * comma-separated host names, IPs or CIDR ranges. Everything else private is refused.
-   */
-  HTTP_ALLOWLIST: listVar(/^[A-Za-z0-9.:[\]-]+(\/\d{1,3})?$/, 'host names, IP addresses or CIDR ranges'),
   /** Job history older than this many days is deleted (hourly, one worker at a time); 0 keeps it forever. */
   RESULT_RETENTION_DAYS: intVar(30, 0, 36_500),
   /** How long one callback or webhook POST may take before it counts as failed. */

@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { ConveyorError } from '@conveyor/core/errors';
 import ipaddr from 'ipaddr.js';
+import { ConveyorError } from '../errors/index.js';
 import { whyNotGlobal } from './why-not-global.js';
 
 /** Decides which addresses outbound requests may reach. */
