@@ -4,20 +4,33 @@
  * worker with pretty logs. Ctrl-C stops everything.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase } from '@conveyor/core/db';
-import { devAdminKey, resolveServices } from '@conveyor/dev';
+import { devAdminKey, preferredPort, resolveServices } from '@conveyor/dev';
 import { PinoPretty } from 'pino-pretty';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const port = process.env.PORT ?? '3000';
-const workerPort = process.env.WORKER_PORT ?? '3001';
+/** Where the embedded Postgres, the private Redis and the admin key live between runs. */
+const dataDir = resolve(root, process.env.CONVEYOR_DATA_DIR ?? '.data');
 const say = (line: string) => console.log(`\x1b[36mconveyor\x1b[0m ${line}`);
 
+/** The configured port, or `preferred` when it is free, else any free port. */
+async function portFor(name: 'PORT' | 'WORKER_PORT', preferred: number): Promise<string> {
+  const configured = process.env[name];
+  if (configured) return configured;
+  const port = await preferredPort(preferred);
+  if (port !== preferred) say(`${name} unset and ${preferred} is taken: using ${port}`);
+  return String(port);
+}
+
 async function main(): Promise<void> {
+  const port = await portFor('PORT', 3000);
+  const workerPort = await portFor('WORKER_PORT', 3001);
   const services = await resolveServices({
     env: process.env,
-    dataDir: `${root}.data/pg`,
+    dataDir: `${dataDir}/pg`,
+    redisDir: `${dataDir}/redis`,
     persistent: true,
     log: say,
   });
@@ -54,13 +67,14 @@ async function main(): Promise<void> {
     return stop(1);
   }
 
-  const apiKey = await devAdminKey(`${root}.data`);
+  const apiKey = await devAdminKey(dataDir);
   const env = {
     ...process.env,
     REDIS_URL: services.redisUrl,
     DATABASE_URL: services.databaseUrl,
     BOOTSTRAP_ADMIN_KEY: apiKey,
     PORT: port,
+    WORKER_PORT: workerPort,
   };
   for (const app of ['api', 'worker'] as const) {
     const child = spawn(process.execPath, ['--enable-source-maps', `apps/${app}/dist/main.js`], {
@@ -84,7 +98,7 @@ async function main(): Promise<void> {
   say(
     `API on ${url} (Redis ${services.redisUrl}, Postgres ${services.databaseUrl.replace(/:[^:@/]*@/, ':***@')})`,
   );
-  say(`admin API key (tenant default, kept in .data/dev-admin-key): ${apiKey}`);
+  say(`admin API key (tenant default, kept in ${dataDir}/dev-admin-key): ${apiKey}`);
   say('try it:');
   console.log(`  export CONVEYOR_KEY=${apiKey}`);
   console.log(

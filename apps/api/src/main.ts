@@ -91,9 +91,17 @@ async function main(): Promise<void> {
       websocket: { server: createWebSocketServer() },
     },
     (info) => {
-      logger.info({ port: info.port, host: config.HOST }, `api listening on http://127.0.0.1:${info.port}`);
+      logger.info({ port: info.port, host: config.HOST }, `api listening on ${config.HOST}:${info.port}`);
     },
   );
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    const why =
+      error.code === 'EADDRINUSE'
+        ? 'is in use by another process'
+        : `cannot be listened on (${error.message})`;
+    console.error(`conveyor-api: PORT ${config.PORT} on ${config.HOST} ${why}: choose another port`);
+    process.exit(1);
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {

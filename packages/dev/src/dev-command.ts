@@ -53,7 +53,13 @@ export async function runDev({ workerFile, cwd, env, log }: DevOptions): Promise
     throw new Error('conveyor dev runs the worker with tsx, which is not installed: npm install -D tsx');
   }
   const dataDir = resolve(cwd, '.conveyor');
-  const services = await resolveServices({ env, dataDir: `${dataDir}/pg`, persistent: true, log });
+  const services = await resolveServices({
+    env,
+    dataDir: `${dataDir}/pg`,
+    redisDir: `${dataDir}/redis`,
+    persistent: true,
+    log,
+  });
   const children: ChildProcess[] = [];
   let stopping: Promise<void> | undefined;
   let resolveDone: (code: number) => void = () => {};

@@ -12,3 +12,13 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** `preferred` if nothing listens on it (on any interface), else a free port. */
+export async function preferredPort(preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(preferred, () => server.close(() => resolve(true)));
+  });
+  return free ? preferred : freePort();
+}

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startRedisServer } from './redis-server.js';
 
@@ -13,8 +14,14 @@ export interface ResolveServicesOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Data directory of the embedded Postgres. */
   dataDir: string;
-  /** Keep the embedded Postgres data between runs. @defaultValue false */
+  /**
+   * Keep the data between runs: the embedded Postgres's, and the private Redis's in
+   * `redisDir` (append-only file, fsync on every write), so accepted jobs survive a restart.
+   * @defaultValue false
+   */
   persistent?: boolean;
+  /** Data directory of the private redis-server when `persistent`. @defaultValue `${dataDir}-redis` */
+  redisDir?: string;
   log?: (line: string) => void;
 }
 
@@ -28,10 +35,14 @@ export async function resolveServices(options: ResolveServicesOptions): Promise<
   try {
     let redisUrl = env.REDIS_URL;
     if (!redisUrl) {
-      const redis = await startRedisServer();
+      const dir = persistent ? (options.redisDir ?? `${dataDir}-redis`) : undefined;
+      if (dir) await mkdir(dir, { recursive: true });
+      const redis = await startRedisServer(dir ? { dir, appendOnly: true } : {});
       stops.push(redis.stop);
       redisUrl = redis.url;
-      log(`REDIS_URL unset: started a private redis-server on port ${redis.port}`);
+      log(
+        `REDIS_URL unset: started a private redis-server on port ${redis.port}${dir ? ` (append-only, fsync always, data in ${dir})` : ''}`,
+      );
     }
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
