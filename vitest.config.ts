@@ -20,6 +20,8 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     globalSetup: ['./packages/dev/src/vitest-global-setup.ts'],
+    // The last line of a run names the checks that did not run for want of a tool.
+    reporters: ['default', './test/tool-reporter.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -15,11 +15,13 @@ beforeAll(async () => {
 });
 afterAll(() => p.close());
 
-/** Fails on promtool's findings; warns when promtool is not installed here (CI installs it). */
+/**
+ * Fails on promtool's findings. Without promtool here (CI installs and requires it) the check
+ * is not made, and the run's last summary line says so (test/tool-reporter.ts).
+ */
 function expectValidExposition(text: string): void {
   const check = promtoolCheckMetrics(text);
-  if (check === null) console.warn('promtool not installed here: exposition format not checked by promtool');
-  else expect(check).toEqual([]);
+  if (check !== null) expect(check).toEqual([]);
 }
 
 async function submit(body: unknown): Promise<string> {

@@ -66,10 +66,9 @@ describe('the API and a worker process', () => {
     expect(workerText).toContain('conveyor_job_wait_seconds_bucket');
     expect(workerText).not.toContain('conveyor_queue_depth');
     for (const text of [apiText, workerText]) {
+      // Without promtool (CI requires it) not made; the run's summary says so.
       const check = promtoolCheckMetrics(text);
-      if (check === null)
-        console.warn('promtool not installed here: exposition format not checked by promtool');
-      else expect(check).toEqual([]);
+      if (check !== null) expect(check).toEqual([]);
     }
   });
 

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasTool } from './tools.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */
 export function samples(text: string): Map<string, number> {
@@ -14,9 +15,9 @@ export function samples(text: string): Map<string, number> {
   return map;
 }
 
-/** True when Debian's prometheus package (promtool) is installed; CI installs it. */
+/** True when Debian's prometheus package (promtool) is installed; CI installs it (and requires it). */
 export function hasPromtool(): boolean {
-  return !spawnSync('promtool', ['--version']).error;
+  return hasTool('promtool');
 }
 
 function tempFile(name: string, text: string): string {
