@@ -97,8 +97,8 @@ describe('npm start', () => {
     expect(first.output()).toContain('stopping…');
 
     // Restarted with the worker's default port taken: another free one, said so, and the job.
-    const workerDefaultTaken = (await hold(3001)) || true;
-    expect(workerDefaultTaken).toBe(true);
+    // Held here, or already in use by something else: taken either way.
+    await hold(3001);
     const second = npmStart({ PORT: String(port) });
     await waitForOk(`${api}/health/ready`, 90_000).catch((error: Error) => {
       throw new Error(`${error.message}\n${second.output()}`);

@@ -66,6 +66,7 @@ describe("the README's curl examples", () => {
           expect(vars[assignment[1]], `${assignment[1]} set before "${command}"`).toBeDefined();
           continue;
         }
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the bash array expansion the README writes
         expect(command.startsWith('curl -s "${H[@]}" '), command).toBe(true);
         const runnable = command
           .replace('curl -s ', `curl -s -w '\\n%{http_code}' `)

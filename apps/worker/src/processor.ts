@@ -9,6 +9,7 @@ import {
 } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import {
+  handlerStarts,
   type JobEnvelope,
   type JobRegistry,
   jobEnvelope,
@@ -96,11 +97,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Times a worker started the job, not counting the workers that handed it back unrun. */
-function starts(job: Job<JobEnvelope>, envelope: JobEnvelope): number {
-  return job.attemptsStarted - (envelope.handBacks ?? 0);
-}
-
 /**
  * The BullMQ processor: the one place where Conveyor's job model meets BullMQ's.
  * A terminal outcome is committed to Postgres before this function returns or throws
@@ -156,7 +152,7 @@ export function createProcessor(deps: ProcessorDeps) {
    * Later attempts wait out a backoff, not the queue, so they are not counted.
    */
   function observeWait(job: Job<JobEnvelope>, envelope: JobEnvelope): void {
-    if (!metrics || !(job.name in handlers) || job.attemptsMade > 0 || starts(job, envelope) > 1) return;
+    if (!metrics || !(job.name in handlers) || job.attemptsMade > 0 || handlerStarts(job) > 1) return;
     const enqueuedAt = (envelope.generation ?? 0) > 0 ? Date.parse(envelope.submittedAt) : job.timestamp;
     const readyAt = enqueuedAt + (job.opts.delay ?? 0);
     const startedAt = job.processedOn ?? Date.now();
@@ -223,7 +219,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (
         expiresAt !== undefined &&
         job.attemptsMade === 0 &&
-        starts(job, envelope) <= 1 &&
+        handlerStarts(job) <= 1 &&
         Date.now() > expiresAt
       ) {
         const late = Date.now() - expiresAt;
@@ -334,7 +330,7 @@ export function createProcessor(deps: ProcessorDeps) {
         attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
         attempts: unrun ? offset : attempt,
         maxAttempts,
-        runs: unrun ? 0 : Math.max(1, starts(job, envelope)),
+        runs: unrun ? 0 : Math.max(1, handlerStarts(job)),
         logs,
         startedAt: unrun ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),

@@ -1,6 +1,13 @@
 import type { JobRow } from '@conveyor/core/db';
 import type { ErrorRecord } from '@conveyor/core/errors';
-import { type JobEnvelope, type JobStatus, type JobView, jobLinks, publicJobId } from '@conveyor/core/jobs';
+import {
+  handlerStarts,
+  type JobEnvelope,
+  type JobStatus,
+  type JobView,
+  jobLinks,
+  publicJobId,
+} from '@conveyor/core/jobs';
 import type { Job, JobState } from 'bullmq';
 
 const statusByState: Partial<Record<JobState | 'unknown', JobStatus>> = {
@@ -26,7 +33,7 @@ export function viewFromQueue(
   const offset = envelope.attemptOffset ?? 0;
   const lastError = envelope.attemptErrors?.at(-1);
   // A worker that does not serve the type hands the job back unrun: not an attempt.
-  const started = job.attemptsStarted - (envelope.handBacks ?? 0);
+  const started = handlerStarts(job);
   const error: ErrorRecord | null =
     lastError ??
     (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);

@@ -27,3 +27,12 @@ export function publicJobId(job: { id?: string | undefined; data?: unknown }): s
   const data = job.data as { id?: unknown } | null | undefined;
   return typeof data?.id === 'string' ? data.id : (job.id ?? '');
 }
+
+/**
+ * Times a worker started the job's handler in this generation: BullMQ's `attemptsStarted`,
+ * less the pick-ups by workers that did not serve its type and handed it back unrun.
+ */
+export function handlerStarts(job: { attemptsStarted: number; data?: unknown }): number {
+  const data = job.data as { handBacks?: unknown } | null | undefined;
+  return job.attemptsStarted - (typeof data?.handBacks === 'number' ? data.handBacks : 0);
+}
