@@ -67,11 +67,12 @@ export interface JobRecord {
   id: string;
   status: string;
   runs: number;
+  error: { code: string; message: string } | null;
 }
 
 /** The terminal rows of `ids` (one query, however many ids). */
 export async function rowsOf(sql: postgres.Sql, ids: string[]): Promise<JobRecord[]> {
-  return sql<JobRecord[]>`select id, status, runs from jobs where id = any(${ids}::uuid[])`;
+  return sql<JobRecord[]>`select id, status, runs, error from jobs where id = any(${ids}::uuid[])`;
 }
 
 /** Polls until every id has its terminal row; returns the rows. */
@@ -85,6 +86,16 @@ export async function waitForRows(sql: postgres.Sql, ids: string[], timeoutMs: n
   }
   throw new Error(
     `${ids.length - rows.length} of ${ids.length} jobs have no terminal row after ${timeoutMs} ms`,
+  );
+}
+
+/** Every row is `completed`; otherwise the error names how many ended otherwise, and why. */
+export function assertAllCompleted(rows: JobRecord[]): void {
+  const other = rows.filter((r) => r.status !== 'completed');
+  if (other.length === 0) return;
+  const reasons = [...new Set(other.map((r) => `${r.status} ${r.error?.code}: ${r.error?.message}`))];
+  throw new Error(
+    `${other.length} of ${rows.length} jobs did not complete: ${reasons.slice(0, 5).join('; ')}`,
   );
 }
 

@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AppProcess,
+  assertAllCompleted,
   assertExactlyOnce,
   startApi,
   startWorker,
@@ -67,7 +68,7 @@ describe('drill: Postgres outage', { timeout: 120_000 }, () => {
     const outageMs = Date.now() - outageStart;
     const rows = await waitForRows(postgres(pg.url, { max: 1, onnotice: () => {} }), ids, 60_000);
     assertExactlyOnce(ids, rows);
-    expect(rows.every((r) => r.status === 'completed')).toBe(true);
+    assertAllCompleted(rows);
     console.log(
       `[drill] Postgres down ${outageMs} ms: ${ackedAtStart} of ${ids.length} acknowledged before, none during, all ${rows.length} recorded after`,
     );

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders } from '../processes.js';
 import {
   type AppProcess,
+  assertAllCompleted,
   assertExactlyOnce,
   startApi,
   startWorker,
@@ -82,7 +83,7 @@ describe('drill: Redis restart (AOF, appendfsync always)', { timeout: 120_000 },
     expect(Math.max(...outageAnswers.map((a) => a.ms))).toBeLessThan(1_000);
     const rows = await waitForRows(sql, accepted, 60_000);
     assertExactlyOnce(accepted, rows);
-    expect(rows.every((r) => r.status === 'completed')).toBe(true);
+    assertAllCompleted(rows);
     console.log(
       `[drill] Redis down ~2 s: ${accepted.length} accepted, ${outageAnswers.length} refused with 503 (max ${Math.max(...outageAnswers.map((a) => a.ms))} ms), 0 lost`,
     );

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders } from '../processes.js';
 import {
   type AppProcess,
+  assertAllCompleted,
   assertExactlyOnce,
   FAST_LOCKS,
   rowsOf,
@@ -44,7 +45,7 @@ describe('drill: stalled worker', { timeout: 120_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const after = await rowsOf(sql, ids);
     assertExactlyOnce(ids, after);
-    expect(rows.every((r) => r.status === 'completed')).toBe(true);
+    assertAllCompleted(rows);
     expect(after.every((r) => r.runs >= 2)).toBe(true);
   });
 });
@@ -65,7 +66,7 @@ describe('drill: graceful shutdown under load', { timeout: 120_000 }, () => {
     started.push(await startWorker(services, { WORKER_CONCURRENCY: '80' }));
     const rows = await waitForRows(sql, ids, 30_000);
     assertExactlyOnce(ids, rows);
-    expect(rows.every((r) => r.status === 'completed')).toBe(true);
+    assertAllCompleted(rows);
   });
 
   it('the API on SIGTERM answers every in-flight request, ends its streams cleanly, then exits 0', async () => {

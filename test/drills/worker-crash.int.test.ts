@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AppProcess,
+  assertAllCompleted,
   assertExactlyOnce,
   DRILL_JOBS,
   FAST_LOCKS,
@@ -70,7 +71,7 @@ describe('drill: worker crashes', { timeout: 120_000 }, () => {
     const rows = await waitForRows(sql, ids, 120_000);
 
     assertExactlyOnce(ids, rows);
-    expect(rows.every((r) => r.status === 'completed')).toBe(true);
+    assertAllCompleted(rows);
     expect(kills).toBe(6);
     // Jobs a killed worker was running ran again elsewhere, and the row counts it.
     const rerun = rows.filter((r) => r.runs > 1).length;
