@@ -65,6 +65,11 @@ async function deliveriesOf(jobId: string): Promise<DeliveryView[]> {
   return (await json<{ items: DeliveryView[] }>(get(`/v1/jobs/${jobId}/deliveries`))).items;
 }
 
+/** Every delivery of one webhook (one page of up to 200). */
+async function deliveriesOfHook(hookId: string): Promise<DeliveryView[]> {
+  return (await json<{ items: DeliveryView[] }>(get(`/v1/webhooks/${hookId}/deliveries?limit=200`))).items;
+}
+
 /** Waits until the job's delivery (one) has left `pending`. */
 async function settledDelivery(jobId: string): Promise<DeliveryView> {
   await expect
@@ -180,6 +185,77 @@ describe('webhooks', () => {
     await expect.poll(() => at('/failed-fails').length).toBe(1);
     await sleep(300);
     expect(at('/failed-fails').map((r) => (JSON.parse(r.body) as StatusEvent).jobId)).toEqual([fail]);
+  });
+
+  it('redelivers a failed delivery as a new one, to the fixed receiver, signed again', async () => {
+    const hook = await createWebhook({ url: `${base}/gone`, types: ['echo'] });
+    const job = await submit({ type: 'echo', data: 'again' });
+    await waitForStatus(get, job, ['completed']);
+    // 410 three times (maxAttempts 3 here): the delivery gives up.
+    await expect
+      .poll(async () => (await deliveriesOf(job)).find((d) => d.webhookId === hook.id)?.status, {
+        timeout: 10_000,
+      })
+      .toBe('failed');
+    const [failed] = (
+      await json<{ items: DeliveryView[] }>(get(`/v1/webhooks/${hook.id}/deliveries?status=failed`))
+    ).items;
+    expect(failed).toMatchObject({ jobId: job, attempts: 3, lastStatusCode: 410, lastError: 'answered 410' });
+    if (!failed) throw new Error('no failed delivery');
+    const redeliver = (hookId: string, deliveryId: string, key = p.apiKey) =>
+      p.app.request(
+        `/v1/webhooks/${hookId}/deliveries/${deliveryId}/redeliver`,
+        withKey(key, { method: 'POST' }),
+      );
+
+    // The receiver is fixed (the webhook now points where 204 answers), then the delivery is sent again.
+    await p.request(`/v1/webhooks/${hook.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${base}/fixed` }),
+    });
+    const response = await redeliver(hook.id, failed.id);
+    expect(response.status).toBe(202);
+    const again = (await response.json()) as DeliveryView;
+    expect(again).toMatchObject({
+      status: 'pending',
+      redeliveryOf: failed.id,
+      url: `${base}/fixed`,
+      jobId: job,
+    });
+    expect(again.id).not.toBe(failed.id);
+    await expect.poll(() => at('/fixed').length, { timeout: 10_000 }).toBe(1);
+    const [post] = at('/fixed');
+    expect(JSON.parse(post?.body ?? '{}')).toEqual(failed.event);
+    expect(post?.headers['conveyor-delivery-id']).toBe(again.id);
+    expect(verify(hook.secret, String(post?.headers['conveyor-signature']), post?.body ?? '')).toBe(true);
+    await expect
+      .poll(async () => (await deliveriesOfHook(hook.id)).find((d) => d.id === again.id)?.status)
+      .toBe('delivered');
+    // The original stays as it was.
+    const original = (await deliveriesOfHook(hook.id)).find((d) => d.id === failed.id);
+    expect(original).toMatchObject({ status: 'failed', attempts: 3, redeliveryOf: null });
+
+    // Unknown, malformed, another webhook's or another tenant's delivery; a disabled webhook.
+    const other = await createWebhook({ url: `${base}/other`, types: ['noop'] });
+    const problem = async (r: Response) => [r.status, ((await r.json()) as { code: string }).code];
+    expect(await problem(await redeliver(hook.id, randomUUID()))).toEqual([404, 'DELIVERY_NOT_FOUND']);
+    expect(await problem(await redeliver(other.id, failed.id))).toEqual([404, 'DELIVERY_NOT_FOUND']);
+    const bad = await redeliver(hook.id, 'nope');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { path: string }[] }).errors[0]?.path).toBe('deliveryId');
+    const stranger = (await p.keys.create({ tenant: 'other', name: 'r', scopes: ['admin'] })).key;
+    expect(await problem(await redeliver(hook.id, failed.id, stranger))).toEqual([404, 'WEBHOOK_NOT_FOUND']);
+    const reader = (await p.keys.create({ tenant: 'default', name: 'r', scopes: ['jobs:write'] })).key;
+    expect((await redeliver(hook.id, failed.id, reader)).status).toBe(403);
+    await p.request(`/v1/webhooks/${hook.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: false }),
+    });
+    expect(await problem(await redeliver(hook.id, failed.id))).toEqual([409, 'CONFLICT']);
+    expect(at('/fixed')).toHaveLength(1);
+    for (const id of [hook.id, other.id]) await p.request(`/v1/webhooks/${id}`, { method: 'DELETE' });
   });
 
   it('refuses bad webhooks with 400 naming the field, and keeps them per tenant', async () => {

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { webhookDeliveries } from '@conveyor/core/db';
 import { useTestServices } from '@conveyor/dev/testing';
 import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +28,33 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
   await p.close();
 });
+
+/** A delivery of webhook `webhookId` recorded as given up, as a worker records one. */
+async function failedDelivery(webhookId: string, jobId: string | undefined): Promise<string> {
+  if (!jobId) throw new Error('no job id');
+  const id = randomUUID();
+  const event = {
+    jobId,
+    tenant: 'default',
+    type: 'noop',
+    queue: 'default',
+    status: 'failed',
+    attempt: 1,
+    ts: new Date().toISOString(),
+  };
+  await p.database.db.insert(webhookDeliveries).values({
+    id,
+    tenant: 'default',
+    webhookId,
+    jobId,
+    url: 'https://example.com/conveyor',
+    event,
+    status: 'failed',
+    attempts: 8,
+    lastError: 'answered 503',
+  });
+  return id;
+}
 
 /** The README's sh blocks that set up `H` (the headers) and then call the API with it. */
 const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
@@ -61,6 +90,8 @@ describe("the README's curl examples", () => {
           continue;
         }
         const assignment = /^(\w+)=\S+/.exec(command);
+        if (assignment?.[1] === 'delivery' && vars.id)
+          vars.delivery = await failedDelivery(vars.id, vars.job);
         if (assignment?.[1]) {
           // "id=5d0e…   # from the answer above": the test knows the real one.
           expect(vars[assignment[1]], `${assignment[1]} set before "${command}"`).toBeDefined();

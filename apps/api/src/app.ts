@@ -18,6 +18,7 @@ import { PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './errors/pro
 import type { JobTypeRegistry } from './job-types/job-type-registry.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
+import { createJobStats } from './jobs/job-stats.js';
 import { createJobStore } from './jobs/job-store.js';
 import { createJobSubmitter } from './jobs/job-submitter.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
@@ -36,6 +37,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { statsRoutes } from './routes/stats.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { wsRoutes } from './routes/ws.js';
 import { createScheduleService } from './schedules/schedule-service.js';
@@ -120,8 +122,9 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   });
   const control = createJobControl({ ...deps, store, publisher, callbacks });
   const list = createJobLister(deps);
+  const stats = createJobStats(deps);
   const schedules = createScheduleService({ ...deps, guard });
-  const webhooks = createWebhookService({ ...deps, guard });
+  const webhooks = createWebhookService({ ...deps, guard, callbacks });
 
   const metrics = createApiMetrics(deps.metricsRegistry ?? new Registry(), deps.queues, deps.hub.clients);
   const app = new Hono<ApiEnv>();
@@ -157,6 +160,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
   );
   app.route('/v1', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
+  app.route('/v1', statsRoutes({ stats }));
   app.route('/v1', scheduleRoutes({ schedules }));
   app.route('/v1', webhookRoutes({ webhooks }));
   app.route('/v1', jobTypeRoutes(deps));

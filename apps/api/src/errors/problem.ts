@@ -15,6 +15,7 @@ export const statusByCode: Record<ErrorCode, ContentfulStatusCode> = {
   JOB_NOT_FOUND: 404,
   SCHEDULE_NOT_FOUND: 404,
   WEBHOOK_NOT_FOUND: 404,
+  DELIVERY_NOT_FOUND: 404,
   API_KEY_NOT_FOUND: 404,
   QUEUE_NOT_FOUND: 404,
   NOT_FOUND: 404,

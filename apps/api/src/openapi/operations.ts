@@ -4,6 +4,7 @@ import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules
 import * as v from 'valibot';
 import type { Scope } from '../auth/principal.js';
 import { listJobsQuery } from '../jobs/job-list.js';
+import { jobStatsQuery } from '../jobs/job-stats.js';
 import { firehoseQuery } from '../routes/events.js';
 import { createKeyBody } from '../routes/keys.js';
 import { wsClientMessage } from '../routes/ws.js';
@@ -22,8 +23,10 @@ import {
   createdWebhookSchema,
   deliveryListSchema,
   deliveryPageSchema,
+  deliveryViewSchema,
   healthSchema,
   jobPageSchema,
+  jobStatsSchema,
   jobTypeListSchema,
   jobViewSchema,
   keyListSchema,
@@ -261,6 +264,19 @@ export const operations: readonly OperationSpec[] = [
   },
   {
     method: 'get',
+    path: '/v1/stats',
+    operationId: 'jobStats',
+    tag: 'Jobs',
+    summary: "The tenant's finished jobs per outcome, in total and per minute",
+    description:
+      'Counted from the terminal rows in Postgres, so failed, cancelled and expired jobs are apart ' +
+      "(BullMQ's `failed` set, shown by GET /v1/queues, holds cancelled jobs too).",
+    scope: 'jobs:read',
+    query: jobStatsQuery,
+    responses: { 200: { description: 'The window and its counts.', schema: jobStatsSchema } },
+  },
+  {
+    method: 'get',
     path: '/v1/job-types',
     operationId: 'listJobTypes',
     tag: 'Job types',
@@ -414,6 +430,26 @@ export const operations: readonly OperationSpec[] = [
     query: listDeliveriesQuery,
     responses: { 200: { description: 'One page.', schema: deliveryPageSchema } },
     problems: [404],
+  },
+  {
+    method: 'post',
+    path: '/v1/webhooks/:id/deliveries/:deliveryId/redeliver',
+    operationId: 'redeliverWebhookDelivery',
+    tag: 'Webhooks',
+    summary: "Sends a delivery's event again, as a new delivery",
+    description:
+      'The new delivery (its own id, `redeliveryOf` the original) POSTs the same status event to the ' +
+      "webhook's current URL, with every attempt again. 409 while the webhook is disabled.",
+    scope: 'admin',
+    pathParams: {
+      ...webhookId,
+      deliveryId: {
+        description: 'The delivery to send again (a UUID).',
+        schema: v.pipe(v.string(), v.uuid()),
+      },
+    },
+    responses: { 202: { description: 'The new delivery, pending.', schema: deliveryViewSchema } },
+    problems: [404, 409],
   },
   {
     method: 'get',

@@ -15,6 +15,7 @@ import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
 import type { JobPage } from '../jobs/job-list.js';
+import type { JobStats } from '../jobs/job-stats.js';
 import type { SchedulePage } from '../schedules/schedule-service.js';
 import type { DeliveryPage, SigningSecretView } from '../webhooks/webhook-service.js';
 
@@ -123,6 +124,10 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
 export const queueInfoSchema = v.object({
   name: v.string(),
+  internal: v.pipe(
+    v.boolean(),
+    v.description("One of Conveyor's own queues (`schedules`, `callbacks`): listed, not pausable here."),
+  ),
   counts: v.pipe(
     v.nullable(
       v.object({
@@ -148,6 +153,24 @@ export const queueInfoSchema = v.object({
 });
 
 export const queueListSchema = v.object({ items: v.array(queueInfoSchema) });
+
+const outcomeCounts = {
+  completed: count,
+  failed: count,
+  cancelled: count,
+  expired: count,
+};
+
+export const jobStatsSchema = v.object({
+  minutes: count,
+  from: v.pipe(isoTime, v.description('The start of the first minute counted.')),
+  to: v.pipe(isoTime, v.description('Now: the last minute counted is still filling.')),
+  totals: v.pipe(v.object(outcomeCounts), v.description('Jobs that finished in the window, per outcome.')),
+  perMinute: v.pipe(
+    v.array(v.object({ at: isoTime, ...outcomeCounts })),
+    v.description('One entry per minute of the window, oldest first, empty minutes included.'),
+  ),
+}) satisfies v.GenericSchema<unknown, JobStats>;
 
 export const jobTypeListSchema = v.object({
   items: v.array(
@@ -363,6 +386,10 @@ export const deliveryViewSchema = v.object({
   lastError: v.nullable(v.string()),
   attemptLog: v.pipe(v.array(deliveryAttemptSchema), v.description('Every POST, oldest first.')),
   event: v.pipe(statusEventSchema, v.description('The status event POSTed as the body.')),
+  redeliveryOf: v.pipe(
+    v.nullable(id),
+    v.description('The delivery this one sends again (a redeliver); null for a first send.'),
+  ),
   createdAt: isoTime,
   updatedAt: isoTime,
   deliveredAt: v.nullable(isoTime),

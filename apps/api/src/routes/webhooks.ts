@@ -35,5 +35,8 @@ export function webhookRoutes({ webhooks }: { webhooks: WebhookService }): Hono<
       .get('/webhooks/:id/deliveries', async (c) =>
         c.json(await webhooks.deliveries(tenantOf(c), c.req.param('id'), c.req.query())),
       )
+      .post('/webhooks/:id/deliveries/:deliveryId/redeliver', async (c) =>
+        c.json(await webhooks.redeliver(tenantOf(c), c.req.param('id'), c.req.param('deliveryId')), 202),
+      )
   );
 }

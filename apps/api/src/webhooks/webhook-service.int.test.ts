@@ -1,17 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
 import * as schema from '@conveyor/core/db';
 import { createDatabase, type Database, type Db } from '@conveyor/core/db';
 import { isConveyorError } from '@conveyor/core/errors';
+import { CALLBACKS_QUEUE, createProducerQueue } from '@conveyor/core/jobs';
 import { createAddressGuard } from '@conveyor/core/net';
+import { createRedis } from '@conveyor/core/redis';
 import { useTestServices } from '@conveyor/dev/testing';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
+import type { Queue } from 'bullmq';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixedJobTypeRegistry } from '../job-types/job-type-registry.js';
 import { createWebhookService, type WebhookService } from './webhook-service.js';
 
 const services = useTestServices();
 let database: Database;
+let redis: Redis;
+let queue: Queue<DeliveryJobData>;
 let webhooks: WebhookService;
 /** Every statement the service sent, as drizzle's query logger saw it. */
 const statements: string[] = [];
@@ -24,13 +31,23 @@ beforeAll(async () => {
     casing: 'snake_case',
     logger: { logQuery: (query) => statements.push(query) },
   }) as Db;
+  redis = createRedis(services.redisUrl, 'producer');
+  queue = createProducerQueue<DeliveryJobData>(CALLBACKS_QUEUE, {
+    connection: redis,
+    prefix: services.prefix,
+  });
   webhooks = createWebhookService({
     database: { ...database, db },
     registry: await fixedJobTypeRegistry(testingJobs),
     guard: createAddressGuard([]),
+    callbacks: createCallbackDispatcher({ database, queue }),
   });
 });
-afterAll(() => database.close());
+afterAll(async () => {
+  await queue.close();
+  redis.disconnect();
+  await database.close();
+});
 beforeEach(() => {
   statements.length = 0;
 });

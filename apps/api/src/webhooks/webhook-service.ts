@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type CallbackDispatcher,
   createWebhookBody,
   type DeliveryView,
   deliveryStatuses,
@@ -63,6 +64,11 @@ export interface WebhookService {
   remove(tenant: string, id: string): Promise<void>;
   /** A webhook's deliveries, newest first. */
   deliveries(tenant: string, webhookId: string, query: Record<string, string>): Promise<DeliveryPage>;
+  /**
+   * Sends a recorded delivery's event again, as a new delivery to the webhook's current URL
+   * (every attempt again); resolves with the new delivery, `pending`.
+   */
+  redeliver(tenant: string, webhookId: string, deliveryId: string): Promise<DeliveryView>;
   /** Every delivery of one job (its webhooks' and its own callbackUrl's), oldest first. */
   jobDeliveries(tenant: string, jobId: string): Promise<DeliveryView[]>;
   /** The key that signs deliveries to jobs' own callbackUrl (made on first use). */
@@ -97,6 +103,7 @@ function deliveryView(row: WebhookDeliveryRow): DeliveryView {
     lastError: row.lastError,
     attemptLog: row.attemptLog,
     event: row.event as StatusEvent,
+    redeliveryOf: row.redeliveryOf,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     deliveredAt: row.deliveredAt?.toISOString() ?? null,
@@ -111,11 +118,14 @@ export function createWebhookService({
   database,
   registry,
   guard,
+  callbacks,
 }: {
   database: Database;
   registry: JobTypeRegistry;
   /** The workers' outbound guard: a URL it always refuses is a 400. */
   guard: AddressGuard;
+  /** Enqueues redeliveries on the `callbacks` queue. */
+  callbacks: CallbackDispatcher;
 }): WebhookService {
   const { db } = database;
 
@@ -232,6 +242,61 @@ export function createWebhookService({
       );
       const page = keysetPage(rows, query.limit);
       return { items: page.rows.map(deliveryView), nextCursor: page.nextCursor };
+    },
+
+    async redeliver(tenant, webhookId, rawDeliveryId) {
+      const hook = await readRow(tenant, webhookId);
+      const id = resourceId('delivery', rawDeliveryId, 'deliveryId');
+      const [original] = await orUnavailable('Postgres', () =>
+        db
+          .select()
+          .from(webhookDeliveries)
+          .where(
+            and(
+              eq(webhookDeliveries.id, id),
+              eq(webhookDeliveries.tenant, tenant),
+              eq(webhookDeliveries.webhookId, hook.id),
+            ),
+          ),
+      );
+      if (!original) {
+        throw new ConveyorError('DELIVERY_NOT_FOUND', `no delivery with id ${id} for webhook ${hook.id}`);
+      }
+      if (!hook.enabled) {
+        throw new ConveyorError(
+          'CONFLICT',
+          `webhook ${hook.id} is disabled: enable it (PATCH {"enabled":true}) before redelivering`,
+        );
+      }
+      // Enqueued first: if Redis refuses, nothing is written. The row is then recorded at once
+      // (the sender may already have), so the redelivery is listed while it waits its turn.
+      const data = await orUnavailable('Redis', () =>
+        callbacks.redeliver({
+          tenant,
+          jobId: original.jobId,
+          webhookId: hook.id,
+          url: hook.url,
+          event: original.event as StatusEvent,
+        }),
+      );
+      const [row] = await orUnavailable('Postgres', () =>
+        db
+          .insert(webhookDeliveries)
+          .values({
+            id: data.deliveryId,
+            tenant,
+            webhookId: hook.id,
+            jobId: data.jobId,
+            url: data.url,
+            event: data.event,
+            status: 'pending',
+            redeliveryOf: original.id,
+          })
+          .onConflictDoUpdate({ target: webhookDeliveries.id, set: { redeliveryOf: original.id } })
+          .returning(),
+      );
+      if (!row) throw new Error(`delivery ${data.deliveryId} was not recorded`);
+      return deliveryView(row);
     },
 
     async jobDeliveries(tenant, jobId) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { and, eq } from 'drizzle-orm';
 import type { Database } from '../db/connect.js';
@@ -31,6 +32,13 @@ export interface CallbackDispatcher {
     event: StatusEvent,
     job: { generation: number; callbackUrl?: string | undefined },
   ): Promise<number>;
+  /**
+   * Enqueues a new delivery (its own id, every attempt again) of a recorded delivery's event
+   * to `url`; resolves with what the delivery job carries.
+   */
+  redeliver(
+    delivery: Pick<DeliveryJobData, 'tenant' | 'jobId' | 'webhookId' | 'url' | 'event'>,
+  ): Promise<DeliveryJobData>;
 }
 
 /**
@@ -63,7 +71,25 @@ export function createCallbackDispatcher({
     return hooks;
   }
 
+  const deliveryJob = (data: DeliveryJobData) => ({
+    name: DELIVERY_JOB_NAME,
+    data,
+    opts: {
+      jobId: data.deliveryId,
+      attempts: maxAttempts,
+      backoff: { type: 'exponential' as const, delay: backoffMs, jitter: 0.2 },
+      removeOnComplete: REMOVE_ON_COMPLETE,
+      removeOnFail: REMOVE_ON_FAIL,
+    },
+  });
+
   return {
+    async redeliver({ tenant, jobId, webhookId, url, event }) {
+      const data: DeliveryJobData = { deliveryId: randomUUID(), tenant, jobId, webhookId, url, event };
+      const { name, opts } = deliveryJob(data);
+      await queue.add(name, data, opts);
+      return data;
+    },
     async dispatch(event, { generation, callbackUrl }) {
       const targets: { key: string; webhookId: string | null; url: string }[] = (
         await subscriptions(event.tenant)
@@ -77,27 +103,16 @@ export function createCallbackDispatcher({
       if (callbackUrl) targets.push({ key: 'callback', webhookId: null, url: callbackUrl });
       if (targets.length === 0) return 0;
       await queue.addBulk(
-        targets.map((target) => {
-          const id = deliveryId(event.tenant, event.jobId, generation, target.key);
-          return {
-            name: DELIVERY_JOB_NAME,
-            data: {
-              deliveryId: id,
-              tenant: event.tenant,
-              jobId: event.jobId,
-              webhookId: target.webhookId,
-              url: target.url,
-              event,
-            },
-            opts: {
-              jobId: id,
-              attempts: maxAttempts,
-              backoff: { type: 'exponential', delay: backoffMs, jitter: 0.2 },
-              removeOnComplete: REMOVE_ON_COMPLETE,
-              removeOnFail: REMOVE_ON_FAIL,
-            },
-          };
-        }),
+        targets.map((target) =>
+          deliveryJob({
+            deliveryId: deliveryId(event.tenant, event.jobId, generation, target.key),
+            tenant: event.tenant,
+            jobId: event.jobId,
+            webhookId: target.webhookId,
+            url: target.url,
+            event,
+          }),
+        ),
       );
       return targets.length;
     },

@@ -83,6 +83,8 @@ export interface DeliveryView {
   lastError: string | null;
   attemptLog: DeliveryAttempt[];
   event: StatusEvent;
+  /** The delivery this one sends again; null for a first send. */
+  redeliveryOf: string | null;
   createdAt: string;
   updatedAt: string;
   deliveredAt: string | null;

@@ -64,6 +64,8 @@ export const jobs = pgTable(
     check('jobs_status_check', sql`${t.status} in ('completed', 'failed', 'cancelled', 'expired')`),
     index('jobs_tenant_created_idx').on(t.tenant, t.createdAt.desc(), t.id),
     index('jobs_finished_idx').on(t.finishedAt),
+    // GET /v1/stats: a tenant's outcomes per minute over the last hours.
+    index('jobs_tenant_finished_idx').on(t.tenant, t.finishedAt),
     uniqueIndex('jobs_tenant_idempotency_key_idx')
       .on(t.tenant, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
@@ -213,6 +215,8 @@ export const webhookDeliveries = pgTable(
     lastStatusCode: integer(),
     lastError: text(),
     attemptLog: jsonb().$type<DeliveryAttempt[]>().notNull().default([]),
+    /** The delivery this one sends again (POST …/deliveries/:id/redeliver); null for a first send. */
+    redeliveryOf: uuid(),
     // Milliseconds, as in schedules: the keyset cursor carries created_at as a JS Date.
     createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),

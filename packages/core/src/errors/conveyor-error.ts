@@ -18,6 +18,7 @@ export const errorCodes = [
   'JOB_NOT_FOUND',
   'SCHEDULE_NOT_FOUND',
   'WEBHOOK_NOT_FOUND',
+  'DELIVERY_NOT_FOUND',
   'API_KEY_NOT_FOUND',
   'QUEUE_NOT_FOUND',
   /** No such route or asset. */

@@ -1,0 +1,77 @@
+import { type Database, jobs } from '@conveyor/core/db';
+import { parseOrThrow } from '@conveyor/core/errors';
+import { type TerminalStatus, terminalStatuses } from '@conveyor/core/jobs';
+import { and, eq, gte, sql } from 'drizzle-orm';
+import * as v from 'valibot';
+import { orUnavailable } from './unavailable.js';
+
+const MAX_MINUTES = 1_440;
+
+/** Query of GET /v1/stats. */
+export const jobStatsQuery = v.strictObject({
+  minutes: v.optional(
+    v.pipe(
+      v.string(),
+      v.description(`The window, in whole minutes back from now: 1 to ${MAX_MINUTES}.`),
+      v.regex(/^\d+$/, `must be an integer from 1 to ${MAX_MINUTES}`),
+      v.transform(Number),
+      v.minValue(1, `must be an integer from 1 to ${MAX_MINUTES}`),
+      v.maxValue(MAX_MINUTES, `must be an integer from 1 to ${MAX_MINUTES}`),
+    ),
+    '60',
+  ),
+});
+
+export type OutcomeCounts = Record<TerminalStatus, number>;
+
+/** The body of GET /v1/stats: the tenant's finished jobs per outcome, in total and per minute. */
+export interface JobStats {
+  minutes: number;
+  /** The start of the first minute counted. */
+  from: string;
+  /** Now: the last minute counted is the current one, still filling. */
+  to: string;
+  totals: OutcomeCounts;
+  /** One entry per minute of the window, oldest first, empty minutes included. */
+  perMinute: ({ at: string } & OutcomeCounts)[];
+}
+
+const zero = (): OutcomeCounts => ({ completed: 0, failed: 0, cancelled: 0, expired: 0 });
+
+/**
+ * A tenant's outcomes over the last minutes, from its Postgres rows (every job ends in one, so
+ * failed and cancelled are apart, which BullMQ's `failed` set does not keep). One grouped
+ * query over the (tenant, finished_at) index.
+ */
+export function createJobStats({ database }: { database: Database }) {
+  return async function stats(tenant: string, rawQuery: Record<string, string>): Promise<JobStats> {
+    const { minutes } = parseOrThrow(jobStatsQuery, rawQuery);
+    const now = new Date();
+    const firstMinute = Math.floor(now.getTime() / 60_000) - minutes + 1;
+    const from = new Date(firstMinute * 60_000);
+    const minute = sql<Date>`date_trunc('minute', ${jobs.finishedAt})`;
+    const rows = await orUnavailable('Postgres', () =>
+      database.db
+        .select({ minute, status: jobs.status, count: sql<number>`count(*)::int` })
+        .from(jobs)
+        .where(and(eq(jobs.tenant, tenant), gte(jobs.finishedAt, from)))
+        .groupBy(minute, jobs.status),
+    );
+    const perMinute = Array.from({ length: minutes }, (_, i) => ({
+      at: new Date((firstMinute + i) * 60_000).toISOString(),
+      ...zero(),
+    }));
+    const totals = zero();
+    for (const row of rows) {
+      const status = row.status as TerminalStatus;
+      if (!terminalStatuses.includes(status)) continue;
+      const index = Math.floor(new Date(row.minute).getTime() / 60_000) - firstMinute;
+      const bucket = perMinute[index];
+      if (bucket) bucket[status] += row.count;
+      totals[status] += row.count;
+    }
+    return { minutes, from: from.toISOString(), to: now.toISOString(), totals, perMinute };
+  };
+}
+
+export type JobStatsReader = ReturnType<typeof createJobStats>;
