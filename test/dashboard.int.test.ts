@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { useTestServices } from '@conveyor/dev/testing';
@@ -6,6 +7,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
+import { countColour, decodePng } from './png.js';
 import { hasTool } from './tools.js';
 
 /**
@@ -100,7 +102,8 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
       attempts: 1,
     });
     const { id } = (await submitted.json()) as { id: string };
-    p.startWorker();
+    // Deliveries give up after two tries 50 ms apart, so a failed delivery shows up quickly.
+    p.startWorker({ callbacks: { maxAttempts: 2, backoffMs: 50 } });
     await waitForStatus((path) => p.request(path), id, ['failed']);
     await until(text(queueCell('default', 1)), '0');
 
@@ -136,6 +139,169 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     await row.locator('.pill.paused').waitFor({ state: 'detached' });
     expect(await p.queues.get('http').isPaused()).toBe(false);
     expect(problems).toEqual([]);
+  });
+
+  it("shows the last hour's outcomes apart (failed, cancelled, expired) and per minute, as GET /v1/stats counts them", async () => {
+    const failing = await postJson(p, '/v1/jobs', {
+      type: 'test.fail',
+      data: { message: 'no' },
+      attempts: 1,
+    });
+    const failedId = ((await failing.json()) as { id: string }).id;
+    const delayed = await postJson(p, '/v1/jobs', { type: 'noop', delayMs: 60_000 });
+    const cancelledId = ((await delayed.json()) as { id: string }).id;
+    // Cancelled from the page: its row's button.
+    const row = page.locator(`#recent-jobs tr[data-job="${cancelledId}"]`);
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await waitForStatus((path) => p.request(path), cancelledId, ['cancelled']);
+    await waitForStatus((path) => p.request(path), failedId, ['failed']);
+
+    const stats = (await (await p.request('/v1/stats')).json()) as {
+      totals: { completed: number; failed: number; cancelled: number; expired: number };
+    };
+    expect(stats.totals.failed).toBeGreaterThanOrEqual(1);
+    expect(stats.totals.cancelled).toBe(1);
+    expect(stats.totals.expired).toBe(1);
+    const { totals } = stats;
+    await until(text(page.locator('#stat-failed')), String(totals.failed), 20_000);
+    expect(await text(page.locator('#stat-cancelled'))()).toBe(String(totals.cancelled));
+    expect(await text(page.locator('#stat-expired'))()).toBe(String(totals.expired));
+    expect(await text(page.locator('#stat-completed'))()).toBe(String(totals.completed));
+    expect(await text(page.locator('.stat', { hasText: 'Throughput' }).locator('.label'))()).toContain(
+      'last 60 s',
+    );
+    // BullMQ's failed set holds the cancelled job too: the queue column says so.
+    expect(await page.locator('#queues th', { hasText: 'Failed or cancelled' }).count()).toBe(1);
+
+    // The per-minute chart draws every finished job of the hour.
+    const chart = page.locator('#chart-minutes');
+    const all = totals.completed + totals.failed + totals.cancelled + totals.expired;
+    expect(await chart.getAttribute('data-total')).toBe(String(all));
+    expect(await chart.locator('rect.bad').count()).toBeGreaterThanOrEqual(1);
+    const shot = decodePng(await chart.screenshot({ path: `${artifacts}dashboard-minutes.png` }));
+    expect(countColour(shot, '#1f9d55')).toBeGreaterThan(20); // completed bars
+    expect(countColour(shot, '#d64545')).toBeGreaterThan(20); // failed bars
+    expect(countColour(shot, '#c98a00')).toBeGreaterThan(20); // cancelled or expired bars
+    expect(problems).toEqual([]);
+  });
+
+  it('lists the internal queues with their depth', async () => {
+    for (const name of ['schedules', 'callbacks']) {
+      await page.locator(`#internal-queues tr[data-queue="${name}"]`).waitFor();
+    }
+    const completed = (await p.queues.internal('callbacks').getJobCounts('completed')).completed;
+    await until(
+      text(page.locator('#internal-queues tr[data-queue="callbacks"] td').nth(5)),
+      String(completed),
+    );
+    // The job queues' table holds no internal queue.
+    expect(await page.locator('#queues tr[data-queue="callbacks"]').count()).toBe(0);
+  });
+
+  it('shows schedules with their next and last runs, and pauses and resumes one from its row', async () => {
+    const created = await postJson(p, '/v1/schedules', {
+      name: 'every-second',
+      type: 'noop',
+      everyMs: 1_000,
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const row = page.locator(`#schedules tr[data-schedule="${id}"]`);
+    await row.waitFor();
+    expect(await text(row.locator('td').nth(2))()).toBe('every 1 s');
+    expect(await text(row.locator('.next-run'))()).toMatch(/^(now|in \d+s)$/);
+    // The worker runs it: the row shows the last run once there is one.
+    await until(async () => /ago$/.test(await text(row.locator('.last-run'))()), true, 15_000);
+
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await page.locator(`#schedules tr[data-schedule="${id}"][data-state="paused"]`).waitFor();
+    expect(await text(row.locator('.next-run'))()).toBe('–');
+    const paused = (await (await p.request(`/v1/schedules/${id}`)).json()) as {
+      paused: boolean;
+      state: string;
+    };
+    expect(paused).toMatchObject({ paused: true, state: 'paused' });
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await page.locator(`#schedules tr[data-schedule="${id}"][data-state="active"]`).waitFor();
+    expect(((await (await p.request(`/v1/schedules/${id}`)).json()) as { paused: boolean }).paused).toBe(
+      false,
+    );
+    await page.locator('#schedules').screenshot({ path: `${artifacts}dashboard-schedules.png` });
+    expect((await p.request(`/v1/schedules/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(problems).toEqual([]);
+  });
+
+  it("shows webhooks and the deliveries they gave up on, with the last error, and redelivers one once it's fixed", async () => {
+    let answer = 503;
+    const posts: string[] = [];
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        posts.push(req.url ?? '');
+        res.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const created = await postJson(p, '/v1/webhooks', { url, types: ['echo'] });
+      expect(created.status).toBe(201);
+      const hook = (await created.json()) as { id: string };
+      const job = (await (await postJson(p, '/v1/jobs', { type: 'echo', data: 'hi' })).json()) as {
+        id: string;
+      };
+      await waitForStatus((path) => p.request(path), job.id, ['completed']);
+
+      const hookRow = page.locator(`#webhooks tr[data-webhook="${hook.id}"]`);
+      await hookRow.waitFor();
+      await until(text(hookRow.locator('td').nth(4)), '1', 15_000);
+      const failedRow = page.locator('#failed-deliveries tr[data-delivery]', { hasText: url });
+      await failedRow.waitFor();
+      expect(await text(failedRow.locator('.error-text'))()).toBe('answered 503');
+      expect(await text(failedRow.locator('td').nth(3))()).toBe('echo completed');
+      expect(await text(failedRow.locator('td').nth(4))()).toBe('2');
+      const shot = decodePng(
+        await page.locator('#failed-deliveries').screenshot({ path: `${artifacts}dashboard-deliveries.png` }),
+      );
+      expect(countColour(shot, '#d64545', 40)).toBeGreaterThan(10); // the red error text
+      expect(posts).toHaveLength(2);
+
+      // The receiver is fixed; Redeliver sends the event again and the row leaves the list.
+      answer = 204;
+      await failedRow.getByRole('button', { name: 'Redeliver' }).click();
+      await until(() => Promise.resolve(posts.length), 3, 10_000);
+      await failedRow.waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await text(hookRow.locator('td').nth(4))()).toBe('0');
+      const deliveries = (await (await p.request(`/v1/webhooks/${hook.id}/deliveries`)).json()) as {
+        items: { status: string; redeliveryOf: string | null }[];
+      };
+      expect(deliveries.items.map((d) => [d.status, d.redeliveryOf !== null]).sort()).toEqual([
+        ['delivered', true],
+        ['failed', false],
+      ]);
+      await page.screenshot({ path: `${artifacts}dashboard-full.png`, fullPage: true });
+      expect((await p.request(`/v1/webhooks/${hook.id}`, { method: 'DELETE' })).status).toBe(204);
+      expect(problems).toEqual([]);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+
+  it('says webhooks need the admin scope to a key without it', async () => {
+    const { key } = await p.keys.create({ tenant: 'default', name: 'reader', scopes: ['jobs:read'] });
+    await page.getByRole('button', { name: 'Forget key' }).click();
+    await page.locator('#key').fill(key);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await until(
+      text(page.locator('#webhooks-note')),
+      'Webhooks and their deliveries need a key with the admin scope.',
+    );
+    // Without the operator scope, depth shows as unknown, not as zero.
+    expect(await text(page.locator('#stat-waiting'))()).toBe('–');
+    expect(await text(page.locator('#internal-queues tr[data-queue="callbacks"] td').nth(1))()).toBe('–');
+    // The browser logs each refused request (403 on /v1/webhooks); nothing else.
+    expect(problems.every((line) => line.includes('status of 403'))).toBe(true);
+    problems.length = 0;
   });
 
   it('asks for a key again when the key is refused', async () => {

@@ -1,8 +1,10 @@
 // @ts-check
 /**
- * The Conveyor dashboard: queue depth polled from GET /v1/queues, throughput and failures
- * counted from the tenant's event stream (GET /v1/events, read with fetch so the API key
- * goes in a header), failed and recent jobs from GET /v1/jobs, with retry, cancel and
+ * The Conveyor dashboard: queue depth polled from GET /v1/queues (job queues and the internal
+ * ones), the tenant's outcomes per minute from GET /v1/stats (failed, cancelled and expired
+ * apart), live throughput counted from the tenant's event stream (GET /v1/events, read with
+ * fetch so the API key goes in a header), failed and recent jobs from GET /v1/jobs, schedules
+ * (pause/resume), webhooks and their failed deliveries (redeliver), with retry, cancel and
  * pause/resume buttons. Plain DOM (textContent only: job data can never inject markup),
  * no inline script or style, so it runs under the API's strict Content-Security-Policy.
  */
@@ -13,7 +15,16 @@
  *   error: ErrorRecord | null, attemptErrors: ErrorRecord[], data: unknown, result: unknown, logs: string[],
  *   createdAt: string, startedAt: string | null, finishedAt: string | null }} JobView
  * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
- * @typedef {{ name: string, counts: Counts | null, paused: boolean, workers: number | null }} QueueInfo
+ * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null }} QueueInfo
+ * @typedef {{ completed: number, failed: number, cancelled: number, expired: number }} Outcomes
+ * @typedef {{ minutes: number, totals: Outcomes, perMinute: (Outcomes & { at: string })[] }} JobStats
+ * @typedef {{ id: string, name: string | null, type: string, cron: string | null, tz: string | null,
+ *   everyMs: number | null, state: 'active' | 'paused' | 'finished', runCount: number, lastRunAt: string | null,
+ *   nextRuns: string[] }} ScheduleView
+ * @typedef {{ id: string, url: string, types: string[], statuses: string[], enabled: boolean }} WebhookView
+ * @typedef {{ id: string, webhookId: string | null, jobId: string, url: string, status: string, attempts: number,
+ *   lastStatusCode: number | null, lastError: string | null, event: StatusEvent, updatedAt: string,
+ *   redeliveryOf: string | null, redelivering?: boolean }} DeliveryView
  * @typedef {{ jobId: string, status: string, type: string, queue: string }} StatusEvent
  */
 
@@ -23,6 +34,14 @@ const WINDOW_S = 120;
 /** Polls of backlog history kept per queue. */
 const BACKLOG_POINTS = 60;
 const LIST_LIMIT = 20;
+/** Minutes of history in the per-minute chart and the "last hour" figures. */
+const STATS_MINUTES = 60;
+/** GET /v1/stats is read at most this often (it counts an hour of rows). */
+const STATS_EVERY_MS = 10_000;
+/** Webhooks whose failed deliveries are read on each poll. */
+const WEBHOOK_LIMIT = 20;
+/** Latest deliveries read per webhook, to find the failed ones and their redeliveries. */
+const DELIVERY_WINDOW = 100;
 
 /** @param {string} id */
 function $(id) {
@@ -71,6 +90,9 @@ const state = {
   /** Job ids whose details row is open. */
   /** @type {Set<string>} */
   expanded: new Set(),
+  /** @type {JobStats | undefined} */
+  stats: undefined,
+  statsAt: 0,
   refreshing: false,
   /** A refresh was asked for while one ran: run another when it ends (a click shows its effect at once). */
   again: false,
@@ -157,11 +179,61 @@ function renderRates() {
   const { completed, failed } = series();
   sparkline($('spark-completed'), completed);
   sparkline($('spark-failed'), failed);
-  const lastMinute = (/** @type {number[]} */ values) => values.slice(-60).reduce((a, b) => a + b, 0);
-  const done = lastMinute(completed);
-  const bad = lastMinute(failed);
+  const done = completed.slice(-60).reduce((a, b) => a + b, 0);
   $('stat-rate').textContent = `${(done / 60).toFixed(done >= 60 ? 0 : 2)}/s`;
-  $('stat-failrate').textContent = done + bad === 0 ? '–' : `${((100 * bad) / (done + bad)).toFixed(1)}%`;
+}
+
+/** The "last hour" figures and the per-minute chart, from GET /v1/stats. @param {JobStats} stats */
+function renderStats(stats) {
+  const { totals } = stats;
+  $('stat-completed').textContent = String(totals.completed);
+  $('stat-failed').textContent = String(totals.failed);
+  $('stat-cancelled').textContent = String(totals.cancelled);
+  $('stat-expired').textContent = String(totals.expired);
+  const ran = totals.completed + totals.failed;
+  $('stat-failrate').textContent = ran === 0 ? '–' : `${((100 * totals.failed) / ran).toFixed(1)}%`;
+  bars($('chart-minutes'), stats.perMinute);
+}
+
+/**
+ * Draws one stacked bar per minute: completed, failed, then cancelled or expired.
+ * @param {Element} svg @param {(Outcomes & { at: string })[]} minutes
+ */
+function bars(svg, minutes) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const width = 600;
+  const height = 80;
+  const total = (/** @type {Outcomes} */ m) => m.completed + m.failed + m.cancelled + m.expired;
+  const max = Math.max(1, ...minutes.map(total));
+  const step = width / Math.max(1, minutes.length);
+  const title = document.createElementNS(ns, 'title');
+  title.textContent = `peak ${max} per minute`;
+  /** @type {Element[]} */
+  const shapes = [title];
+  minutes.forEach((minute, i) => {
+    let top = height;
+    for (const [kind, n] of /** @type {const} */ ([
+      ['ok', minute.completed],
+      ['bad', minute.failed],
+      ['warn', minute.cancelled + minute.expired],
+    ])) {
+      if (n === 0) continue;
+      const h = (n / max) * (height - 2);
+      top -= h;
+      const rect = document.createElementNS(ns, 'rect');
+      rect.setAttribute('class', kind);
+      rect.setAttribute('x', (i * step + 0.5).toFixed(1));
+      rect.setAttribute('y', top.toFixed(1));
+      rect.setAttribute('width', Math.max(1, step - 1).toFixed(1));
+      rect.setAttribute('height', h.toFixed(1));
+      const tip = document.createElementNS(ns, 'title');
+      tip.textContent = `${new Date(minute.at).toLocaleTimeString()}: ${minute.completed} completed, ${minute.failed} failed, ${minute.cancelled} cancelled, ${minute.expired} expired`;
+      rect.append(tip);
+      shapes.push(rect);
+    }
+  });
+  svg.replaceChildren(...shapes);
+  svg.setAttribute('data-total', String(minutes.reduce((n, m) => n + total(m), 0)));
 }
 
 /**
@@ -183,62 +255,226 @@ function restrictedQueueRow(queue) {
 
 /** @param {QueueInfo[]} queues */
 function renderQueues(queues) {
-  const totals = { waiting: 0, active: 0, delayed: 0, failed: 0 };
-  const rows = queues.map((queue) => {
-    // Without the operator scope a queue shows no depth (it is every tenant's) and no buttons.
-    if (!queue.counts) return restrictedQueueRow(queue);
-    const { counts } = queue;
-    totals.waiting += counts.waiting + counts.prioritized;
-    totals.active += counts.active;
-    totals.delayed += counts.delayed;
-    totals.failed += counts.failed;
-    const history = state.backlog.get(queue.name) ?? [];
-    history.push(counts.waiting + counts.prioritized);
-    if (history.length > BACKLOG_POINTS) history.shift();
-    state.backlog.set(queue.name, history);
+  const totals = { waiting: 0, active: 0, delayed: 0 };
+  renderInternalQueues(queues.filter((q) => q.internal));
+  const rows = queues
+    .filter((q) => !q.internal)
+    .map((queue) => {
+      // Without the operator scope a queue shows no depth (it is every tenant's) and no buttons.
+      if (!queue.counts) return restrictedQueueRow(queue);
+      const { counts } = queue;
+      totals.waiting += counts.waiting + counts.prioritized;
+      totals.active += counts.active;
+      totals.delayed += counts.delayed;
+      const history = state.backlog.get(queue.name) ?? [];
+      history.push(counts.waiting + counts.prioritized);
+      if (history.length > BACKLOG_POINTS) history.shift();
+      state.backlog.set(queue.name, history);
 
-    const spark = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    spark.setAttribute('class', 'spark mini');
-    spark.setAttribute('viewBox', '0 0 240 48');
-    spark.setAttribute('preserveAspectRatio', 'none');
-    sparkline(spark, history);
-    const toggle = el('button', { text: queue.paused ? 'Resume' : 'Pause' });
-    toggle.type = 'button';
-    toggle.addEventListener('click', () =>
-      act(`Queue ${queue.name} ${queue.paused ? 'resumed' : 'paused'}`, () =>
-        api(`v1/queues/${encodeURIComponent(queue.name)}/${queue.paused ? 'resume' : 'pause'}`, {
-          method: 'POST',
-        }),
-      ),
-    );
-    const name = el('td', {}, [
-      queue.name,
-      ...(queue.paused ? [el('span', { className: 'pill paused', text: 'paused' })] : []),
-    ]);
-    const row = el('tr', {}, [
-      name,
-      ...[
-        counts.waiting,
-        counts.prioritized,
-        counts.delayed,
-        counts.active,
-        counts.failed,
-        counts.completed,
-        queue.workers,
-      ].map((n) => el('td', { className: 'num', text: String(n) })),
-      el('td', {}, [spark]),
-      el('td', {}, [toggle]),
-    ]);
-    row.dataset.queue = queue.name;
-    return row;
-  });
+      const spark = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+      spark.setAttribute('class', 'spark mini');
+      spark.setAttribute('viewBox', '0 0 240 48');
+      spark.setAttribute('preserveAspectRatio', 'none');
+      sparkline(spark, history);
+      const toggle = el('button', { text: queue.paused ? 'Resume' : 'Pause' });
+      toggle.type = 'button';
+      toggle.addEventListener('click', () =>
+        act(`Queue ${queue.name} ${queue.paused ? 'resumed' : 'paused'}`, () =>
+          api(`v1/queues/${encodeURIComponent(queue.name)}/${queue.paused ? 'resume' : 'pause'}`, {
+            method: 'POST',
+          }),
+        ),
+      );
+      const name = el('td', {}, [
+        queue.name,
+        ...(queue.paused ? [el('span', { className: 'pill paused', text: 'paused' })] : []),
+      ]);
+      const row = el('tr', {}, [
+        name,
+        ...[
+          counts.waiting,
+          counts.prioritized,
+          counts.delayed,
+          counts.active,
+          counts.failed,
+          counts.completed,
+          queue.workers,
+        ].map((n) => el('td', { className: 'num', text: String(n) })),
+        el('td', {}, [spark]),
+        el('td', {}, [toggle]),
+      ]);
+      row.dataset.queue = queue.name;
+      return row;
+    });
   $('queues')
     .querySelector('tbody')
     ?.replaceChildren(...rows);
   $('stat-waiting').textContent = String(totals.waiting);
   $('stat-active').textContent = String(totals.active);
   $('stat-delayed').textContent = String(totals.delayed);
-  $('stat-failed').textContent = String(totals.failed);
+  if (queues.every((q) => q.counts === null)) {
+    for (const id of ['stat-waiting', 'stat-active', 'stat-delayed']) $(id).textContent = '–';
+  }
+}
+
+/** Conveyor's own queues: depth only, no buttons. @param {QueueInfo[]} queues */
+function renderInternalQueues(queues) {
+  const rows = queues.map((queue) => {
+    const { counts } = queue;
+    const cells = counts
+      ? [
+          counts.waiting + counts.prioritized,
+          counts.delayed,
+          counts.active,
+          counts.failed,
+          counts.completed,
+          queue.workers,
+        ].map((n) => el('td', { className: 'num', text: String(n) }))
+      : Array.from({ length: 6 }, () =>
+          el('td', { className: 'num', text: '–', title: 'needs the operator scope' }),
+        );
+    const row = el('tr', {}, [el('td', { text: queue.name }), ...cells]);
+    row.dataset.queue = queue.name;
+    return row;
+  });
+  $('internal-queues')
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
+}
+
+/** "every 30 s", "0 9 * * 1-5 (Europe/Paris)". @param {ScheduleView} schedule */
+function when(schedule) {
+  if (schedule.cron) return schedule.tz ? `${schedule.cron} (${schedule.tz})` : schedule.cron;
+  const ms = schedule.everyMs ?? 0;
+  if (ms % 3_600_000 === 0) return `every ${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `every ${ms / 60_000} min`;
+  return ms % 1_000 === 0 ? `every ${ms / 1_000} s` : `every ${ms} ms`;
+}
+
+/** @param {string | null | undefined} iso */
+function until(iso) {
+  if (!iso) return '–';
+  const s = Math.round((Date.parse(iso) - Date.now()) / 1_000);
+  if (s <= 0) return 'now';
+  if (s < 60) return `in ${s}s`;
+  if (s < 3_600) return `in ${Math.floor(s / 60)}m`;
+  return new Date(iso).toLocaleString();
+}
+
+/** @param {ScheduleView[]} schedules */
+function renderSchedules(schedules) {
+  const rows = schedules.map((schedule) => {
+    const actions = el('td', { className: 'actions' });
+    if (schedule.state !== 'finished') {
+      const paused = schedule.state === 'paused';
+      const toggle = el('button', { text: paused ? 'Resume' : 'Pause' });
+      toggle.type = 'button';
+      toggle.addEventListener('click', () =>
+        act(`Schedule ${schedule.name ?? schedule.id.slice(0, 8)} ${paused ? 'resumed' : 'paused'}`, () =>
+          api(`v1/schedules/${schedule.id}`, {
+            method: 'PATCH',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ paused: !paused }),
+          }),
+        ),
+      );
+      actions.append(toggle);
+    }
+    const row = el('tr', {}, [
+      el('td', { text: schedule.name ?? schedule.id.slice(0, 8), title: schedule.id }),
+      el('td', { text: schedule.type }),
+      el('td', { className: 'mono', text: when(schedule) }),
+      el('td', {}, [el('span', { className: `pill ${schedule.state}`, text: schedule.state })]),
+      el('td', {
+        className: 'next-run',
+        text: until(schedule.nextRuns[0]),
+        title: schedule.nextRuns[0] ?? '',
+      }),
+      el('td', { className: 'last-run', text: ago(schedule.lastRunAt), title: schedule.lastRunAt ?? '' }),
+      el('td', { className: 'num', text: String(schedule.runCount) }),
+      actions,
+    ]);
+    row.dataset.schedule = schedule.id;
+    row.dataset.state = schedule.state;
+    return row;
+  });
+  fill('schedules', rows, 8, 'no schedules');
+}
+
+/**
+ * The webhooks, and the deliveries they gave up on. A key without the admin scope sees a note.
+ * @param {{ webhooks: WebhookView[], failed: Map<string, DeliveryView[]> } | null} hooks
+ */
+function renderWebhooks(hooks) {
+  const note = $('webhooks-note');
+  note.hidden = hooks !== null;
+  note.textContent = hooks === null ? 'Webhooks and their deliveries need a key with the admin scope.' : '';
+  const webhooks = hooks?.webhooks ?? [];
+  const failed = hooks?.failed ?? new Map();
+  const hookRows = webhooks.map((hook) => {
+    const row = el('tr', {}, [
+      el('td', { className: 'mono', text: hook.url }),
+      el('td', { text: hook.types.length === 0 ? 'all' : hook.types.join(', ') }),
+      el('td', { text: hook.statuses.length === 0 ? 'all' : hook.statuses.join(', ') }),
+      el('td', {}, [
+        el('span', {
+          className: `pill ${hook.enabled ? 'on' : 'paused'}`,
+          text: hook.enabled ? 'enabled' : 'disabled',
+        }),
+      ]),
+      el('td', { className: 'num', text: String(failed.get(hook.id)?.length ?? 0) }),
+    ]);
+    row.dataset.webhook = hook.id;
+    return row;
+  });
+  fill('webhooks', hookRows, 5, hooks === null ? '–' : 'no webhooks');
+
+  const deliveries = [...failed.values()]
+    .flat()
+    .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
+  const deliveryRows = deliveries.map((delivery) => {
+    const redeliver = el('button', { text: delivery.redelivering ? 'Redelivering…' : 'Redeliver' });
+    redeliver.type = 'button';
+    redeliver.disabled = delivery.redelivering === true;
+    redeliver.addEventListener('click', () =>
+      act(`Delivery ${delivery.id.slice(0, 8)} sent again`, () =>
+        api(`v1/webhooks/${delivery.webhookId}/deliveries/${delivery.id}/redeliver`, { method: 'POST' }),
+      ),
+    );
+    const row = el('tr', {}, [
+      el('td', { className: 'mono', text: delivery.id.slice(0, 8), title: delivery.id }),
+      el('td', { className: 'mono', text: delivery.url }),
+      el('td', { className: 'mono', text: delivery.jobId.slice(0, 8), title: delivery.jobId }),
+      el('td', { text: `${delivery.event.type} ${delivery.event.status}` }),
+      el('td', { className: 'num', text: String(delivery.attempts) }),
+      el('td', { text: ago(delivery.updatedAt), title: delivery.updatedAt }),
+      el('td', {
+        className: 'error-text',
+        text:
+          delivery.lastError ??
+          (delivery.lastStatusCode === null ? '' : `answered ${delivery.lastStatusCode}`),
+      }),
+      el('td', { className: 'actions' }, [redeliver]),
+    ]);
+    row.dataset.delivery = delivery.id;
+    return row;
+  });
+  fill('failed-deliveries', deliveryRows, 8, hooks === null ? '–' : 'none');
+}
+
+/**
+ * Puts `rows` in a table's body, or one row saying `empty`.
+ * @param {string} tableId @param {HTMLTableRowElement[]} rows @param {number} columns @param {string} empty
+ */
+function fill(tableId, rows, columns, empty) {
+  if (rows.length === 0) {
+    const cell = el('td', { className: 'empty', text: empty });
+    cell.setAttribute('colspan', String(columns));
+    rows.push(el('tr', {}, [cell]));
+  }
+  $(tableId)
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
 }
 
 /**
@@ -299,14 +535,7 @@ function renderJobs(tableId, jobs, when) {
     details.lastElementChild?.setAttribute('colspan', '7');
     return [row, details];
   });
-  if (rows.length === 0) {
-    const empty = el('td', { className: 'empty', text: 'none' });
-    empty.setAttribute('colspan', '8');
-    rows.push(el('tr', {}, [empty]));
-  }
-  $(tableId)
-    .querySelector('tbody')
-    ?.replaceChildren(...rows);
+  fill(tableId, rows, 8, 'none');
 }
 
 /**
@@ -320,11 +549,55 @@ async function act(done, action) {
   } catch (error) {
     if (error instanceof ApiError && error.status !== 401) toast(error.message);
   }
-  await refresh();
+  await refresh(true);
 }
 
-/** One poll: queues, failed and recent jobs in parallel. */
-async function refresh() {
+/**
+ * The tenant's webhooks and, per webhook, the deliveries it gave up on that no redelivery has
+ * delivered since (a pending redelivery is shown on the row); null for a key without admin.
+ */
+async function readWebhooks() {
+  try {
+    /** @type {{ items: WebhookView[] }} */
+    const { items } = await api('v1/webhooks');
+    const webhooks = items.slice(0, WEBHOOK_LIMIT);
+    const pages = await Promise.all(
+      webhooks.map((hook) => api(`v1/webhooks/${hook.id}/deliveries?limit=${DELIVERY_WINDOW}`)),
+    );
+    /** @type {Map<string, DeliveryView[]>} */
+    const failed = new Map();
+    webhooks.forEach((hook, i) => {
+      /** @type {DeliveryView[]} */
+      const deliveries = pages[i].items;
+      /** @type {Map<string, string>} the newest redelivery's status, per original */
+      const redone = new Map();
+      for (const d of deliveries) {
+        if (d.redeliveryOf && !redone.has(d.redeliveryOf)) redone.set(d.redeliveryOf, d.status);
+      }
+      failed.set(
+        hook.id,
+        deliveries
+          .filter((d) => d.status === 'failed' && redone.get(d.id) !== 'delivered')
+          .map((d) => ({ ...d, redelivering: redone.get(d.id) === 'pending' })),
+      );
+    });
+    return { webhooks, failed };
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return null;
+    throw error;
+  }
+}
+
+/** GET /v1/stats, at most every STATS_EVERY_MS (and at once after a button). @param {boolean} force */
+async function readStats(force) {
+  if (!force && state.stats && Date.now() - state.statsAt < STATS_EVERY_MS) return state.stats;
+  state.stats = /** @type {JobStats} */ (await api(`v1/stats?minutes=${STATS_MINUTES}`));
+  state.statsAt = Date.now();
+  return state.stats;
+}
+
+/** One poll: queues, stats, jobs, schedules and webhooks in parallel. @param {boolean} [force] */
+async function refresh(force = false) {
   if (!state.key) return;
   if (state.refreshing) {
     state.again = true;
@@ -333,18 +606,24 @@ async function refresh() {
   state.refreshing = true;
   state.again = false;
   try {
-    const [queues, failed, recent] = await Promise.all([
+    const [queues, stats, failed, recent, schedules, hooks] = await Promise.all([
       api('v1/queues'),
+      readStats(force),
       // Expired jobs never ran: like failed ones, they are worth a look and a retry.
       api(`v1/jobs?status=failed,expired&limit=${LIST_LIMIT}`),
       api(`v1/jobs?limit=${LIST_LIMIT}`),
+      api('v1/schedules?limit=50'),
+      readWebhooks(),
     ]);
     showApp();
     renderQueues(queues.items);
+    renderStats(stats);
     renderJobs('failed-jobs', failed.items, 'finishedAt');
     $('retry-all').hidden = failed.items.length === 0;
     $('retry-all').dataset.ids = failed.items.map((/** @type {JobView} */ j) => j.id).join(',');
     renderJobs('recent-jobs', recent.items, 'createdAt');
+    renderSchedules(schedules.items);
+    renderWebhooks(hooks);
     renderRates();
   } catch (error) {
     if (error instanceof ApiError && error.status !== 401) toast(error.message);
@@ -352,7 +631,7 @@ async function refresh() {
   } finally {
     state.refreshing = false;
   }
-  if (state.again) await refresh();
+  if (state.again) await refresh(true);
 }
 
 function schedule() {
