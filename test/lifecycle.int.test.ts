@@ -26,6 +26,17 @@ async function rowOf(id: string) {
   return p.database.db.query.jobs.findFirst({ where: eq(jobs.id, id) });
 }
 
+/** Polls until the job's row is that of generation `generation`. */
+async function generationRow(id: string, generation: number) {
+  const deadline = Date.now() + 15_000;
+  let row = await rowOf(id);
+  while (row?.generation !== generation && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    row = await rowOf(id);
+  }
+  return row;
+}
+
 beforeAll(async () => {
   p = await createPipeline(services, { bodyLimitBytes: 10 * 1024 * 1024 });
   // Jobs run in a separate worker process: cancellation must cross processes.
@@ -106,16 +117,46 @@ describe('retry', () => {
       finishedAt: null,
       result: null,
     });
-    // The new generation fails its 3 attempts too; its row replaces the first one.
-    const deadline = Date.now() + 15_000;
-    let row = await rowOf(id);
-    while (row?.generation !== 1 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      row = await rowOf(id);
-    }
-    expect(row).toMatchObject({ status: 'failed', generation: 1, attempts: 4 });
-    expect(row?.attemptErrors.map((e) => e.attempt)).toEqual([1, 2, 3, 4]);
-    expect(await (await get(`/v1/jobs/${id}`)).json()).toMatchObject({ status: 'failed', attempts: 4 });
+    // The new generation has the attempts its submit asked for (1, not the type's 3) and fails
+    // it too; its row replaces the first one.
+    const row = await generationRow(id, 1);
+    expect(row).toMatchObject({
+      status: 'failed',
+      generation: 1,
+      attempts: 2,
+      maxAttempts: 2,
+      attemptLimit: 1,
+    });
+    expect(row?.attemptErrors.map((e) => e.attempt)).toEqual([1, 2]);
+    expect(await (await get(`/v1/jobs/${id}`)).json()).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      maxAttempts: 2,
+    });
+  });
+
+  it('keeps every option its submit had: its own timeoutMs, attempts and priority', async () => {
+    // sleep's own timeout is an hour and its attempts 1: this submit asks for 300 ms and 2.
+    const id = await submit({ type: 'sleep', data: { ms: 5_000 }, timeoutMs: 300, attempts: 2, priority: 7 });
+    const first = await waitForStatus(get, id, ['failed'], 15_000);
+    expect(first).toMatchObject({ attempts: 2, maxAttempts: 2, error: { code: 'TIMEOUT' } });
+    expect(first.error?.message).toBe('attempt 2 ran longer than its 300 ms timeout');
+
+    const retried = await post(`/v1/jobs/${id}/retry`);
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({ status: 'queued', maxAttempts: 4, priority: 7 });
+    const row = await generationRow(id, 1);
+    expect(row).toMatchObject({ status: 'failed', attempts: 4, maxAttempts: 4, timeoutMs: 300, priority: 7 });
+    expect(row?.error).toMatchObject({
+      code: 'TIMEOUT',
+      message: 'attempt 4 ran longer than its 300 ms timeout',
+    });
+    expect(row?.attemptErrors.map((e) => [e.attempt, e.code])).toEqual([
+      [1, 'TIMEOUT'],
+      [2, 'TIMEOUT'],
+      [3, 'TIMEOUT'],
+      [4, 'TIMEOUT'],
+    ]);
   });
 
   it('runs a cancelled job again to completion', async () => {

@@ -9,12 +9,15 @@ import {
 } from '@conveyor/core/errors';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import {
+  announceOutcome,
+  attemptCount,
   handlerStarts,
   type JobEnvelope,
   type JobRegistry,
   jobEnvelope,
   publicJobId,
   type TerminalStatus,
+  unreadableEnvelope,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
@@ -165,20 +168,10 @@ export function createProcessor(deps: ProcessorDeps) {
     const id = publicJobId(job);
     const parsed = v.safeParse(jobEnvelope, job.data);
     // A payload this release cannot read still ends as a row, with the reason.
-    const envelope: JobEnvelope = parsed.success
-      ? parsed.output
-      : {
-          v: 1,
-          tenant: typeof job.data?.tenant === 'string' ? job.data.tenant : 'default',
-          input: job.data,
-          metadata: null,
-          timeoutMs: 1,
-          submittedAt: new Date(job.timestamp).toISOString(),
-        };
+    const envelope: JobEnvelope = parsed.success ? parsed.output : unreadableEnvelope(job);
     // Attempt numbers continue across retries through the API (generations).
-    const offset = envelope.attemptOffset ?? 0;
-    const attempt = offset + job.attemptsMade + 1;
-    const maxAttempts = offset + (job.opts.attempts ?? 1);
+    const count = attemptCount(job, envelope);
+    const { offset, current: attempt, max: maxAttempts } = count;
     let logged = false;
     // Every line about this job carries its id, tenant and type: one grep follows it. The
     // child logger is made only when something logs through it (a handler, a warning): the
@@ -216,12 +209,7 @@ export function createProcessor(deps: ProcessorDeps) {
       // Checked when the job is first picked up, before anything runs: no sweeper is needed.
       // A job that has started once (a retry, a re-run after a crash) is not stale.
       const { expiresAt } = envelope;
-      if (
-        expiresAt !== undefined &&
-        job.attemptsMade === 0 &&
-        handlerStarts(job) <= 1 &&
-        Date.now() > expiresAt
-      ) {
+      if (expiresAt !== undefined && job.attemptsMade === 0 && count.runs <= 1 && Date.now() > expiresAt) {
         const late = Date.now() - expiresAt;
         return {
           status: 'expired',
@@ -330,7 +318,7 @@ export function createProcessor(deps: ProcessorDeps) {
         attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
         attempts: unrun ? offset : attempt,
         maxAttempts,
-        runs: unrun ? 0 : Math.max(1, handlerStarts(job)),
+        runs: unrun ? 0 : Math.max(1, count.runs),
         logs,
         startedAt: unrun ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),
@@ -366,13 +354,12 @@ export function createProcessor(deps: ProcessorDeps) {
       else logger.info({ ...fields, status: final.status, error: final.error, ms }, 'job finished');
       // A newer generation (the job was retried through the API) has its own record and
       // its own events: this run's end is not news.
+      // Announced before the job is acknowledged: a crash here re-runs the job, and the re-run
+      // names the same deliveries (ids from job, generation and target).
       if (current) {
-        publish(event, jobLog);
-        // Enqueued before the job is acknowledged: a crash here re-runs the job, and the
-        // re-run names the same deliveries (ids from job, generation and target).
-        await callbacks
-          ?.dispatch(event, { generation: envelope.generation ?? 0, callbackUrl: envelope.callbackUrl })
-          .catch((error: unknown) => jobLog().warn({ err: error }, 'enqueueing callbacks failed'));
+        // The job's child logger is made only if one of them fails.
+        const warn = { warn: (fields: object, message: string) => jobLog().warn(fields, message) };
+        await announceOutcome({ publisher, callbacks, logger: warn }, event, envelope);
       }
       if (final.status === 'completed') return final.result;
       // Recorded: BullMQ must not retry it.

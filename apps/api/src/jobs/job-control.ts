@@ -3,7 +3,13 @@ import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
 import { jobColumns, upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError, toStorable } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
-import { type JobEnvelope, type JobView, jobOptions } from '@conveyor/core/jobs';
+import {
+  announceOutcome,
+  attemptCount,
+  type JobEnvelope,
+  type JobView,
+  jobToEnqueue,
+} from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import type { Job } from 'bullmq';
@@ -54,7 +60,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
   function cancelledRow(location: Required<Pick<JobLocation, 'job'>>, id: string): NewJobRow {
     const { job } = location;
     const envelope: JobEnvelope = job.data;
-    const offset = envelope.attemptOffset ?? 0;
+    const count = attemptCount(job, envelope);
     const now = new Date();
     const columns = jobColumns(job);
     return {
@@ -73,9 +79,9 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         at: now.toISOString(),
       },
       attemptErrors: envelope.attemptErrors ?? [],
-      attempts: offset + job.attemptsStarted,
-      maxAttempts: offset + (job.opts.attempts ?? 1),
-      runs: job.attemptsStarted,
+      attempts: count.started,
+      maxAttempts: count.max,
+      runs: count.runs,
       startedAt: job.processedOn ? new Date(job.processedOn) : null,
       finishedAt: now,
     };
@@ -125,14 +131,9 @@ export function createJobControl(deps: JobControlDeps): JobControl {
         ...(view.error ? { error: view.error } : {}),
         ts: new Date().toISOString(),
       };
-      publisher
-        .publish(event)
-        .catch((error: unknown) => logger.warn({ err: error, jobId: id }, 'publishing cancel event failed'));
-      // A job removed before it started has no worker to do this; for a running one the
-      // worker enqueues the same deliveries (same ids), and only one of each is sent.
-      await callbacks
-        ?.dispatch(event, { generation: job.data.generation ?? 0, callbackUrl: job.data.callbackUrl })
-        .catch((error: unknown) => logger.warn({ err: error, jobId: id }, 'enqueueing callbacks failed'));
+      // A job removed before it started has no worker to announce its end; for a running one
+      // the worker announces it too, and each delivery is sent once.
+      await announceOutcome({ publisher, callbacks, logger }, event, job.data);
       return view;
     },
 
@@ -168,30 +169,25 @@ export function createJobControl(deps: JobControlDeps): JobControl {
           });
         }
       }
-      const envelope: JobEnvelope = {
-        v: 1,
+      // Everything the job's submit chose (its timeout, its attempts, its priority, its
+      // callback), run again now: a retry does not expire, nor wait out the first delay.
+      const { envelope, options } = jobToEnqueue(definition, {
         tenant,
         id,
         input: row.input,
-        metadata: row.metadata ?? null,
-        timeoutMs: definition.timeoutMs,
-        submittedAt: new Date().toISOString(),
-        attemptErrors: row.attemptErrors,
-        generation: row.generation + 1,
-        attemptOffset: row.attempts,
-        ...(row.idempotencyKey ? { idempotencyKey: row.idempotencyKey } : {}),
-        ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
-        // A retry is asked for now: it does not expire; its end is reported like the first's.
-        ...(row.callbackUrl ? { callbackUrl: row.callbackUrl } : {}),
-        ...(row.scheduleId ? { scheduleId: row.scheduleId } : {}),
-      };
-      queues.assertConnected();
-      const options = jobOptions(definition, {
-        tenant,
-        id,
-        timestamp: row.createdAt.getTime(),
+        metadata: row.metadata,
+        timeoutMs: row.timeoutMs,
+        attempts: row.attemptLimit,
         priority: row.priority,
+        at: Date.now(),
+        createdAt: row.createdAt.getTime(),
+        idempotencyKey: row.idempotencyKey,
+        requestId: origin.requestId,
+        callbackUrl: row.callbackUrl,
+        scheduleId: row.scheduleId,
+        previous: { generation: row.generation, attempts: row.attempts, attemptErrors: row.attemptErrors },
       });
+      queues.assertConnected();
       // In flight again, like a submit (not refused by the tenant's cap: it replaces a job
       // that already counted).
       const entry = { queue: definition.queue, jobId: options.jobId ?? id, at: row.createdAt.getTime() };

@@ -4,7 +4,7 @@ import {
   type BatchItemResult,
   type JobEnvelope,
   jobLinks,
-  jobOptions,
+  jobToEnqueue,
   MAX_DELAY_MS,
   MAX_TTL_MS,
   type SubmitJobBody,
@@ -221,26 +221,20 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       throw new ConveyorError('VALIDATION_FAILED', `invalid input: ${summary}`, { issues });
     }
 
-    const envelope: JobEnvelope = {
-      v: 1,
+    const { envelope, options } = jobToEnqueue(definition, {
       tenant,
       id,
-      input: input ?? null,
-      metadata: body.metadata ?? null,
-      timeoutMs: body.timeoutMs ?? definition.timeoutMs,
-      submittedAt: new Date(now).toISOString(),
-      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-      ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
-      ...(expiresAt === undefined ? {} : { expiresAt }),
-      ...(body.callbackUrl === undefined ? {} : { callbackUrl: body.callbackUrl }),
-    };
-    const options = jobOptions(definition, {
-      tenant,
-      id,
-      timestamp: now,
-      ...(body.attempts === undefined ? {} : { attempts: body.attempts }),
-      ...(body.priority === undefined ? {} : { priority: body.priority }),
-      delay,
+      input,
+      metadata: body.metadata,
+      timeoutMs: body.timeoutMs,
+      attempts: body.attempts,
+      priority: body.priority,
+      delayMs: delay,
+      at: now,
+      expiresAt,
+      idempotencyKey,
+      requestId: origin.requestId,
+      callbackUrl: body.callbackUrl,
     });
     return {
       definition,

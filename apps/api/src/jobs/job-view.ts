@@ -1,7 +1,7 @@
 import type { JobRow } from '@conveyor/core/db';
 import type { ErrorRecord } from '@conveyor/core/errors';
 import {
-  handlerStarts,
+  attemptCount,
   type JobEnvelope,
   type JobStatus,
   type JobView,
@@ -30,10 +30,9 @@ export function viewFromQueue(
 ): JobView {
   const envelope = job.data;
   const id = publicJobId(job);
-  const offset = envelope.attemptOffset ?? 0;
-  const lastError = envelope.attemptErrors?.at(-1);
   // A worker that does not serve the type hands the job back unrun: not an attempt.
-  const started = handlerStarts(job);
+  const count = attemptCount(job, envelope);
+  const lastError = envelope.attemptErrors?.at(-1);
   const error: ErrorRecord | null =
     lastError ??
     (job.failedReason ? { code: 'HANDLER_FAILED', message: job.failedReason, retryable: true } : null);
@@ -42,8 +41,8 @@ export function viewFromQueue(
     type: job.name,
     queue: job.queueName,
     status: statusByState[state] ?? 'queued',
-    attempts: offset + started,
-    maxAttempts: offset + (job.opts.attempts ?? 1),
+    attempts: count.started,
+    maxAttempts: count.max,
     priority: job.opts.priority || null,
     progress: job.progress === 0 ? null : job.progress,
     data: envelope.input,
@@ -57,7 +56,7 @@ export function viewFromQueue(
     callbackUrl: envelope.callbackUrl ?? null,
     scheduleId: envelope.scheduleId ?? null,
     createdAt: new Date(job.timestamp).toISOString(),
-    startedAt: started > 0 ? iso(job.processedOn) : null,
+    startedAt: count.runs > 0 ? iso(job.processedOn) : null,
     finishedAt: iso(job.finishedOn),
     links: jobLinks(id),
   };

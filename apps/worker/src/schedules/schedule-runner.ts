@@ -3,7 +3,7 @@ import {
   type JobEnvelope,
   type JobRegistry,
   type JobTypeOptions,
-  jobOptions,
+  jobToEnqueue,
   queueJobId,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
@@ -125,34 +125,25 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
     }
     const options = row.jobOptions;
     const ttlMs = options.ttlMs ?? definition.ttlMs;
-    const envelope: JobEnvelope = {
-      v: 1,
+    const { envelope, options: bullOptions } = jobToEnqueue(definition, {
       tenant: row.tenant,
       id: jobId,
-      input: row.data ?? null,
-      metadata: options.metadata ?? null,
-      timeoutMs: options.timeoutMs ?? definition.timeoutMs,
-      submittedAt: new Date(dueAt).toISOString(),
+      input: row.data,
+      metadata: options.metadata,
+      timeoutMs: options.timeoutMs,
+      attempts: options.attempts,
+      priority: options.priority,
+      at: dueAt,
+      expiresAt: ttlMs === undefined ? undefined : dueAt + ttlMs,
+      callbackUrl: options.callbackUrl,
       scheduleId: row.id,
-      ...(ttlMs === undefined ? {} : { expiresAt: dueAt + ttlMs }),
-      ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-    };
+    });
     // Counted like a submitted job (the worker that ends it frees the slot), never refused:
     // a schedule is not a burst.
     const entry = { queue: definition.queue, jobId: queueJobId(row.tenant, jobId), at: dueAt };
     await inFlight.reserve(row.tenant, [entry]);
     try {
-      await queue.add(
-        definition.name,
-        envelope,
-        jobOptions(definition, {
-          tenant: row.tenant,
-          id: jobId,
-          timestamp: dueAt,
-          ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
-          priority: options.priority ?? null,
-        }),
-      );
+      await queue.add(definition.name, envelope, bullOptions);
     } catch (error) {
       // Not enqueued: its slot is not taken (the tick is retried and reserves again).
       await inFlight.release(row.tenant, [entry]).catch(() => {});

@@ -19,6 +19,8 @@ export type JobColumns = Pick<
   | 'scheduleId'
   | 'expiresAt'
   | 'callbackUrl'
+  | 'timeoutMs'
+  | 'attemptLimit'
   | 'createdAt'
 >;
 
@@ -41,6 +43,8 @@ export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.da
     scheduleId: envelope.scheduleId ?? null,
     expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
     callbackUrl: envelope.callbackUrl ?? null,
+    timeoutMs: envelope.timeoutMs,
+    attemptLimit: job.opts.attempts ?? null,
     createdAt: new Date(job.timestamp),
   };
 }

@@ -38,6 +38,10 @@ export const jobs = pgTable(
     /** The attempt number the terminal status was reached on. */
     attempts: integer().notNull(),
     maxAttempts: integer().notNull(),
+    /** The job's timeout per attempt as its submit (or schedule) set it; a retry keeps it. Null in rows of older releases. */
+    timeoutMs: integer(),
+    /** The attempts its submit (or schedule) gave each generation; a retry keeps them. Null in rows of older releases. */
+    attemptLimit: integer(),
     /** Handler executions, including re-runs after a crash (execution is at-least-once). */
     runs: integer().notNull().default(1),
     priority: integer(),

@@ -3,6 +3,7 @@ export * from './define-job.js';
 export * from './input-json-schema.js';
 export * from './internal-queues.js';
 export * from './job-key.js';
+export * from './job-lifecycle.js';
 export * from './job-options.js';
 export * from './job-registry.js';
 export * from './job-status.js';
