@@ -11,6 +11,7 @@ import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import {
   announceOutcome,
   attemptCount,
+  bullJobLogsKey,
   handlerStarts,
   type JobEnvelope,
   type JobRegistry,
@@ -303,8 +304,7 @@ export function createProcessor(deps: ProcessorDeps) {
     async function finish(result: Outcome): Promise<unknown> {
       const errors = envelope.attemptErrors ?? [];
       // Only a job that logged (now or in an earlier attempt) costs a read of its log list.
-      const logs =
-        logged || attempt > 1 ? await redis.lrange(`${prefix}:${job.queueName}:${job.id}:logs`, 0, -1) : [];
+      const logs = logged || attempt > 1 ? await redis.lrange(bullJobLogsKey(job), 0, -1) : [];
       // An expired job's handler never ran, nor did that of a type no worker served.
       const unrun =
         result.status === 'expired' ||

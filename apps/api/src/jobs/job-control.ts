@@ -9,6 +9,7 @@ import {
   type JobEnvelope,
   type JobView,
   jobToEnqueue,
+  NOT_STARTED_STATES,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
@@ -21,7 +22,6 @@ import { viewFromQueue } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
 
 /** BullMQ states in which a job has not started: it can simply be removed. */
-const NOT_STARTED = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 export interface JobControl {
   /** Cancels a queued, delayed or running job; 409 once it has finished. */
@@ -102,7 +102,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       // worker that still runs it cannot overwrite that (the first terminal row wins).
       await orUnavailable('Postgres', () => upsertTerminalRows(database.db, [cancelledRow({ job }, id)]));
       let removed = false;
-      if (state !== undefined && NOT_STARTED.has(state)) {
+      if (state !== undefined && NOT_STARTED_STATES.has(state)) {
         removed = await job.remove().then(
           () => true,
           () => false, // locked: a worker took it meanwhile; the broadcast reaches it

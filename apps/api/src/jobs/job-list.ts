@@ -5,6 +5,7 @@ import {
   type JobStatus,
   type JobView,
   jobStatuses,
+  statusOfState,
   terminalStatuses,
 } from '@conveyor/core/jobs';
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
@@ -211,7 +212,6 @@ export function createJobLister({
 
 /** The status of an in-flight job's BullMQ state; undefined once it ended. */
 function inFlightStatus(state: JobState | 'unknown'): JobStatus | undefined {
-  if (state === 'active') return 'active';
   if (state === 'completed' || state === 'failed' || state === 'unknown') return undefined;
-  return 'queued';
+  return statusOfState[state];
 }

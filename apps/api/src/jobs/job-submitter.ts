@@ -390,7 +390,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
             const landed = await Promise.all(
               indexes.map((i) => {
                 const jobId = (prepared[i] as PreparedJob).options.jobId;
-                return redis.exists(`${prefix}:${queueName}:${jobId}`).catch(() => -1);
+                return redis.exists(queues.get(queueName).toKey(jobId ?? '')).catch(() => -1);
               }),
             ).catch(() => indexes.map(() => -1));
             indexes.forEach((i, n) => {

@@ -3,22 +3,12 @@ import type { ErrorRecord } from '@conveyor/core/errors';
 import {
   attemptCount,
   type JobEnvelope,
-  type JobStatus,
   type JobView,
   jobLinks,
   publicJobId,
+  statusOfState,
 } from '@conveyor/core/jobs';
 import type { Job, JobState } from 'bullmq';
-
-const statusByState: Partial<Record<JobState | 'unknown', JobStatus>> = {
-  waiting: 'queued',
-  delayed: 'queued',
-  prioritized: 'queued',
-  'waiting-children': 'queued',
-  active: 'active',
-  completed: 'completed',
-  failed: 'failed',
-};
 
 const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
 
@@ -40,7 +30,7 @@ export function viewFromQueue(
     id,
     type: job.name,
     queue: job.queueName,
-    status: statusByState[state] ?? 'queued',
+    status: statusOfState[state] ?? 'queued',
     attempts: count.started,
     maxAttempts: count.max,
     priority: job.opts.priority || null,

@@ -1,10 +1,7 @@
-import { internalQueues } from '@conveyor/core/jobs';
+import { DEPTH_COUNT_STATES, internalQueues } from '@conveyor/core/jobs';
 import { collectProcessMetrics } from '@conveyor/core/metrics';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { QueueSet } from '../queues.js';
-
-/** BullMQ states exported as `conveyor_queue_depth{state}`; waiting + prioritized is the backlog. */
-export const DEPTH_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'paused'] as const;
 
 /** How long one depth reading is reused: scrapes from many Prometheus replicas cost Redis one read. */
 const DEPTH_CACHE_MS = 2_000;
@@ -42,7 +39,7 @@ export function createApiMetrics(
     const reading: Promise<Reading> = Promise.all(
       depthQueues().map(async (queue) => {
         const [counts, paused, workers] = await Promise.all([
-          queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
+          queue.getJobCounts(...DEPTH_COUNT_STATES),
           queue.isPaused(),
           queue.getWorkersCount(),
         ]);

@@ -1,14 +1,11 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { internalQueues } from '@conveyor/core/jobs';
+import { internalQueues, QUEUE_COUNT_STATES } from '@conveyor/core/jobs';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { hasScope } from '../auth/principal.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import type { QueueSet } from '../queues.js';
-
-/** States counted per queue. "waiting" depth is wait + prioritized (BullMQ keeps them apart). */
-const STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
 
 /**
  * Queue depth per state, worker count and paused flag; pause and resume (operator). Queues
@@ -39,7 +36,7 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
       return { name, internal, counts: null, paused, workers: null };
     }
     const [counts, paused, workers] = await orUnavailable('Redis', () =>
-      Promise.all([queue.getJobCounts(...STATES), queue.isPaused(), queue.getWorkersCount()]),
+      Promise.all([queue.getJobCounts(...QUEUE_COUNT_STATES), queue.isPaused(), queue.getWorkersCount()]),
     );
     return { name, internal, counts, paused, workers };
   };

@@ -1,5 +1,5 @@
 import { type Database, jobs, type ScheduleRow } from '@conveyor/core/db';
-import { queueJobId } from '@conveyor/core/jobs';
+import { queueJobId, statusOfState } from '@conveyor/core/jobs';
 import {
   isScheduleActive,
   nextRunTimes,
@@ -7,7 +7,6 @@ import {
   type ScheduleView,
   type TickData,
 } from '@conveyor/core/schedules';
-import type { JobState } from 'bullmq';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { orUnavailable } from '../jobs/unavailable.js';
@@ -15,14 +14,6 @@ import type { QueueSet } from '../queues.js';
 
 /** Next run times shown per schedule. */
 const NEXT_RUNS = 5;
-
-const statusByState: Partial<Record<JobState | 'unknown', string>> = {
-  waiting: 'queued',
-  delayed: 'queued',
-  prioritized: 'queued',
-  'waiting-children': 'queued',
-  active: 'active',
-};
 
 /**
  * Schedules as the API shows them: the next run times (a cron pattern's from the pattern in
@@ -66,7 +57,8 @@ export function createScheduleViews({
         .filter((id) => !statusOf.has(id))
         .map(async (id) => {
           const state = await queue?.getJobState(queueJobId(row.tenant, id)).catch(() => 'unknown' as const);
-          statusOf.set(id, statusByState[state ?? 'unknown'] ?? 'unknown');
+          // Neither in Postgres nor in Redis: removed (its row pruned), so unknown.
+          statusOf.set(id, !state || state === 'unknown' ? 'unknown' : (statusOfState[state] ?? 'unknown'));
         }),
     );
     return row.recentRuns.map((run) => ({

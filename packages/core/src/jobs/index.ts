@@ -1,3 +1,4 @@
+export * from './bullmq-vocabulary.js';
 export * from './canonical-json.js';
 export * from './define-job.js';
 export * from './input-json-schema.js';
