@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,16 @@ describe('the production image contents', () => {
       expect(existsSync(join(app, 'node_modules', dev)), dev).toBe(false);
     }
     expect(existsSync(join(app, 'node_modules', 'bullmq'))).toBe(true);
+  });
+
+  it('hold no test code: no test file in any dist folder', () => {
+    const tests = runtimeWorkspaces.flatMap((ws) =>
+      (readdirSync(join(app, ws, 'dist'), { recursive: true }) as string[])
+        .filter((file) => /\.test\.|(^|\/)test\//.test(file))
+        .map((file) => `${ws}/dist/${file}`),
+    );
+    // Co-located tests (src/**/*.test.ts) are compiled by test/'s project, never into dist.
+    expect(tests).toEqual([]);
   });
 
   it('run migrate, api and worker with the entrypoint the image uses', async () => {

@@ -67,7 +67,7 @@ async function timeToExit(app: AppProcess, limitMs: number): Promise<number | un
   app.child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, limitMs);
+    timer = setTimeout(() => resolve(undefined), limitMs);
   });
   const ms = await Promise.race([app.exited.then(() => Date.now() - t0), late]);
   clearTimeout(timer);

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { createDatabase } from '@conveyor/core/db';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis } from '@conveyor/core/redis';
@@ -74,5 +75,62 @@ describe('with Redis and Postgres unreachable', () => {
 
   it('stays alive: liveness does not depend on Redis or Postgres', async () => {
     expect((await app.request('/health/live')).status).toBe(200);
+  });
+});
+
+describe('with a Postgres that accepts connections and never answers', () => {
+  let app: ReturnType<typeof createApp>;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    // Takes the TCP connection, never says a word: the key lookup of every request hangs.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const redis = createRedis(services.redisUrl, 'producer');
+    const database = createDatabase(`postgres://postgres@127.0.0.1:${port}/none`, {
+      connectTimeoutSeconds: 30,
+    });
+    const registry = await fixedJobTypeRegistry(testingJobs);
+    const queues = createQueueSet({
+      connection: redis,
+      prefix: services.prefix,
+      names: () => registry.queues(),
+    });
+    app = createApp({
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      registry,
+      queues,
+      redis,
+      database,
+      requestTimeoutMs: 300,
+      auth: { keys: createApiKeyStore({ database }) },
+      hub: createEventHub({ subscriber: redis, logger: createLogger({ name: 'test', level: 'silent' }) }),
+    });
+    close = async () => {
+      redis.disconnect();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await database.close();
+    };
+  });
+  afterAll(() => close());
+
+  it('answers 503 TIMEOUT with Retry-After once REQUEST_TIMEOUT_MS has passed, not when the dependency gives up', async () => {
+    const started = Date.now();
+    const response = await app.request('/v1/jobs', {
+      headers: { authorization: `Bearer ${generateApiKey().key}` },
+    });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toMatchObject({
+      code: 'TIMEOUT',
+      detail: 'the request took longer than 300 ms',
+    });
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(5_000);
   });
 });

@@ -6,7 +6,9 @@ import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { timeout } from 'hono/timeout';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { ApiEnv } from './api-env.js';
@@ -24,7 +26,6 @@ import { createJobSubmitter } from './jobs/job-submitter.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { requestLog, requestLogger } from './middleware/request-log.js';
-import { requestTimeout } from './middleware/request-timeout.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { storableQuery } from './middleware/storable-query.js';
 import type { QueueSet } from './queues.js';
@@ -132,7 +133,19 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.use(requestLog(logger, metrics));
   app.use(securityHeaders(CONTENT_SECURITY_POLICY));
   app.use('/v1/*', bodyLimit(bodyLimitBytes));
-  app.use('/v1/*', requestTimeout(requestTimeoutMs));
+  // hono's own timeout; its exception carries the problem to answer (503 TIMEOUT, retryable).
+  app.use(
+    '/v1/*',
+    timeout(
+      requestTimeoutMs,
+      () =>
+        new HTTPException(503, {
+          cause: new ConveyorError('TIMEOUT', `the request took longer than ${requestTimeoutMs} ms`, {
+            retryable: true,
+          }),
+        }),
+    ),
+  );
   const { corsOrigins = [], rateLimit: limits = { perSecond: 50, burst: 100 } } = deps;
   if (corsOrigins.length > 0) {
     app.use(
@@ -184,7 +197,10 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.notFound(() => {
     throw new ConveyorError('NOT_FOUND', 'no such route');
   });
-  app.onError((error, c) => {
+  app.onError((raised, c) => {
+    // A middleware of hono's raises an HTTPException; Conveyor's own problem is its cause.
+    const error =
+      raised instanceof HTTPException && raised.cause instanceof ConveyorError ? raised.cause : raised;
     const problem = toProblem(error, { instance: c.req.path, requestId: c.get('requestId') });
     if (problem.status >= 500) {
       requestLogger(c, logger).error({ err: error, code: problem.code }, 'request error');
