@@ -7,8 +7,8 @@ command="${1:-api}"
 case "$command" in
   api) exec node --enable-source-maps apps/api/dist/main.js "$@" ;;
   worker) exec node --enable-source-maps apps/worker/dist/main.js "$@" ;;
-  migrate) exec node --enable-source-maps apps/api/dist/migrate.js "$@" ;;
-  keys) exec node apps/api/dist/keys.js "$@" ;;
+  migrate) exec node --enable-source-maps apps/api/dist/cli/migrate.js "$@" ;;
+  keys) exec node apps/api/dist/cli/keys.js "$@" ;;
   *)
     echo "usage: conveyor api | worker | migrate | keys <create|list|revoke|generate> …" >&2
     exit 2

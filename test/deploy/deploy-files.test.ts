@@ -209,7 +209,7 @@ describe('shutdown timing agrees everywhere', () => {
     expect(dockerfile).toContain('npm ci --omit=dev');
     expect(entrypoint).toContain('exec node --enable-source-maps apps/api/dist/main.js');
     expect(entrypoint).toContain('exec node --enable-source-maps apps/worker/dist/main.js');
-    expect(entrypoint).toContain('exec node --enable-source-maps apps/api/dist/migrate.js');
+    expect(entrypoint).toContain('exec node --enable-source-maps apps/api/dist/cli/migrate.js');
     expect(entrypoint).not.toMatch(/tsx/);
   });
 });

@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import '../dist/migrate.js';
+import '../dist/cli/migrate.js';

@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { apiEnv, loadConfig } from '@conveyor/core/config';
 import { createDatabase } from '@conveyor/core/db';
 import * as v from 'valibot';
-import { createApiKeyStore, generateApiKey, keyName } from './auth/api-keys.js';
-import { isScope, scopes as knownScopes } from './auth/principal.js';
+import { createApiKeyStore, generateApiKey, keyName } from '../auth/api-keys.js';
+import { isScope, scopes as knownScopes } from '../auth/principal.js';
 
 const USAGE = `usage:
   npm run keys -- generate
