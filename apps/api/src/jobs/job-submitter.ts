@@ -16,6 +16,7 @@ import type { AddressGuard } from '@conveyor/core/net';
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { optionBoundIssues, requireJobType } from '../job-types/job-type-checks.js';
 import type { JobTypeRegistry, RegisteredJobType } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import { deliveryTargetIssue } from '../webhooks/delivery-target.js';
@@ -113,20 +114,6 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     await inFlight.release(tenant, jobs.map(inFlightEntry)).catch(() => {});
   }
 
-  function resolveType(type: string): RegisteredJobType {
-    const definition = registry.get(type);
-    if (definition) return definition;
-    const known = registry.names();
-    throw new ConveyorError(
-      'UNKNOWN_JOB_TYPE',
-      `unknown job type "${type}"; known types: ${known.join(', ')}`,
-      {
-        details: { knownTypes: known },
-        issues: [{ path: 'type', message: `unknown job type; known types: ${known.join(', ')}` }],
-      },
-    );
-  }
-
   /**
    * Reads the registry again for a type it does not know yet (a worker may have just
    * registered it), before the bodies are checked synchronously.
@@ -186,7 +173,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     origin: SubmitOrigin = {},
   ): PreparedJob {
     const body = parseOrThrow(submitJobBody, raw);
-    const definition = resolveType(body.type);
+    const definition = requireJobType(registry, body.type);
     // Validated against the JSON Schema the type's workers registered; the worker that runs
     // the job parses it again with the type's own schema.
     const input = body.data;
@@ -194,15 +181,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     const issues: FieldIssue[] = registry.validate(definition, input);
     const target = deliveryTargetIssue(deps.guard, body.callbackUrl, 'callbackUrl');
     if (target) issues.push(target);
-    if (body.attempts !== undefined && body.attempts > definition.maxAttempts) {
-      issues.push({ path: 'attempts', message: `at most ${definition.maxAttempts} for ${definition.name}` });
-    }
-    if (body.timeoutMs !== undefined && body.timeoutMs > definition.maxTimeoutMs) {
-      issues.push({
-        path: 'timeoutMs',
-        message: `at most ${definition.maxTimeoutMs} for ${definition.name}`,
-      });
-    }
+    issues.push(...optionBoundIssues(definition, body));
     const delay = delayOf(body, now, issues);
     const expiresAt = expiryOf(body, definition, now + delay, issues);
     let id = body.id ?? randomUUID();

@@ -1,6 +1,7 @@
 import type { ScheduleJobOptions, ScheduleRow } from '@conveyor/core/db';
 import { ConveyorError, type FieldIssue } from '@conveyor/core/errors';
 import { type CreateScheduleBody, cronIssues, type UpdateScheduleBody } from '@conveyor/core/schedules';
+import { optionBoundIssues, requireJobType } from '../job-types/job-type-checks.js';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 
 /** Everything a schedule row holds that a client sets. */
@@ -84,18 +85,7 @@ export function checkSpec(
   spec: ScheduleSpec,
   { timingChanged }: { timingChanged: boolean },
 ): unknown {
-  const definition = registry.get(spec.type);
-  if (!definition) {
-    const known = registry.names();
-    throw new ConveyorError(
-      'UNKNOWN_JOB_TYPE',
-      `unknown job type "${spec.type}"; known types: ${known.join(', ')}`,
-      {
-        details: { knownTypes: known },
-        issues: [{ path: 'type', message: `unknown job type; known types: ${known.join(', ')}` }],
-      },
-    );
-  }
+  const definition = requireJobType(registry, spec.type);
   const issues: FieldIssue[] = registry.validate(definition, spec.data);
   if (spec.cron !== null && spec.everyMs !== null) {
     issues.push({ path: 'everyMs', message: 'give either cron or everyMs, not both' });
@@ -111,16 +101,7 @@ export function checkSpec(
   if (timingChanged && spec.endAt && spec.endAt.getTime() <= Date.now()) {
     issues.push({ path: 'endAt', message: 'is in the past' });
   }
-  const { attempts, timeoutMs } = spec.jobOptions;
-  if (attempts !== undefined && attempts > definition.maxAttempts) {
-    issues.push({ path: 'attempts', message: `at most ${definition.maxAttempts} for ${definition.name}` });
-  }
-  if (timeoutMs !== undefined && timeoutMs > definition.maxTimeoutMs) {
-    issues.push({
-      path: 'timeoutMs',
-      message: `at most ${definition.maxTimeoutMs} for ${definition.name}`,
-    });
-  }
+  issues.push(...optionBoundIssues(definition, spec.jobOptions));
   if (issues.length > 0) {
     const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
     throw new ConveyorError('VALIDATION_FAILED', `invalid schedule: ${summary}`, { issues });

@@ -29,16 +29,25 @@ export function metadataSchema() {
 }
 
 /**
+ * The bounds of what a submit and a schedule both say about a job; each body adds its own
+ * description, so a bound is changed in one place.
+ */
+export const jobFields = {
+  type: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  priority: int(1, MAX_PRIORITY),
+  attempts: int(1, 1_000),
+  timeoutMs: int(1, 7 * 24 * 3_600_000),
+  ttlMs: int(1, MAX_TTL_MS),
+  callbackUrl: callbackUrlSchema,
+  metadata: metadataSchema,
+};
+
+/**
  * The body of POST /v1/jobs. Unknown fields are rejected so a typo is an error, not a
  * silently ignored option. `data` is validated separately against the type's schema.
  */
 export const submitJobBody = v.strictObject({
-  type: v.pipe(
-    v.string(),
-    v.minLength(1),
-    v.maxLength(64),
-    v.description('A job type from GET /v1/job-types.'),
-  ),
+  type: v.pipe(jobFields.type, v.description('A job type from GET /v1/job-types.')),
   data: v.optional(
     v.pipe(v.unknown(), v.description("The job's input; validated against the type's schema.")),
   ),
@@ -50,7 +59,7 @@ export const submitJobBody = v.strictObject({
     ),
   ),
   priority: v.optional(
-    v.pipe(int(1, MAX_PRIORITY), v.description(`1 (first) … ${MAX_PRIORITY}; absent means no priority.`)),
+    v.pipe(jobFields.priority, v.description(`1 (first) … ${MAX_PRIORITY}; absent means no priority.`)),
   ),
   delayMs: v.optional(
     v.pipe(int(0, MAX_DELAY_MS), v.description('Run no earlier than this many milliseconds from now.')),
@@ -63,20 +72,20 @@ export const submitJobBody = v.strictObject({
     ),
   ),
   attempts: v.optional(
-    v.pipe(int(1, 1_000), v.description("Overrides the type's attempts, up to the type's maxAttempts.")),
+    v.pipe(jobFields.attempts, v.description("Overrides the type's attempts, up to the type's maxAttempts.")),
   ),
   timeoutMs: v.optional(
     v.pipe(
-      int(1, 7 * 24 * 3_600_000),
+      jobFields.timeoutMs,
       v.description("Overrides the type's timeout per attempt, up to the type's maxTimeoutMs."),
     ),
   ),
   metadata: v.optional(
-    v.pipe(metadataSchema(), v.description('Free-form client data kept with the job (at most 64 keys).')),
+    v.pipe(jobFields.metadata(), v.description('Free-form client data kept with the job (at most 64 keys).')),
   ),
   ttlMs: v.optional(
     v.pipe(
-      int(1, MAX_TTL_MS),
+      jobFields.ttlMs,
       v.description(
         'Expire the job (status `expired`, never run) if no worker has started it this many ms after it became due; not with expiresAt.',
       ),
@@ -91,7 +100,7 @@ export const submitJobBody = v.strictObject({
   ),
   callbackUrl: v.optional(
     v.pipe(
-      callbackUrlSchema,
+      jobFields.callbackUrl,
       v.description(
         "POST the job's terminal status event here, signed with the tenant's signing secret (GET /v1/webhooks/signing-secret).",
       ),

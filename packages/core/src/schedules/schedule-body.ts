@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { callbackUrlSchema, MAX_PRIORITY, MAX_TTL_MS, metadataSchema } from '../jobs/submit.js';
+import { jobFields } from '../jobs/submit.js';
 
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const isoTime = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'));
@@ -13,10 +13,7 @@ const described = <S extends v.GenericSchema>(schema: S, text: string) => v.pipe
 
 const fields = {
   name: described(v.pipe(v.string(), v.minLength(1), v.maxLength(200)), 'A label for people; not unique.'),
-  type: described(
-    v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-    'The job type each run submits (GET /v1/job-types).',
-  ),
+  type: described(jobFields.type, 'The job type each run submits (GET /v1/job-types).'),
   data: described(
     v.unknown(),
     "Each run's job input; validated against the type's schema (`JobInput.<type>`).",
@@ -37,14 +34,14 @@ const fields = {
   endAt: described(isoTime, 'No run after this time.'),
   limit: described(int(1, 1_000_000_000), 'Most runs in total.'),
   paused: described(v.boolean(), 'A paused schedule keeps its place but submits nothing.'),
-  priority: described(int(1, MAX_PRIORITY), 'Priority of each run, as on POST /v1/jobs.'),
-  attempts: described(int(1, 1_000), "Overrides the type's attempts for each run."),
-  timeoutMs: described(int(1, 7 * 24 * 3_600_000), "Overrides the type's timeout per attempt."),
-  ttlMs: described(int(1, MAX_TTL_MS), 'A run not started this many ms after it was due ends `expired`.'),
-  callbackUrl: described(callbackUrlSchema, "POST each run's terminal status event here."),
+  priority: described(jobFields.priority, 'Priority of each run, as on POST /v1/jobs.'),
+  attempts: described(jobFields.attempts, "Overrides the type's attempts for each run."),
+  timeoutMs: described(jobFields.timeoutMs, "Overrides the type's timeout per attempt."),
+  ttlMs: described(jobFields.ttlMs, 'A run not started this many ms after it was due ends `expired`.'),
+  callbackUrl: described(jobFields.callbackUrl, "POST each run's terminal status event here."),
 };
 const metadata = () =>
-  described(metadataSchema(), 'Free-form client data kept with each run (at most 64 keys).');
+  described(jobFields.metadata(), 'Free-form client data kept with each run (at most 64 keys).');
 
 /**
  * The body of POST /v1/schedules: the job each run submits (`type`, `data` and the job
