@@ -28,6 +28,7 @@ import { bodyLimit } from './middleware/body-limit.js';
 import { requestLog, requestLogger } from './middleware/request-log.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { storableQuery } from './middleware/storable-query.js';
+import { operations } from './openapi/operations.js';
 import type { QueueSet } from './queues.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { docsRoutes } from './routes/docs.js';
@@ -168,30 +169,26 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   );
   app.use('/v1/*', storableQuery());
 
-  app.route('/', healthRoutes(deps));
-  app.get('/metrics', async (c) =>
-    c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
-  );
-  app.route('/v1', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
-  app.route('/v1', statsRoutes({ stats }));
-  app.route('/v1', scheduleRoutes({ schedules }));
-  app.route('/v1', webhookRoutes({ webhooks }));
-  app.route('/v1', jobTypeRoutes(deps));
-  app.route('/v1', keyRoutes({ keys: deps.auth.keys }));
-  app.route('/v1', queueRoutes(deps));
+  // Every route below is declared once, next to its handler, with its path, scope and
+  // documentation (routes/declare-routes.ts); openapi/operations.ts gathers the declarations.
+  app.route('/', healthRoutes({ ...deps, metrics: metrics.registry }));
+  app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
+  app.route('/', statsRoutes({ stats }));
+  app.route('/', scheduleRoutes({ schedules }));
+  app.route('/', webhookRoutes({ webhooks }));
+  app.route('/', jobTypeRoutes(deps));
+  app.route('/', keyRoutes({ keys: deps.auth.keys }));
+  app.route('/', queueRoutes(deps));
   const streams = { hub: deps.hub, store, prefix: deps.queues.prefix, recheckMs };
+  app.route('/', eventRoutes({ ...streams, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) }));
   app.route(
-    '/v1',
-    eventRoutes({ ...streams, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) }),
-  );
-  app.route(
-    '/v1',
+    '/',
     wsRoutes({
       ...streams,
       ...(deps.wsMaxSubscriptions ? { maxSubscriptions: deps.wsMaxSubscriptions } : {}),
     }),
   );
-  app.route('/', docsRoutes(deps));
+  app.route('/', docsRoutes({ registry: deps.registry, operations }));
   app.route('/', dashboardRoutes());
 
   app.notFound(() => {

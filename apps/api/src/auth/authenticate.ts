@@ -5,26 +5,12 @@ import type { ApiKeyStore } from './api-keys.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import { hasScope, type Scope } from './principal.js';
 
-/**
- * The scope every /v1 route needs, in one table: reads need jobs:read, writes jobs:write,
- * key management, webhooks and delivery records (they hold secrets and receive every job's
- * result) admin, and pausing or resuming a queue, which every tenant shares, operator.
- */
-export function requiredScope(method: string, path: string): Scope {
-  if (path === '/v1/keys' || path.startsWith('/v1/keys/')) return 'admin';
-  if (path === '/v1/webhooks' || path.startsWith('/v1/webhooks/')) return 'admin';
-  // Delivery records show webhook URLs and receivers' answers: webhook business.
-  if (/^\/v1\/jobs\/[^/]+\/deliveries$/.test(path)) return 'admin';
-  if (/^\/v1\/queues\/[^/]+\/(pause|resume)$/.test(path)) return 'operator';
-  return method === 'GET' || method === 'HEAD' ? 'jobs:read' : 'jobs:write';
-}
-
 const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/;
 
 /**
- * Authenticates every request with `Authorization: Bearer <API key or JWT>` and checks the
- * route's scope: 401 without valid credentials, 403 without the scope. Sets c.get('principal'),
- * and c.get('stillAuthenticated') for streams to check the same credential again later.
+ * Authenticates every /v1 request with `Authorization: Bearer <API key or JWT>`: 401 without
+ * valid credentials. Sets c.get('principal'), and c.get('recheck') for the route's scope check
+ * (requireScope, from the route's own declaration) to let streams check the credential again.
  */
 export function authenticate({
   keys,
@@ -53,8 +39,25 @@ export function authenticate({
       c.header('WWW-Authenticate', 'Bearer realm="conveyor", error="invalid_token"');
       throw new ConveyorError('UNAUTHENTICATED', 'the API key or token is invalid, expired or revoked');
     }
-    const scope = requiredScope(c.req.method, c.req.path);
-    if (!hasScope(principal, scope)) {
+    c.set('principal', principal);
+    c.set('recheck', async (scope: Scope) => {
+      const again = token.startsWith('cvk_')
+        ? await keys.authenticate(token, { maxAgeMs: recheckMaxAgeMs ?? keys.cacheTtlMs })
+        : await jwt?.(token);
+      return again !== undefined && again.tenant === principal.tenant && hasScope(again, scope);
+    });
+    await next();
+  };
+}
+
+/**
+ * The scope a route declares, enforced: 403 naming it when the caller's key lacks it. Sets
+ * c.get('stillAuthenticated') for streams to check the same credential, with this scope, later.
+ */
+export function requireScope(scope: Scope): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const principal = c.get('principal');
+    if (!principal || !hasScope(principal, scope)) {
       throw new ConveyorError(
         'FORBIDDEN',
         scope === 'operator'
@@ -63,13 +66,8 @@ export function authenticate({
         { details: { requiredScope: scope } },
       );
     }
-    c.set('principal', principal);
-    c.set('stillAuthenticated', async () => {
-      const again = token.startsWith('cvk_')
-        ? await keys.authenticate(token, { maxAgeMs: recheckMaxAgeMs ?? keys.cacheTtlMs })
-        : await jwt?.(token);
-      return again !== undefined && again.tenant === principal.tenant && hasScope(again, scope);
-    });
+    const recheck = c.get('recheck');
+    c.set('stillAuthenticated', () => (recheck ? recheck(scope) : Promise.resolve(false)));
     await next();
   };
 }

@@ -11,7 +11,8 @@ import {
 import * as v from 'valibot';
 import { PROBLEM_CONTENT_TYPE, statusByCode } from '../errors/problem.js';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
-import { extraSchemas, type OperationSpec, operations, type ResponseSpec } from './operations.js';
+import { wsClientMessage } from '../routes/ws.js';
+import type { OperationSpec, ResponseSpec } from './operation-spec.js';
 import {
   apiKeyInfoSchema,
   batchItemSchema,
@@ -81,9 +82,12 @@ function embedded(schema: JsonSchema): JsonSchema {
  */
 export function createOpenApiDocument({
   registry,
+  operations,
   version = '1.0.0',
 }: {
   registry: JobTypeRegistry;
+  /** Every route's declaration (openapi/operations.ts gathers them). */
+  operations: readonly OperationSpec[];
   /** @defaultValue '1.0.0' */
   version?: string;
 }): OpenApiDocument {
@@ -134,7 +138,8 @@ export function createOpenApiDocument({
     StatusEvent: statusEventSchema,
     Problem: problemSchema,
     FieldIssue: fieldIssueSchema,
-    ...extraSchemas,
+    // Sent over /v1/ws, which has no request body to document it.
+    WsClientMessage: wsClientMessage,
   };
   const config: ConversionConfig = {
     ...jsonSchemaConfig,

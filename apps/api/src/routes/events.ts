@@ -2,17 +2,19 @@ import { parseOrThrow } from '@conveyor/core/errors';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { jobStatuses } from '@conveyor/core/jobs';
 import type { HttpBindings } from '@hono/node-server';
-import { type Context, Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { JobStore } from '../jobs/job-store.js';
+import { jobIdParam, sse } from '../openapi/operation-spec.js';
 import { resourceId } from '../resource-id.js';
 import { type ClientQueue, createClientQueue } from '../streams/client-queue.js';
 import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
 import { tenantOf } from '../tenant.js';
+import { declareRoutes, type Operations } from './declare-routes.js';
 
 const list = (what: string, description: string, allowed?: readonly string[]) =>
   v.optional(
@@ -92,6 +94,36 @@ async function pipeEvents(
 }
 
 /** SSE streams: one job (snapshot first, closes after the terminal event) and the tenant's firehose. */
+export const eventOperations = {
+  streamJobEvents: {
+    method: 'get',
+    path: '/v1/jobs/:id/events',
+    operationId: 'streamJobEvents',
+    tag: 'Streams',
+    summary: "Follow one job's status (SSE)",
+    scope: 'jobs:read',
+    pathParams: jobIdParam,
+    responses: {
+      200: sse(
+        'Server-sent events: `event: snapshot` with the JobView first, then `event: status` with a StatusEvent per change; closed after the terminal one. Comment lines are heartbeats.',
+      ),
+    },
+    problems: [404],
+  },
+  streamEvents: {
+    method: 'get',
+    path: '/v1/events',
+    operationId: 'streamEvents',
+    tag: 'Streams',
+    summary: "The tenant's event firehose (SSE)",
+    scope: 'jobs:read',
+    query: firehoseQuery,
+    responses: {
+      200: sse('Server-sent events: `event: status` with a StatusEvent per change of any matching job.'),
+    },
+  },
+} satisfies Operations;
+
 export function eventRoutes({
   hub,
   store,
@@ -100,8 +132,8 @@ export function eventRoutes({
   recheckMs = 2_500,
 }: EventRouteDeps): Hono<ApiEnv> {
   const timing = { heartbeatMs, recheckMs };
-  return new Hono<ApiEnv>()
-    .get('/jobs/:id/events', async (c) => {
+  return declareRoutes(eventOperations, {
+    streamJobEvents: async (c) => {
       const id = resourceId('job', c.req.param('id'));
       // Opened (and a 404 thrown) before the response starts streaming.
       const { snapshot, events, stop } = await openJobStream({ hub, store, prefix }, tenantOf(c), id);
@@ -114,8 +146,8 @@ export function eventRoutes({
           stop();
         }
       });
-    })
-    .get('/events', async (c) => {
+    },
+    streamEvents: async (c) => {
       const tenant = tenantOf(c);
       const query = parseOrThrow(firehoseQuery, c.req.query());
       const matches = (e: StatusEvent) =>
@@ -141,5 +173,6 @@ export function eventRoutes({
           stop();
         }
       });
-    });
+    },
+  });
 }

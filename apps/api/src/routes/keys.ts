@@ -1,12 +1,14 @@
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import { type ApiKeyStore, keyName } from '../auth/api-keys.js';
 import { hasScope, scopes } from '../auth/principal.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { createdKeySchema, keyListSchema } from '../openapi/response-schemas.js';
 import { resourceId } from '../resource-id.js';
 import { tenantOf } from '../tenant.js';
+import { declareRoutes, type Operations } from './declare-routes.js';
 
 /** The body of POST /v1/keys. */
 export const createKeyBody = v.strictObject({
@@ -18,13 +20,49 @@ export const createKeyBody = v.strictObject({
   expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'))),
 });
 
+export const keyOperations = {
+  createKey: {
+    method: 'post',
+    path: '/v1/keys',
+    operationId: 'createKey',
+    tag: 'Keys',
+    summary: "Create an API key for the caller's tenant",
+    description:
+      'Only a caller that holds `operator` itself may grant `operator` (403 otherwise); `admin` may grant the tenant scopes.',
+    scope: 'admin',
+    body: createKeyBody,
+    responses: { 201: { description: 'The key, shown this once.', schema: createdKeySchema } },
+  },
+  listKeys: {
+    method: 'get',
+    path: '/v1/keys',
+    operationId: 'listKeys',
+    tag: 'Keys',
+    summary: "The tenant's API keys (never their secrets)",
+    scope: 'admin',
+    responses: { 200: { description: 'Every key of the tenant.', schema: keyListSchema } },
+  },
+  revokeKey: {
+    method: 'delete',
+    path: '/v1/keys/:id',
+    operationId: 'revokeKey',
+    tag: 'Keys',
+    summary: 'Revoke an API key',
+    description: 'Every API replica stops accepting it within AUTH_CACHE_TTL_MS.',
+    scope: 'admin',
+    pathParams: { id: { description: 'The key id (a UUID).', schema: v.pipe(v.string(), v.uuid()) } },
+    responses: { 204: { description: 'Revoked.' } },
+    problems: [404],
+  },
+} satisfies Operations;
+
 /**
  * Admin routes: create (the key is shown once), list and revoke the API keys of the caller's
  * tenant. Granting `operator` needs `operator`.
  */
 export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
-  return new Hono<ApiEnv>()
-    .post('/keys', async (c) => {
+  return declareRoutes(keyOperations, {
+    createKey: async (c) => {
       const body = parseOrThrow(createKeyBody, await readJsonBody(c));
       const expiresAt = body.expiresAt === undefined ? undefined : new Date(body.expiresAt);
       if (expiresAt && expiresAt.getTime() <= Date.now()) {
@@ -46,13 +84,14 @@ export function keyRoutes({ keys }: { keys: ApiKeyStore }): Hono<ApiEnv> {
         expiresAt,
       });
       return c.json(created, 201);
-    })
-    .get('/keys', async (c) => c.json({ items: await keys.list(tenantOf(c)) }))
-    .delete('/keys/:id', async (c) => {
+    },
+    listKeys: async (c) => c.json({ items: await keys.list(tenantOf(c)) }),
+    revokeKey: async (c) => {
       const id = resourceId('API key', c.req.param('id'));
       if (!(await keys.revoke(tenantOf(c), id))) {
         throw new ConveyorError('API_KEY_NOT_FOUND', `no API key with id ${id}`);
       }
       return c.body(null, 204);
-    });
+    },
+  });
 }

@@ -1,11 +1,53 @@
 import { ConveyorError } from '@conveyor/core/errors';
 import { internalQueues, QUEUE_COUNT_STATES } from '@conveyor/core/jobs';
 import type { Queue } from 'bullmq';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { hasScope } from '../auth/principal.js';
 import { orUnavailable } from '../jobs/unavailable.js';
+import { queueNameParam } from '../openapi/operation-spec.js';
+import { queueInfoSchema, queueListSchema } from '../openapi/response-schemas.js';
 import type { QueueSet } from '../queues.js';
+import { declareRoutes, type Operations } from './declare-routes.js';
+
+export const queueOperations = {
+  listQueues: {
+    method: 'get',
+    path: '/v1/queues',
+    operationId: 'listQueues',
+    tag: 'Queues',
+    summary: 'Depth per state, workers and paused flag of every queue',
+    description:
+      "Queues are shared by every tenant. With the `operator` scope each queue shows its depth per state (all tenants' jobs) and its workers; without it `counts` and `workers` are null, so no tenant learns another's load: list your own jobs with GET /v1/jobs.",
+    scope: 'jobs:read',
+    responses: { 200: { description: 'Every queue.', schema: queueListSchema } },
+  },
+  pauseQueue: {
+    method: 'post',
+    path: '/v1/queues/:name/pause',
+    operationId: 'pauseQueue',
+    tag: 'Queues',
+    summary: 'Pause a queue: workers take no new jobs from it',
+    description:
+      'The queue is shared by every tenant, so this needs `operator`, which `admin` does not imply; anyone else gets 403 naming the missing scope.',
+    scope: 'operator',
+    pathParams: queueNameParam,
+    responses: { 200: { description: 'The queue, paused.', schema: queueInfoSchema } },
+    problems: [404],
+  },
+  resumeQueue: {
+    method: 'post',
+    path: '/v1/queues/:name/resume',
+    operationId: 'resumeQueue',
+    tag: 'Queues',
+    summary: 'Resume a paused queue',
+    description: 'Needs `operator`, as pausing does.',
+    scope: 'operator',
+    pathParams: queueNameParam,
+    responses: { 200: { description: 'The queue, running.', schema: queueInfoSchema } },
+    problems: [404],
+  },
+} satisfies Operations;
 
 /**
  * Queue depth per state, worker count and paused flag; pause and resume (operator). Queues
@@ -40,8 +82,8 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
     );
     return { name, internal, counts, paused, workers };
   };
-  return new Hono<ApiEnv>()
-    .get('/queues', async (c) => {
+  return declareRoutes(queueOperations, {
+    listQueues: async (c) => {
       const principal = c.get('principal');
       const operator = principal !== undefined && hasScope(principal, 'operator');
       const items = await Promise.all([
@@ -50,15 +92,16 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
         ...internalQueues.map((name) => describe(queues.internal(name), operator, true)),
       ]);
       return c.json({ items });
-    })
-    .post('/queues/:name/pause', async (c) => {
-      const queue = named(c.req.param('name'));
+    },
+    pauseQueue: async (c) => {
+      const queue = named(c.req.param('name') ?? '');
       await orUnavailable('Redis', () => queue.pause());
       return c.json(await describe(queue, true));
-    })
-    .post('/queues/:name/resume', async (c) => {
-      const queue = named(c.req.param('name'));
+    },
+    resumeQueue: async (c) => {
+      const queue = named(c.req.param('name') ?? '');
       await orUnavailable('Redis', () => queue.resume());
       return c.json(await describe(queue, true));
-    });
+    },
+  });
 }

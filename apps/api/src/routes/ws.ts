@@ -1,7 +1,7 @@
 import { isConveyorError } from '@conveyor/core/errors';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { upgradeWebSocket } from '@hono/node-server';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
@@ -10,6 +10,7 @@ import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
 import { tenantOf } from '../tenant.js';
+import { declareRoutes, type Operations } from './declare-routes.js';
 
 const uuid = v.pipe(v.string(), v.uuid('must be a job id (UUID)'));
 /** A message a WebSocket client sends. */
@@ -49,6 +50,20 @@ type RawSocket = { bufferedAmount?: number; terminate?: () => void } | undefined
  * A socket's messages are handled one at a time, in order, so subscribes, unsubscribes and a
  * close racing each other leave nothing subscribed behind.
  */
+export const wsOperations = {
+  openWebSocket: {
+    method: 'get',
+    path: '/v1/ws',
+    operationId: 'openWebSocket',
+    tag: 'Streams',
+    summary: 'Subscribe to jobs and types over a WebSocket',
+    description:
+      'Send WsClientMessage objects (`{"op":"subscribe","jobs":[ids],"types":[names]}`); receive `{"type":"snapshot","job"}`, `{"type":"event","event"}`, `{"type":"subscribed"|"unsubscribed"}` and `{"type":"error","message"}`.',
+    scope: 'jobs:read',
+    responses: { 101: { description: 'Switching protocols: the WebSocket is open.' } },
+  },
+} satisfies Operations;
+
 export function wsRoutes({
   hub,
   store,
@@ -56,9 +71,8 @@ export function wsRoutes({
   maxSubscriptions = 100,
   recheckMs = 2_500,
 }: WsRouteDeps): Hono<ApiEnv> {
-  return new Hono<ApiEnv>().get(
-    '/ws',
-    upgradeWebSocket((c) => {
+  return declareRoutes(wsOperations, {
+    openWebSocket: upgradeWebSocket((c) => {
       const tenant = tenantOf(c);
       const stillAuthenticated = c.get('stillAuthenticated');
       const jobStops = new Map<string, () => void>();
@@ -230,5 +244,5 @@ export function wsRoutes({
         onError: release,
       };
     }),
-  );
+  });
 }
