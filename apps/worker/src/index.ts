@@ -7,9 +7,9 @@
 export { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 export { builtinJobs, echo, httpRequestJob, noop, sleep } from './builtins/index.js';
 export { type CallbackOptions, type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
+export { DEFAULT_UNSERVED, type UnservedPolicy } from './hand-back.js';
 export type { Handler, HandlerContext } from './handler.js';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-export { DEFAULT_UNSERVED, type UnservedPolicy } from './processor.js';
 export { exitWithStartError, type RunWorkerOptions, runWorker, type WorkerHandle } from './run-worker.js';
 export { startTypeRegistrar, type TypeRegistrar } from './type-registrar.js';
 export { createWorkerServerApp } from './worker-server.js';

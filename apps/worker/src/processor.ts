@@ -23,11 +23,12 @@ import {
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import { isNonRetryableError } from '@conveyor/sdk';
-import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { attemptSignal } from './attempt-signal.js';
 import type { Batcher } from './batcher.js';
+import { DEFAULT_UNSERVED, HandBack, handBackJob, NotServed, type UnservedPolicy } from './hand-back.js';
 import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
 import { recordTerminal } from './terminal-recorder.js';
@@ -52,24 +53,6 @@ export interface ProcessorDeps {
 }
 
 /**
- * A job can reach a worker that does not serve its type: workers of two releases share a
- * queue during a rolling deploy, or two projects' workers serve one queue with different
- * types. Such a job is handed back to its queue, delayed (no attempt used) so that another
- * worker may take it, and after `handBacks` of them fails `JOB_TYPE_NOT_SERVED`.
- */
-export interface UnservedPolicy {
-  /** Hand-backs before the job fails. */
-  handBacks: number;
-  /** Delay of the first hand-back, doubled for each next one. */
-  firstDelayMs: number;
-  /** Longest delay of one hand-back. */
-  maxDelayMs: number;
-}
-
-/** Ten hand-backs over about three minutes (1, 2, 4, 8, 16, then 30 s each). */
-export const DEFAULT_UNSERVED: UnservedPolicy = { handBacks: 10, firstDelayMs: 1_000, maxDelayMs: 30_000 };
-
-/**
  * A job whose worker died this many times while running it is failed instead of run again
  * (a poison job that crashes its process would otherwise loop forever).
  */
@@ -78,18 +61,6 @@ export const MAX_CRASHES = 5;
 type Outcome =
   | { status: 'completed'; result: unknown }
   | { status: Exclude<TerminalStatus, 'completed'>; error: ErrorRecord };
-
-/** Thrown inside the processor to give the job back to the queue instead of finishing it. */
-class HandBack extends Error {}
-
-/** Thrown inside the processor for a job whose type this worker does not serve. */
-class NotServed extends Error {
-  readonly envelope: JobEnvelope;
-  constructor(envelope: JobEnvelope) {
-    super('type not served here');
-    this.envelope = envelope;
-  }
-}
 
 /** Settles with the handler, or rejects with the signal's reason as soon as it aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -127,24 +98,8 @@ export function createProcessor(deps: ProcessorDeps) {
     try {
       return await processJob(job, cancel);
     } catch (error) {
-      if (error instanceof NotServed) {
-        // Another worker may serve it: back to the queue after a delay, no attempt used.
-        const handBacks = (error.envelope.handBacks ?? 0) + 1;
-        const delayMs = Math.min(unserved.maxDelayMs, unserved.firstDelayMs * 2 ** (handBacks - 1));
-        logger.warn(
-          { jobId: publicJobId(job), tenant: error.envelope.tenant, type: job.name, handBacks, delayMs },
-          `this worker does not serve type ${job.name}; handing the job back to its queue`,
-        );
-        metrics?.jobsHandedBack.inc({ type: job.name });
-        await job.updateData({ ...error.envelope, handBacks });
-        await job.moveToDelayed(Date.now() + delayMs, token);
-        throw new DelayedError();
-      }
-      if (!(error instanceof HandBack)) throw error;
-      // Shutting down: give the job back without using an attempt; another worker runs it.
-      logger.info({ jobId: publicJobId(job), tenant: job.data?.tenant }, 'handing job back to the queue');
-      await job.moveToWait(token);
-      throw new WaitingError();
+      // Handed back unrun (shutting down, or a type this worker does not serve), or rethrown.
+      return await handBackJob(job, error, { token, unserved, logger, metrics });
     } finally {
       metrics?.jobsActive.dec({ type: job.name });
     }
