@@ -3,10 +3,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { useTestServices } from '@conveyor/dev/testing';
-import { type ServerType, serve } from '@hono/node-server';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
+import {
+  createPipeline,
+  type Pipeline,
+  postJson,
+  type ServedApp,
+  serveOnFreePort,
+  waitForStatus,
+} from './harness.js';
 import { countColour, decodePng } from './png.js';
 import { hasTool } from './tools.js';
 
@@ -22,7 +28,7 @@ const available = hasTool('chromium');
 const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const services = useTestServices();
 let p: Pipeline;
-let server: ServerType;
+let served: ServedApp;
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -32,9 +38,8 @@ const problems: string[] = [];
 beforeAll(async () => {
   if (!available) return;
   p = await createPipeline(services);
-  server = serve({ fetch: p.app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveOnFreePort(p.app);
+  base = served.url;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking'],
@@ -51,7 +56,7 @@ afterAll(async () => {
   if (!available) return;
   await browser?.close();
   await p?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  await served?.close();
 });
 
 /** Polls until `read` returns `expected` (Playwright's own expect is not part of playwright-core). */

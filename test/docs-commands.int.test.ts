@@ -10,16 +10,21 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
-import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPipeline, type Pipeline, postJson, waitForStatus } from './harness.js';
+import {
+  createPipeline,
+  type Pipeline,
+  postJson,
+  type ServedApp,
+  serveOnFreePort,
+  waitForStatus,
+} from './harness.js';
 import { waitForOk } from './processes.js';
 
 /**
@@ -213,18 +218,17 @@ describe('the docs commands inventory', () => {
 
 const services = useTestServices();
 let p: Pipeline;
-let server: ServerType;
+let served: ServedApp;
 let base: string;
 
 beforeAll(async () => {
   p = await createPipeline(services);
   p.startWorker();
-  server = serve({ fetch: p.app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveOnFreePort(p.app);
+  base = served.url;
 });
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await served.close();
   await p.close();
 });
 

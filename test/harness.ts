@@ -1,8 +1,10 @@
+import type { AddressInfo } from 'node:net';
 import { createDatabase, type Database, readJobTypes, registerJobTypes } from '@conveyor/core/db';
 import { createJobRegistry, type JobDefinition, type JobView, toRegistration } from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
+import { serve } from '@hono/node-server';
 import type { Queue } from 'bullmq';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
@@ -265,4 +267,22 @@ export async function removeFinishedJob(queue: Queue, bullId: string, timeoutMs 
     state = await job.getState();
   }
   await job.remove();
+}
+
+/** A served app: its base URL, and how to stop serving it. */
+export interface ServedApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `app` over HTTP on a free port of 127.0.0.1 (for curl, a browser, a child process). */
+export async function serveOnFreePort(app: {
+  fetch: (request: Request) => Response | Promise<Response>;
+}): Promise<ServedApp> {
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

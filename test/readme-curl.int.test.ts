@@ -1,31 +1,28 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { webhookDeliveries } from '@conveyor/core/db';
 import { useTestServices } from '@conveyor/dev/testing';
-import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPipeline, type Pipeline, postJson } from './harness.js';
+import { createPipeline, type Pipeline, postJson, type ServedApp, serveOnFreePort } from './harness.js';
 
 // Issue 16: the README's curl examples run as written (headers included) against a served API.
 
 const services = useTestServices();
 const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
 let p: Pipeline;
-let server: ServerType;
+let served: ServedApp;
 let base: string;
 
 beforeAll(async () => {
   p = await createPipeline(services);
-  server = serve({ fetch: p.app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveOnFreePort(p.app);
+  base = served.url;
 });
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await served.close();
   await p.close();
 });
 

@@ -1,18 +1,40 @@
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { createDatabase } from '@conveyor/core/db';
+import { createDatabase, type Database } from '@conveyor/core/db';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis } from '@conveyor/core/redis';
 import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from './app.js';
+import { type ApiDeps, createApp } from './app.js';
 import { createApiKeyStore, generateApiKey } from './auth/api-keys.js';
 import { fixedJobTypeRegistry } from './job-types/job-type-registry.js';
 import { createQueueSet } from './queues.js';
 import { createEventHub } from './streams/event-hub.js';
 
 const services = useTestServices();
+
+/** The API on these connections, with the testing job types. */
+async function appOn(redis: Redis, database: Database, extra: Partial<ApiDeps> = {}) {
+  const registry = await fixedJobTypeRegistry(testingJobs);
+  const queues = createQueueSet({
+    connection: redis,
+    prefix: services.prefix,
+    names: () => registry.queues(),
+  });
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  return createApp({
+    logger,
+    registry,
+    queues,
+    redis,
+    database,
+    auth: { keys: createApiKeyStore({ database }) },
+    hub: createEventHub({ subscriber: redis, logger }),
+    ...extra,
+  });
+}
 
 describe('with Redis and Postgres unreachable', () => {
   let app: ReturnType<typeof createApp>;
@@ -25,21 +47,7 @@ describe('with Redis and Postgres unreachable', () => {
     const database = createDatabase(`postgres://postgres@127.0.0.1:${deadPort}/none`, {
       connectTimeoutSeconds: 1,
     });
-    const registry = await fixedJobTypeRegistry(testingJobs);
-    const queues = createQueueSet({
-      connection: redis,
-      prefix: services.prefix,
-      names: () => registry.queues(),
-    });
-    app = createApp({
-      logger: createLogger({ name: 'test', level: 'silent' }),
-      registry,
-      queues,
-      redis,
-      database,
-      auth: { keys: createApiKeyStore({ database }) },
-      hub: createEventHub({ subscriber: redis, logger: createLogger({ name: 'test', level: 'silent' }) }),
-    });
+    app = await appOn(redis, database);
     close = async () => {
       redis.disconnect();
       await database.close();
@@ -92,22 +100,7 @@ describe('with a Postgres that accepts connections and never answers', () => {
     const database = createDatabase(`postgres://postgres@127.0.0.1:${port}/none`, {
       connectTimeoutSeconds: 30,
     });
-    const registry = await fixedJobTypeRegistry(testingJobs);
-    const queues = createQueueSet({
-      connection: redis,
-      prefix: services.prefix,
-      names: () => registry.queues(),
-    });
-    app = createApp({
-      logger: createLogger({ name: 'test', level: 'silent' }),
-      registry,
-      queues,
-      redis,
-      database,
-      requestTimeoutMs: 300,
-      auth: { keys: createApiKeyStore({ database }) },
-      hub: createEventHub({ subscriber: redis, logger: createLogger({ name: 'test', level: 'silent' }) }),
-    });
+    app = await appOn(redis, database, { requestTimeoutMs: 300 });
     close = async () => {
       redis.disconnect();
       for (const socket of sockets) socket.destroy();
