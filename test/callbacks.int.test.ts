@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createClient } from '@conveyor/client';
 import {
   createCallbackDispatcher,
   type DeliveryJobData,
@@ -214,9 +215,13 @@ describe('webhooks', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ url: `${base}/fixed` }),
     });
-    const response = await redeliver(hook.id, failed.id);
-    expect(response.status).toBe(202);
-    const again = (await response.json()) as DeliveryView;
+    // Through the TypeScript client, which the README documents.
+    const client = createClient({
+      url: 'http://api.test',
+      apiKey: p.apiKey,
+      fetch: ((input: string, init?: RequestInit) => p.app.request(input, init)) as typeof fetch,
+    });
+    const again = await client.webhooks.redeliver(hook.id, failed.id);
     expect(again).toMatchObject({
       status: 'pending',
       redeliveryOf: failed.id,

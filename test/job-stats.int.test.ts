@@ -1,3 +1,4 @@
+import { createClient } from '@conveyor/client';
 import { useTestServices } from '@conveyor/dev/testing';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,7 +59,14 @@ describe('GET /v1/stats', () => {
     expect(Date.parse(stats.from)).toBe(starts[0]);
     expect(Date.parse(stats.to) - (starts.at(-1) as number)).toBeLessThan(60_000);
 
-    const wide = (await (await p.request('/v1/stats?minutes=180')).json()) as JobStats;
+    // The TypeScript client asks the same route.
+    const client = createClient({
+      url: 'http://api.test',
+      apiKey: p.apiKey,
+      fetch: ((input: string, init?: RequestInit) => p.app.request(input, init)) as typeof fetch,
+    });
+    const wide = await client.stats(180);
+    expect(await client.stats()).toMatchObject({ minutes: 60, totals: stats.totals });
     expect(wide.totals).toEqual({ completed: 2, failed: 2, cancelled: 1, expired: 1 });
     expect(wide.perMinute).toHaveLength(180);
 

@@ -5,7 +5,7 @@ import type {
   WebhookView,
 } from '@conveyor/core/callbacks';
 import type { StatusEvent } from '@conveyor/core/events';
-import type { BatchItemResult, JobStatus, JobView, SubmitJobResponse } from '@conveyor/core/jobs';
+import type { BatchItemResult, JobStats, JobStatus, JobView, SubmitJobResponse } from '@conveyor/core/jobs';
 import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
 import { isTerminalStatus } from '@conveyor/core/status';
 import type { JobDefinitions, SubmitData, TypeName, UntypedJobs } from './job-definitions.js';
@@ -213,6 +213,8 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
       return (await call<{ items: BatchItemResult[] }>('POST', '/v1/jobs/batch', { jobs })).items;
     },
     get: (id: string) => call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    /** The tenant's finished jobs per outcome over the last `minutes` (default 60), in total and per minute. */
+    stats: (minutes?: number) => call<JobStats>('GET', withQuery('/v1/stats', { minutes })),
     list: (query: ListQuery = {}) => call<Page<JobView>>('GET', withQuery('/v1/jobs', query)),
     cancel: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
     retry: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`),
@@ -245,6 +247,12 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
         call<Page<DeliveryView>>(
           'GET',
           withQuery(`/v1/webhooks/${encodeURIComponent(id)}/deliveries`, query),
+        ),
+      /** Sends a delivery's event again, as a new delivery (202, `pending`) to the webhook's current URL. */
+      redeliver: (id: string, deliveryId: string) =>
+        call<DeliveryView>(
+          'POST',
+          `/v1/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`,
         ),
       /** The key that signs deliveries to jobs' own callbackUrl. */
       signingSecret: async () =>

@@ -21,8 +21,6 @@ import type { JobLocation, JobStore } from './job-store.js';
 import { viewFromQueue } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
 
-/** BullMQ states in which a job has not started: it can simply be removed. */
-
 export interface JobControl {
   /** Cancels a queued, delayed or running job; 409 once it has finished. */
   cancel(tenant: string, id: string): Promise<JobView>;

@@ -1,11 +1,18 @@
 import { type Database, jobs } from '@conveyor/core/db';
 import { parseOrThrow } from '@conveyor/core/errors';
-import { type TerminalStatus, terminalStatuses } from '@conveyor/core/jobs';
+import {
+  type JobStats,
+  type OutcomeCounts,
+  type TerminalStatus,
+  terminalStatuses,
+} from '@conveyor/core/jobs';
 import { and, eq, gte, sql } from 'drizzle-orm';
 import * as v from 'valibot';
 import { orUnavailable } from './unavailable.js';
 
 const MAX_MINUTES = 1_440;
+
+export type { JobStats } from '@conveyor/core/jobs';
 
 /** Query of GET /v1/stats. */
 export const jobStatsQuery = v.strictObject({
@@ -21,20 +28,6 @@ export const jobStatsQuery = v.strictObject({
     '60',
   ),
 });
-
-export type OutcomeCounts = Record<TerminalStatus, number>;
-
-/** The body of GET /v1/stats: the tenant's finished jobs per outcome, in total and per minute. */
-export interface JobStats {
-  minutes: number;
-  /** The start of the first minute counted. */
-  from: string;
-  /** Now: the last minute counted is the current one, still filling. */
-  to: string;
-  totals: OutcomeCounts;
-  /** One entry per minute of the window, oldest first, empty minutes included. */
-  perMinute: ({ at: string } & OutcomeCounts)[];
-}
 
 const zero = (): OutcomeCounts => ({ completed: 0, failed: 0, cancelled: 0, expired: 0 });
 

@@ -7,6 +7,7 @@ export * from './job-key.js';
 export * from './job-lifecycle.js';
 export * from './job-options.js';
 export * from './job-registry.js';
+export * from './job-stats-view.js';
 export * from './job-status.js';
 export * from './name-uuid.js';
 export * from './plain-record.js';
