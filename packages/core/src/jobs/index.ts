@@ -1,3 +1,23 @@
+/**
+ * Terminology (the words the code, the API and the docs share):
+ * - **job type**: a name, its input schema and options (queue, timeout, attempts, backoff,
+ *   ttl), defined with `defineJob` in the project that runs it and registered in Postgres by
+ *   its workers; the API accepts exactly the registered ones.
+ * - **job**: one request to run a type with some data, identified by an id within its tenant;
+ *   its **envelope** is what BullMQ carries (job-lifecycle.ts builds it, for a submit, a
+ *   schedule tick and a retry alike).
+ * - **queue**: a BullMQ queue; a type names one, a worker serves some (`schedules` and
+ *   `callbacks` are Conveyor's own, internal queues).
+ * - **attempt**: one run of the handler; attempts count on across **generations** (a retry
+ *   through the API starts the next generation with the submit's own options).
+ * - **hand-back**: a job given back to its queue unrun, no attempt used (shutdown, or a type
+ *   this worker does not serve).
+ * - **terminal status**: completed, failed, cancelled or expired; each job ends in exactly one
+ *   Postgres row holding it, written before BullMQ is told.
+ * - **delivery**: one POST of a job's terminal status event, to a **webhook** (a tenant's
+ *   subscription) or to the job's own **callbackUrl**; deliveries travel on the `callbacks`
+ *   queue and are recorded in `webhook_deliveries`.
+ */
 export * from './bullmq-vocabulary.js';
 export * from './canonical-json.js';
 export * from './define-job.js';
