@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ConveyorError } from '@conveyor/core/errors';
 import { canonicalJson, nameUuid } from '@conveyor/core/jobs';
+import type { Redis } from 'ioredis';
+import { orUnavailable } from './unavailable.js';
 
 /** Idempotency-Key values: 1–255 visible ASCII characters. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -31,4 +33,30 @@ export function parseIdempotencyKey(header: string | undefined): string | undefi
  */
 export function jobIdForKey(tenant: string, key: string): string {
   return nameUuid(tenant, key);
+}
+
+/**
+ * Claims a client-chosen id for this request body: the first claim wins; a repeat with the
+ * same body gets the original job; a different body under the same id is a 409.
+ */
+export function createIdempotencyClaims({
+  redis,
+  prefix,
+  ttlSeconds,
+}: {
+  redis: Redis;
+  prefix: string;
+  /** How long a claim is held: IDEMPOTENCY_RETENTION_HOURS. */
+  ttlSeconds: number;
+}) {
+  return async function claim(tenant: string, id: string, hash: string): Promise<boolean> {
+    const key = `${prefix}:idempotency:${tenant}:${id}`;
+    const claimed = await orUnavailable('Redis', () => redis.set(key, hash, 'EX', ttlSeconds, 'NX'));
+    if (claimed === 'OK') return true;
+    const stored = await orUnavailable('Redis', () => redis.get(key));
+    if (stored !== null && stored !== hash) {
+      throw new ConveyorError('CONFLICT', `job ${id} was already submitted with a different body`);
+    }
+    return false;
+  };
 }

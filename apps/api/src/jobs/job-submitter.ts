@@ -5,9 +5,6 @@ import {
   type JobEnvelope,
   jobLinks,
   jobToEnqueue,
-  MAX_DELAY_MS,
-  MAX_TTL_MS,
-  type SubmitJobBody,
   type SubmitJobResponse,
   submitBatchBody,
   submitJobBody,
@@ -20,12 +17,10 @@ import { optionBoundIssues, requireJobType } from '../job-types/job-type-checks.
 import type { JobTypeRegistry, RegisteredJobType } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import { deliveryTargetIssue } from '../webhooks/delivery-target.js';
-import { jobIdForKey, requestHash } from './idempotency.js';
+import { createIdempotencyClaims, jobIdForKey, requestHash } from './idempotency.js';
 import type { JobStore } from './job-store.js';
+import { delayOf, expiryOf } from './submit-timing.js';
 import { orUnavailable } from './unavailable.js';
-
-/** How far in the past a runAt may be (clock skew between client and server). */
-const RUN_AT_SKEW_MS = 5_000;
 
 export interface SubmitResult {
   /** 202 for a new job, 200 when the id or key was already submitted. */
@@ -129,43 +124,6 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     }
   }
 
-  function delayOf(body: SubmitJobBody, now: number, issues: FieldIssue[]): number {
-    if (body.runAt !== undefined && body.delayMs !== undefined) {
-      issues.push({ path: 'runAt', message: 'give either runAt or delayMs, not both' });
-      return 0;
-    }
-    if (body.runAt === undefined) return body.delayMs ?? 0;
-    const delay = Date.parse(body.runAt) - now;
-    if (delay < -RUN_AT_SKEW_MS) issues.push({ path: 'runAt', message: 'is in the past' });
-    if (delay > MAX_DELAY_MS) issues.push({ path: 'runAt', message: 'is more than 365 days ahead' });
-    return Math.max(0, delay);
-  }
-
-  /** Epoch ms the job expires at if not started, from the submit or the type; undefined: never. */
-  function expiryOf(
-    body: SubmitJobBody,
-    definition: RegisteredJobType,
-    dueAt: number,
-    issues: FieldIssue[],
-  ): number | undefined {
-    if (body.ttlMs !== undefined && body.expiresAt !== undefined) {
-      issues.push({ path: 'expiresAt', message: 'give either ttlMs or expiresAt, not both' });
-      return undefined;
-    }
-    if (body.expiresAt === undefined) {
-      const ttl = body.ttlMs ?? definition.ttlMs;
-      return ttl === undefined ? undefined : dueAt + ttl;
-    }
-    const at = Date.parse(body.expiresAt);
-    if (at <= Date.now()) issues.push({ path: 'expiresAt', message: 'is in the past' });
-    else if (at <= dueAt)
-      issues.push({ path: 'expiresAt', message: 'is before the job is due (runAt/delayMs)' });
-    else if (at - dueAt > MAX_TTL_MS) {
-      issues.push({ path: 'expiresAt', message: 'is more than 365 days after the job is due' });
-    }
-    return at;
-  }
-
   function prepare(
     tenant: string,
     raw: unknown,
@@ -225,22 +183,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     };
   }
 
-  /**
-   * Claims a client-chosen id for this request body: the first claim wins; a repeat with the
-   * same body gets the original job; a different body under the same id is a 409.
-   */
-  async function claim(tenant: string, id: string, hash: string): Promise<boolean> {
-    const key = `${prefix}:idempotency:${tenant}:${id}`;
-    const claimed = await orUnavailable('Redis', () =>
-      redis.set(key, hash, 'EX', idempotencyTtlSeconds, 'NX'),
-    );
-    if (claimed === 'OK') return true;
-    const stored = await orUnavailable('Redis', () => redis.get(key));
-    if (stored !== null && stored !== hash) {
-      throw new ConveyorError('CONFLICT', `job ${id} was already submitted with a different body`);
-    }
-    return false;
-  }
+  const claim = createIdempotencyClaims({ redis, prefix, ttlSeconds: idempotencyTtlSeconds });
 
   async function enqueue(job: PreparedJob): Promise<void> {
     queues.assertConnected();
