@@ -1,5 +1,5 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
-import { jobColumns, type NewJobRow, type RecordedOutcome } from '@conveyor/core/db';
+import { type NewJobRow, type RecordedOutcome, terminalRow } from '@conveyor/core/db';
 import {
   type ErrorRecord,
   isConveyorError,
@@ -264,20 +264,17 @@ export function createProcessor(deps: ProcessorDeps) {
       const unrun =
         result.status === 'expired' ||
         (result.status === 'failed' && result.error.code === 'JOB_TYPE_NOT_SERVED');
-      const row: NewJobRow = {
-        ...jobColumns(job, envelope),
-        id,
+      const row = terminalRow(job, envelope, {
         status: result.status,
         result: result.status === 'completed' ? result.result : null,
         error: result.status === 'completed' ? null : result.error,
         attemptErrors: result.status === 'completed' ? errors : [...errors, result.error],
         attempts: unrun ? offset : attempt,
-        maxAttempts,
         runs: unrun ? 0 : Math.max(1, count.runs),
         logs,
         startedAt: unrun ? null : new Date(job.processedOn ?? startedAt.getTime()),
         finishedAt: new Date(),
-      };
+      });
       let stored: RecordedOutcome;
       try {
         stored = await recordTerminal(writer, row, { signal: shutdown, log: jobLog });

@@ -1,6 +1,6 @@
 import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
-import { jobColumns, upsertTerminalRows } from '@conveyor/core/db';
+import { terminalRow, upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError, toStorable } from '@conveyor/core/errors';
 import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
 import {
@@ -60,14 +60,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
     const envelope: JobEnvelope = job.data;
     const count = attemptCount(job, envelope);
     const now = new Date();
-    const columns = jobColumns(job);
-    return {
-      ...columns,
-      // Refused at the door since issue 14; a job enqueued before may still hold a NUL or a
-      // lone surrogate, which would make Postgres refuse the row and the cancel with it.
-      input: toStorable(columns.input),
-      metadata: toStorable(columns.metadata) as JobRow['metadata'],
-      id,
+    const row = terminalRow(job, envelope, {
       status: 'cancelled',
       result: null,
       error: {
@@ -78,10 +71,17 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       },
       attemptErrors: envelope.attemptErrors ?? [],
       attempts: count.started,
-      maxAttempts: count.max,
       runs: count.runs,
       startedAt: job.processedOn ? new Date(job.processedOn) : null,
       finishedAt: now,
+    });
+    return {
+      ...row,
+      id,
+      // Refused at the door since issue 14; a job enqueued before may still hold a NUL or a
+      // lone surrogate, which would make Postgres refuse the row and the cancel with it.
+      input: toStorable(row.input),
+      metadata: toStorable(row.metadata) as JobRow['metadata'],
     };
   }
 

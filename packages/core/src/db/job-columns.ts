@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { publicJobId } from '../jobs/job-key.js';
+import { attemptCount } from '../jobs/job-lifecycle.js';
 import type { JobEnvelope } from '../jobs/submit.js';
 import type { NewJobRow } from './schema.js';
 
@@ -47,4 +48,20 @@ export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.da
     attemptLimit: job.opts.attempts ?? null,
     createdAt: new Date(job.timestamp),
   };
+}
+
+/** How a job ended, as its terminal row records it (the rest comes from the job itself). */
+export type JobEnd = Pick<
+  NewJobRow,
+  'status' | 'result' | 'error' | 'attemptErrors' | 'attempts' | 'runs' | 'startedAt' | 'finishedAt'
+> &
+  Partial<Pick<NewJobRow, 'logs'>>;
+
+/**
+ * A job's terminal row: its columns, its last possible attempt (attemptCount's), and how it
+ * ended. Every writer of a terminal row builds it here: the worker for an outcome, the API
+ * for a cancel.
+ */
+export function terminalRow(job: Job<JobEnvelope>, envelope: JobEnvelope, end: JobEnd): NewJobRow {
+  return { ...jobColumns(job, envelope), maxAttempts: attemptCount(job, envelope).max, ...end };
 }
