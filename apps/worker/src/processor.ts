@@ -308,11 +308,8 @@ export function createProcessor(deps: ProcessorDeps) {
       // its own events: this run's end is not news.
       // Announced before the job is acknowledged: a crash here re-runs the job, and the re-run
       // names the same deliveries (ids from job, generation and target).
-      if (current) {
-        // The job's child logger is made only if one of them fails.
-        const warn = { warn: (fields: object, message: string) => jobLog().warn(fields, message) };
-        await announceOutcome({ publisher, callbacks, logger: warn }, event, envelope);
-      }
+      // (A failure is logged with the job's id on the root logger: no child logger per job.)
+      if (current) await announceOutcome({ publisher, callbacks, logger }, event, envelope);
       if (final.status === 'completed') return final.result;
       // Recorded: BullMQ must not retry it.
       throw new UnrecoverableError(final.error.message);

@@ -38,6 +38,8 @@ const LIST_LIMIT = 20;
 const STATS_MINUTES = 60;
 /** GET /v1/stats is read at most this often (it counts an hour of rows). */
 const STATS_EVERY_MS = 10_000;
+/** The webhooks and their deliveries (one request per webhook) are read at most this often. */
+const WEBHOOKS_EVERY_MS = 5_000;
 /** Webhooks whose failed deliveries are read on each poll. */
 const WEBHOOK_LIMIT = 20;
 /** Latest deliveries read per webhook, to find the failed ones and their redeliveries. */
@@ -90,9 +92,6 @@ const state = {
   /** Job ids whose details row is open. */
   /** @type {Set<string>} */
   expanded: new Set(),
-  /** @type {JobStats | undefined} */
-  stats: undefined,
-  statsAt: 0,
   refreshing: false,
   /** A refresh was asked for while one ran: run another when it ends (a click shows its effect at once). */
   again: false,
@@ -588,13 +587,27 @@ async function readWebhooks() {
   }
 }
 
-/** GET /v1/stats, at most every STATS_EVERY_MS (and at once after a button). @param {boolean} force */
-async function readStats(force) {
-  if (!force && state.stats && Date.now() - state.statsAt < STATS_EVERY_MS) return state.stats;
-  state.stats = /** @type {JobStats} */ (await api(`v1/stats?minutes=${STATS_MINUTES}`));
-  state.statsAt = Date.now();
-  return state.stats;
+/**
+ * `read`, its answer reused for `everyMs` (reads that cost the API more than a poll's worth);
+ * read again at once when forced: after a button, and for a new key.
+ * @template T @param {number} everyMs @param {() => Promise<T>} read
+ * @returns {(force: boolean) => Promise<T>}
+ */
+function throttled(everyMs, read) {
+  /** @type {{ at: number, value: T } | undefined} */
+  let last;
+  return async (force) => {
+    if (!force && last && Date.now() - last.at < everyMs) return last.value;
+    last = { at: Date.now(), value: await read() };
+    return last.value;
+  };
 }
+
+const readStats = throttled(
+  STATS_EVERY_MS,
+  async () => /** @type {JobStats} */ (await api(`v1/stats?minutes=${STATS_MINUTES}`)),
+);
+const readWebhooksThrottled = throttled(WEBHOOKS_EVERY_MS, readWebhooks);
 
 /** One poll: queues, stats, jobs, schedules and webhooks in parallel. @param {boolean} [force] */
 async function refresh(force = false) {
@@ -613,7 +626,7 @@ async function refresh(force = false) {
       api(`v1/jobs?status=failed,expired&limit=${LIST_LIMIT}`),
       api(`v1/jobs?limit=${LIST_LIMIT}`),
       api('v1/schedules?limit=50'),
-      readWebhooks(),
+      readWebhooksThrottled(force),
     ]);
     showApp();
     renderQueues(queues.items);
@@ -725,7 +738,8 @@ async function signIn(key) {
   state.key = key;
   sessionStorage.setItem(KEY_STORAGE, key);
   $('login-error').textContent = '';
-  await refresh();
+  // Forced: nothing read with another key is shown for this one.
+  await refresh(true);
   if (!state.key) return;
   schedule();
   void follow();

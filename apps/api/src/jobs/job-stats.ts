@@ -1,13 +1,9 @@
 import { type Database, jobs } from '@conveyor/core/db';
 import { parseOrThrow } from '@conveyor/core/errors';
-import {
-  type JobStats,
-  type OutcomeCounts,
-  type TerminalStatus,
-  terminalStatuses,
-} from '@conveyor/core/jobs';
+import type { JobStats, OutcomeCounts } from '@conveyor/core/jobs';
 import { and, eq, gte, sql } from 'drizzle-orm';
 import * as v from 'valibot';
+import { integerParam } from '../pagination.js';
 import { orUnavailable } from './unavailable.js';
 
 const MAX_MINUTES = 1_440;
@@ -16,15 +12,9 @@ export type { JobStats } from '@conveyor/core/jobs';
 
 /** Query of GET /v1/stats. */
 export const jobStatsQuery = v.strictObject({
-  minutes: v.optional(
-    v.pipe(
-      v.string(),
-      v.description(`The window, in whole minutes back from now: 1 to ${MAX_MINUTES}.`),
-      v.regex(/^\d+$/, `must be an integer from 1 to ${MAX_MINUTES}`),
-      v.transform(Number),
-      v.minValue(1, `must be an integer from 1 to ${MAX_MINUTES}`),
-      v.maxValue(MAX_MINUTES, `must be an integer from 1 to ${MAX_MINUTES}`),
-    ),
+  minutes: integerParam(
+    `The window, in whole minutes back from now: 1 to ${MAX_MINUTES}.`,
+    MAX_MINUTES,
     '60',
   ),
 });
@@ -55,13 +45,10 @@ export function createJobStats({ database }: { database: Database }) {
       ...zero(),
     }));
     const totals = zero();
-    for (const row of rows) {
-      const status = row.status as TerminalStatus;
-      if (!terminalStatuses.includes(status)) continue;
-      const index = Math.floor(new Date(row.minute).getTime() / 60_000) - firstMinute;
-      const bucket = perMinute[index];
-      if (bucket) bucket[status] += row.count;
-      totals[status] += row.count;
+    for (const { minute: at, status, count } of rows) {
+      const bucket = perMinute[Math.floor(new Date(at).getTime() / 60_000) - firstMinute];
+      if (bucket) bucket[status] += count;
+      totals[status] += count;
     }
     return { minutes, from: from.toISOString(), to: now.toISOString(), totals, perMinute };
   };

@@ -3,7 +3,7 @@ import type { ApiEnv } from '../api-env.js';
 import { requireScope } from '../auth/authenticate.js';
 import type { OperationSpec } from '../openapi/operation-spec.js';
 
-/** A route's handler, or its middlewares then its handler (e.g. a WebSocket upgrade). */
+/** A route's handler (a middleware that answers, such as a WebSocket upgrade, counts as one). */
 export type RouteHandler = Handler<ApiEnv> | MiddlewareHandler<ApiEnv>;
 
 /**
@@ -19,15 +19,15 @@ export type RouteHandler = Handler<ApiEnv> | MiddlewareHandler<ApiEnv>;
  */
 export function declareRoutes<K extends string>(
   specs: Record<K, OperationSpec>,
-  handlers: Record<K, RouteHandler | readonly RouteHandler[]>,
+  handlers: Record<K, RouteHandler>,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   for (const name of Object.keys(specs) as K[]) {
     const spec = specs[name];
     if (spec.operationId !== name) throw new Error(`route ${name} is declared as ${spec.operationId}`);
-    const given = handlers[name];
-    const chain: RouteHandler[] = [...(spec.scope ? [requireScope(spec.scope)] : []), ...[given].flat()];
-    app.on(spec.method.toUpperCase(), spec.path, ...(chain as [Handler<ApiEnv>]));
+    const handler = handlers[name] as Handler<ApiEnv>;
+    if (spec.scope) app.on(spec.method.toUpperCase(), spec.path, requireScope(spec.scope), handler);
+    else app.on(spec.method.toUpperCase(), spec.path, handler);
   }
   return app;
 }
