@@ -1,0 +1,90 @@
+import { isConveyorError, toErrorRecord } from '@conveyor/core/errors';
+import type { EventPublisher } from '@conveyor/core/events';
+import { isNonRetryableError } from '@conveyor/sdk';
+import { UnrecoverableError } from 'bullmq';
+import type { Admitted } from './admission.js';
+import { type Attempt, errorAt, failure, type Outcome, publishQuietly } from './attempt.js';
+import { attemptSignal } from './attempt-signal.js';
+import { HandBack } from './hand-back.js';
+import type { HandlerContext } from './handler.js';
+import type { WorkerMetrics } from './metrics.js';
+
+export interface RunDeps {
+  publisher: EventPublisher;
+  /** Aborts when the grace period of a shutdown has run out: the running job is handed back. */
+  shutdown: AbortSignal;
+  metrics?: WorkerMetrics | undefined;
+}
+
+/** Settles with the handler, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Runs an admitted attempt's handler under its timeout, the job's cancel and the worker's
+ * shutdown, and says how it ended. A shutdown past its grace throws {@link HandBack}: the
+ * job goes back to its queue unrecorded, no attempt used.
+ */
+export async function runHandler(
+  attempt: Attempt,
+  { handler, input }: Admitted,
+  cancel: AbortSignal | undefined,
+  { publisher, shutdown, metrics }: RunDeps,
+): Promise<Outcome> {
+  const { job, envelope, base } = attempt;
+  const attemptAbort = attemptSignal({ timeoutMs: envelope.timeoutMs, shutdown, cancel });
+  const { signal } = attemptAbort;
+  const ctx: HandlerContext = {
+    jobId: attempt.id,
+    type: job.name,
+    attempt: attempt.count.current,
+    maxAttempts: attempt.count.max,
+    signal,
+    get log() {
+      return attempt.log();
+    },
+    progress: async (value) => {
+      await job.updateProgress(value);
+      publishQuietly(
+        publisher,
+        { ...base, status: 'active', progress: value, ts: new Date().toISOString() },
+        attempt,
+      );
+    },
+    appendLog: async (line) => {
+      attempt.logged = true;
+      await job.log(line);
+    },
+  };
+  publishQuietly(publisher, { ...base, status: 'active', ts: attempt.startedAt.toISOString() }, attempt);
+  const stopClock = metrics?.jobDuration.startTimer({ type: job.name });
+  try {
+    const result = (await untilAborted(handler(input, ctx), signal)) ?? null;
+    stopClock?.();
+    return { status: 'completed', result };
+  } catch (error) {
+    if (shutdown.aborted && !attemptAbort.timedOut) throw new HandBack();
+    stopClock?.();
+    if (attemptAbort.timedOut) {
+      const message = `attempt ${attempt.count.current} ran longer than its ${envelope.timeoutMs} ms timeout`;
+      return failure(attempt, 'TIMEOUT', message, true);
+    }
+    if (cancel?.aborted)
+      return { status: 'cancelled', error: errorAt(attempt, 'CANCELLED', 'cancelled', false) };
+    const record = toErrorRecord(error);
+    if (error instanceof UnrecoverableError || isNonRetryableError(error)) record.retryable = false;
+    if (!isConveyorError(error)) attempt.log().warn({ err: error }, 'handler threw');
+    return {
+      status: 'failed',
+      error: { ...record, attempt: attempt.count.current, at: new Date().toISOString() },
+    };
+  } finally {
+    attemptAbort.dispose();
+  }
+}
