@@ -108,7 +108,7 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     });
     const { id } = (await submitted.json()) as { id: string };
     // Deliveries give up after two tries 50 ms apart, so a failed delivery shows up quickly.
-    p.startWorker({ callbacks: { maxAttempts: 2, backoffMs: 50 } });
+    p.startWorker({ deliveries: { maxAttempts: 2, backoffMs: 50 } });
     await waitForStatus((path) => p.request(path), id, ['failed']);
     await until(text(queueCell('default', 1)), '0');
 

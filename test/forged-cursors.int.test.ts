@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { WebhookView } from '@conveyor/core/callbacks';
 import { webhookDeliveries } from '@conveyor/core/db';
+import type { WebhookView } from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from './harness.js';

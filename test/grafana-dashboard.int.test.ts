@@ -90,7 +90,7 @@ describe('the Grafana dashboard (charts/conveyor/dashboards/conveyor.json)', () 
     expect(promtoolCheckExpressions(['sum(rate(conveyor_jobs_finished_total[5m])'])).not.toBe('');
   });
 
-  it('shows depth per queue, throughput, p50/p99 wait and run time, failure rate, workers, schedule ticks and callback outcomes', () => {
+  it('shows depth per queue, throughput, p50/p99 wait and run time, failure rate, workers, schedule ticks and webhook delivery outcomes', () => {
     const titles = dashboard.panels.map((p) => p.title);
     for (const wanted of [
       /depth per queue/i,
@@ -100,7 +100,7 @@ describe('the Grafana dashboard (charts/conveyor/dashboards/conveyor.json)', () 
       /failure rate/i,
       /workers/i,
       /schedule ticks/i,
-      /callback and webhook/i,
+      /webhook posts per second/i,
     ]) {
       expect(
         titles.some((t) => wanted.test(t)),

@@ -24,11 +24,11 @@ import {
 } from '../apps/api/src/index.js';
 import {
   builtinJobs,
-  type CallbackOptions,
   type ConveyorWorker,
   createAddressGuard,
   createConveyorWorker,
   createWorkerMetrics,
+  type DeliveryOptions,
   type Handler,
   type UnservedPolicy,
   type WorkerMetrics,
@@ -66,7 +66,7 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Handlers that replace the built-in ones (e.g. to count calls). */
   handlers?: Record<string, Handler<never>>;
-  callbacks?: CallbackOptions;
+  deliveries?: DeliveryOptions;
   queues?: string[];
   /** Job types of the worker's own besides the built-in and testing ones (a team's own). */
   jobs?: JobDefinition[];
@@ -153,7 +153,7 @@ export async function createPipeline(
     auth: { keys, jwt },
     rateLimit,
     tenantMaxInFlight,
-    // The workers' guard: callbacks and webhooks to the tests' receivers on 127.0.0.1.
+    // The workers' guard: webhook deliveries to the tests' receivers on 127.0.0.1.
     guard,
   });
   const workerRedis: Redis[] = [];
@@ -173,7 +173,7 @@ export async function createPipeline(
     startWorker({
       concurrency = 8,
       handlers = {},
-      callbacks,
+      deliveries,
       queues: served,
       jobs,
       onlyJobs,
@@ -193,7 +193,7 @@ export async function createPipeline(
         concurrency,
         guard,
         // Webhook changes apply at once in tests.
-        callbacks: { cacheTtlMs: 0, ...callbacks },
+        deliveries: { cacheTtlMs: 0, ...deliveries },
         ...(served ? { queues: served } : {}),
         ...(unserved ? { unserved } : {}),
       });

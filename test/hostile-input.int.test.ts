@@ -1,7 +1,7 @@
-import { createWebhookBody } from '@conveyor/core/callbacks';
 import { type JobView, submitJobBody } from '@conveyor/core/jobs';
 import { tenantInFlightKey } from '@conveyor/core/redis';
 import { createScheduleBody } from '@conveyor/core/schedules';
+import { createWebhookBody } from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyBody } from '../apps/api/src/routes/keys.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@conveyor/client';
-import type { DeliveryView, WebhookView } from '@conveyor/core/callbacks';
 import { webhookDeliveries } from '@conveyor/core/db';
 import type { ScheduleView } from '@conveyor/core/schedules';
+import type { DeliveryView, WebhookView } from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, withKey } from './harness.js';

@@ -130,7 +130,7 @@ describe('GET /metrics (worker)', () => {
     await done(id, ['active']);
     expect(samples(await scrape()).get('conveyor_jobs_active{type="sleep"}')).toBe(1);
     await done(id);
-    // The row (what GET reads) commits before the attempt returns (callbacks are enqueued in
+    // The row (what GET reads) commits before the attempt returns (webhook deliveries are enqueued in
     // between), so the gauge drops a moment after the job shows completed.
     await expect
       .poll(async () => samples(await scrape()).get('conveyor_jobs_active{type="sleep"}'), { timeout: 2_000 })
@@ -157,7 +157,7 @@ describe('GET /metrics (worker)', () => {
     expectValidExposition(text);
   });
 
-  it('counts schedule ticks and callback POSTs by outcome', async () => {
+  it('counts schedule ticks and webhook POSTs by outcome', async () => {
     // The receiver answers its first POST with 500, then 204: one retry, then delivered.
     let posts = 0;
     const receiver = createServer((req, res) => {

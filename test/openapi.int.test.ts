@@ -17,7 +17,7 @@ import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from 
 const services = useTestServices();
 let p: Pipeline;
 let document: OpenApiDocument;
-/** Receives callbacks and webhooks: `/fail…` answers 500, anything else 204. */
+/** Receives webhook deliveries: `/fail…` answers 500, anything else 204. */
 let receiver: Server;
 let receiverBase: string;
 const DOC_ID = 'https://conveyor.invalid/openapi.json';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   p = await createPipeline(services);
   // Deliveries give up after two quick attempts, so a failed one (with its error) shows up fast.
-  p.startWorker({ callbacks: { maxAttempts: 2, backoffMs: 20 } });
+  p.startWorker({ deliveries: { maxAttempts: 2, backoffMs: 20 } });
   const response = await p.app.request('/openapi.json');
   expect(response.status).toBe(200);
   document = (await response.json()) as OpenApiDocument;

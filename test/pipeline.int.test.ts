@@ -32,7 +32,7 @@ async function rowOf(id: string) {
 
 describe('queues', () => {
   it("keep BullMQ's own events stream short on every queue, whichever process started last", async () => {
-    // The worker started after the API and opened its own producers (callbacks, schedules).
+    // The worker started after the API and opened its own producers (the internal queues).
     await p.worker?.ready();
     for (const queue of ['default', 'callbacks', 'schedules']) {
       const maxLen = await p.producer.hget(`${services.prefix}:${queue}:meta`, 'opts.maxLenEvents');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { WebhookView } from '@conveyor/core/callbacks';
 import type { TickData } from '@conveyor/core/schedules';
+import type { WebhookView } from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline } from './harness.js';

@@ -1,9 +1,9 @@
-import { createCallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createEventPublisher } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
+import { createWebhookDispatcher } from '@conveyor/core/webhooks';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
@@ -93,13 +93,13 @@ export interface ApiDeps {
   /** Where the API's metrics are registered (served at /metrics). @defaultValue a new Registry */
   metricsRegistry?: Registry;
   /**
-   * The outbound guard (HTTP_ALLOWLIST) the workers deliver callbacks and webhooks through:
+   * The outbound guard (HTTP_ALLOWLIST) the workers deliver webhooks through:
    * a URL it would always refuse is a 400 when a webhook or a callbackUrl is set.
    * @defaultValue global addresses only
    */
   guard?: AddressGuard;
   /** Retries of the deliveries a cancel enqueues (CALLBACK_MAX_ATTEMPTS, CALLBACK_BACKOFF_MS). */
-  callbacks?: { maxAttempts?: number; backoffMs?: number };
+  deliveries?: { maxAttempts?: number; backoffMs?: number };
 }
 
 /**
@@ -116,17 +116,17 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const submitter = createJobSubmitter({ ...deps, store, guard });
   const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
   // Cancels are rare: read the tenant's webhooks every time rather than cache them.
-  const callbacks = createCallbackDispatcher({
+  const dispatcher = createWebhookDispatcher({
     database: deps.database,
     queue: deps.queues.internal('callbacks'),
     cacheTtlMs: 0,
-    ...deps.callbacks,
+    ...deps.deliveries,
   });
-  const control = createJobControl({ ...deps, store, publisher, callbacks });
+  const control = createJobControl({ ...deps, store, publisher, webhooks: dispatcher });
   const list = createJobLister(deps);
   const stats = createJobStats(deps);
   const schedules = createScheduleService({ ...deps, guard });
-  const webhooks = createWebhookService({ ...deps, guard, callbacks });
+  const webhooks = createWebhookService({ ...deps, guard, dispatcher });
 
   const metrics = createApiMetrics(deps.metricsRegistry ?? new Registry(), deps.queues, deps.hub.clients);
   const app = new Hono<ApiEnv>();

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     corsOrigins: config.CORS_ORIGINS,
     hub,
     wsMaxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
-    callbacks: { maxAttempts: config.CALLBACK_MAX_ATTEMPTS, backoffMs: config.CALLBACK_BACKOFF_MS },
+    deliveries: { maxAttempts: config.CALLBACK_MAX_ATTEMPTS, backoffMs: config.CALLBACK_BACKOFF_MS },
     guard: createAddressGuard(config.HTTP_ALLOWLIST),
   });
 

@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
 import type { Database } from '@conveyor/core/db';
 import { cancelChannel, createEventPublisher } from '@conveyor/core/events';
 import {
@@ -14,9 +13,9 @@ import {
 import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
+import { createWebhookDispatcher, type DeliveryJobData } from '@conveyor/core/webhooks';
 import { type Processor, type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createDeliverySender } from './callbacks/delivery-sender.js';
 import type { UnservedPolicy } from './hand-back.js';
 import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -24,9 +23,10 @@ import { createProcessor } from './processor.js';
 import { createResultWriter } from './result-writer.js';
 import { createScheduleRunner } from './schedules/schedule-runner.js';
 import { startTypeRegistrar } from './type-registrar.js';
+import { createDeliverySender } from './webhooks/delivery-sender.js';
 
-/** How completion callbacks and webhook deliveries are made. */
-export interface CallbackOptions {
+/** How webhook deliveries (to a tenant's webhooks and to a job's callbackUrl) are made. */
+export interface DeliveryOptions {
   /** POSTs per delivery before it is given up. @defaultValue 8 */
   maxAttempts?: number;
   /** Wait before the first retry, doubled for each next one. @defaultValue 1000 */
@@ -57,9 +57,9 @@ export interface ConveyorWorkerDeps {
   lockDurationMs?: number;
   /** How often stalled jobs are looked for. @defaultValue 30 s */
   stalledIntervalMs?: number;
-  /** Which private targets callbacks may reach (the guard of http.request). @defaultValue none */
+  /** Which private targets webhooks may reach (the guard of http.request). @defaultValue none */
   guard?: AddressGuard;
-  callbacks?: CallbackOptions;
+  deliveries?: DeliveryOptions;
   /**
    * How often a worker serving `schedules` reconciles BullMQ's job schedulers with the
    * `schedules` table (it also does at start). @defaultValue 60 s
@@ -135,11 +135,11 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     }
     return queue as Queue<T>;
   };
-  const { callbacks = {} } = deps;
-  const dispatcher = createCallbackDispatcher({
+  const { deliveries = {} } = deps;
+  const dispatcher = createWebhookDispatcher({
     database,
     queue: producer<DeliveryJobData>(CALLBACKS_QUEUE),
-    ...callbacks,
+    ...deliveries,
   });
   const sync = createSchedulerSync({ database, queue: producer<TickData>(SCHEDULES_QUEUE) });
   const processor = createProcessor({
@@ -152,7 +152,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     metrics: deps.metrics,
     redis: connection,
     prefix,
-    callbacks: dispatcher,
+    webhooks: dispatcher,
     unserved: deps.unserved,
   });
   const processors: Record<string, Processor> = {
@@ -170,7 +170,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       database,
       guard: deps.guard ?? createAddressGuard([]),
       logger,
-      timeoutMs: callbacks.timeoutMs,
+      timeoutMs: deliveries.timeoutMs,
       metrics: deps.metrics,
     }),
   };

@@ -1,9 +1,9 @@
-import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import { type NewJobRow, type RecordedOutcome, terminalRow } from '@conveyor/core/db';
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import { announceOutcome, bullJobLogsKey } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
+import type { WebhookDispatcher } from '@conveyor/core/webhooks';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Attempt, errorAt, type Outcome } from './attempt.js';
@@ -22,8 +22,8 @@ export interface FinishDeps {
   /** Aborts when the grace period of a shutdown has run out: an unwritten row is handed back. */
   shutdown: AbortSignal;
   metrics?: WorkerMetrics | undefined;
-  /** Enqueues completion callbacks and webhook deliveries once a terminal row is committed. */
-  callbacks?: CallbackDispatcher | undefined;
+  /** Enqueues the job's webhook deliveries once its terminal row is committed. */
+  webhooks?: WebhookDispatcher | undefined;
 }
 
 /**
@@ -32,7 +32,7 @@ export interface FinishDeps {
  * returned or thrown so that BullMQ ends the job the way the row says.
  */
 export function createFinisher(deps: FinishDeps) {
-  const { redis, writer, publisher, logger, shutdown, metrics, callbacks } = deps;
+  const { redis, writer, publisher, logger, shutdown, metrics, webhooks } = deps;
   const inFlight = createTenantInFlight(redis, deps.prefix);
 
   return async function finish(attempt: Attempt, outcome: Outcome): Promise<unknown> {
@@ -48,7 +48,7 @@ export function createFinisher(deps: FinishDeps) {
     inFlight.release(envelope.tenant, [{ queue: job.queueName, jobId: job.id ?? '' }]).catch(() => {});
     // What is reported is what the row holds: the first terminal result of this generation
     // wins (a cancel that came first, or the first run before a crash), and the event, the
-    // callbacks, the metric and BullMQ's own end of the job all say the same.
+    // webhook deliveries, the metric and BullMQ's own end of the job all say the same.
     const current = stored.generation === row.generation;
     const final: Outcome = !current
       ? outcome
@@ -73,7 +73,7 @@ export function createFinisher(deps: FinishDeps) {
     // own events: this run's end is not news. Announced before the job is acknowledged: a
     // crash here re-runs the job, and the re-run names the same deliveries (ids from job,
     // generation and target).
-    if (current) await announceOutcome({ publisher, callbacks, logger }, event, envelope);
+    if (current) await announceOutcome({ publisher, webhooks, logger }, event, envelope);
     if (final.status === 'completed') return final.result;
     // Recorded: BullMQ must not retry it.
     throw new UnrecoverableError(final.error.message);

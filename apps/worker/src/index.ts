@@ -6,7 +6,7 @@
 
 export { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 export { builtinJobs, echo, httpRequestJob, noop, sleep } from './builtins/index.js';
-export { type CallbackOptions, type ConveyorWorker, createConveyorWorker } from './conveyor-worker.js';
+export { type ConveyorWorker, createConveyorWorker, type DeliveryOptions } from './conveyor-worker.js';
 export { DEFAULT_UNSERVED, type UnservedPolicy } from './hand-back.js';
 export type { Handler, HandlerContext } from './handler.js';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';

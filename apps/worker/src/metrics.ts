@@ -30,8 +30,8 @@ export interface WorkerMetrics {
   resultCommitErrors: Counter;
   /** Ticks of schedules: `submitted` a job, or `skipped` (paused, deleted, used up, stale). */
   scheduleTicks: Counter<'outcome'>;
-  /** POSTs of callbacks and webhooks: `delivered`, `retrying` or `failed` (given up). */
-  callbackAttempts: Counter<'outcome'>;
+  /** Webhook POSTs (to a tenant's webhooks and to callbackUrls): `delivered`, `retrying` or `failed` (given up). */
+  deliveryAttempts: Counter<'outcome'>;
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3_600];
@@ -112,9 +112,9 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['outcome'],
       registers: [registry],
     }),
-    callbackAttempts: new Counter({
+    deliveryAttempts: new Counter({
       name: 'conveyor_callback_attempts_total',
-      help: 'Callback and webhook POSTs: delivered, retrying (will try again) or failed (given up).',
+      help: 'Webhook POSTs (webhooks and callbackUrls): delivered, retrying (will try again) or failed (given up).',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -1,8 +1,8 @@
-import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { NewJobRow, RecordedOutcome } from '@conveyor/core/db';
 import type { EventPublisher } from '@conveyor/core/events';
 import { handlerStarts, type JobEnvelope, type JobRegistry } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import type { WebhookDispatcher } from '@conveyor/core/webhooks';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { admit } from './admission.js';
@@ -27,8 +27,8 @@ export interface ProcessorDeps {
   /** Aborts when the grace period of a shutdown has run out: running jobs are handed back. */
   shutdown: AbortSignal;
   metrics?: WorkerMetrics | undefined;
-  /** Enqueues completion callbacks and webhook deliveries once a terminal row is committed. */
-  callbacks?: CallbackDispatcher | undefined;
+  /** Enqueues the job's webhook deliveries once its terminal row is committed. */
+  webhooks?: WebhookDispatcher | undefined;
   /** What happens to a job whose type this worker does not serve. @defaultValue {@link DEFAULT_UNSERVED} */
   unserved?: UnservedPolicy | undefined;
 }
@@ -36,7 +36,7 @@ export interface ProcessorDeps {
 /**
  * The BullMQ processor: the one place where Conveyor's job model meets BullMQ's. Each job
  * goes through the same steps: open the attempt, admit it (or end it unrun), run its
- * handler, then either finish it (the row, the event, the callbacks) or leave it to BullMQ
+ * handler, then either finish it (the row, the event, the webhook deliveries) or leave it to BullMQ
  * to retry. A terminal outcome is committed to Postgres before this function returns or
  * throws the error that makes BullMQ finish the job, so a crash re-runs a job rather than
  * loses it.

@@ -103,7 +103,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       lockDurationMs: config.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
       guard,
-      callbacks: {
+      deliveries: {
         maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
         backoffMs: config.CALLBACK_BACKOFF_MS,
         timeoutMs: config.CALLBACK_TIMEOUT_MS,

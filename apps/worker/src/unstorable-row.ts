@@ -20,7 +20,7 @@ function storableDate(value: Date | null | undefined, fallback: Date): Date {
  * is not retried, and the message names what was refused:
  * 1. when a string or key Postgres cannot hold (NUL, a lone UTF-16 surrogate) is found, the
  *    row with every such character replaced by U+FFFD, so its result, logs and data are kept;
- * 2. the row without its input, result, metadata, progress, logs and callback URL, and with
+ * 2. the row without its input, result, metadata, progress, logs and callbackUrl, and with
  *    its times checked: what is left are ids, names and counts.
  *
  * @example

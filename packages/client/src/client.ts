@@ -1,13 +1,13 @@
+import type { StatusEvent } from '@conveyor/core/events';
+import type { BatchItemResult, JobStats, JobStatus, JobView, SubmitJobResponse } from '@conveyor/core/jobs';
+import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
+import { isTerminalStatus } from '@conveyor/core/status';
 import type {
   CreateWebhookBody,
   DeliveryView,
   UpdateWebhookBody,
   WebhookView,
-} from '@conveyor/core/callbacks';
-import type { StatusEvent } from '@conveyor/core/events';
-import type { BatchItemResult, JobStats, JobStatus, JobView, SubmitJobResponse } from '@conveyor/core/jobs';
-import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
-import { isTerminalStatus } from '@conveyor/core/status';
+} from '@conveyor/core/webhooks';
 import type { JobDefinitions, SubmitData, TypeName, UntypedJobs } from './job-definitions.js';
 import { parseSse } from './sse.js';
 
@@ -258,7 +258,7 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
       signingSecret: async () =>
         (await call<{ secret: string }>('GET', '/v1/webhooks/signing-secret')).secret,
     },
-    /** Every callback and webhook delivery of one job. */
+    /** Every webhook delivery of one job (to its callbackUrl and to the tenant's webhooks). */
     deliveries: async (jobId: string) =>
       (await call<{ items: DeliveryView[] }>('GET', `/v1/jobs/${encodeURIComponent(jobId)}/deliveries`))
         .items,

@@ -1,4 +1,3 @@
-import type { CallbackDispatcher } from '@conveyor/core/callbacks';
 import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
 import { terminalRow, upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError, toStorable } from '@conveyor/core/errors';
@@ -13,6 +12,7 @@ import {
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { createTenantInFlight } from '@conveyor/core/redis';
+import type { WebhookDispatcher } from '@conveyor/core/webhooks';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
@@ -37,8 +37,8 @@ export interface JobControlDeps {
   redis: Redis;
   publisher: EventPublisher;
   logger: Logger;
-  /** Enqueues the cancelled job's callbacks and webhook deliveries. */
-  callbacks?: CallbackDispatcher | undefined;
+  /** Enqueues the cancelled job's webhook deliveries. */
+  webhooks?: WebhookDispatcher | undefined;
 }
 
 function notFound(id: string): ConveyorError {
@@ -46,7 +46,7 @@ function notFound(id: string): ConveyorError {
 }
 
 export function createJobControl(deps: JobControlDeps): JobControl {
-  const { registry, queues, store, database, redis, publisher, logger, callbacks } = deps;
+  const { registry, queues, store, database, redis, publisher, logger, webhooks } = deps;
   const inFlight = createTenantInFlight(redis, queues.prefix);
 
   async function currentView(tenant: string, id: string): Promise<JobView> {
@@ -131,7 +131,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       };
       // A job removed before it started has no worker to announce its end; for a running one
       // the worker announces it too, and each delivery is sent once.
-      await announceOutcome({ publisher, callbacks, logger }, event, job.data);
+      await announceOutcome({ publisher, webhooks, logger }, event, job.data);
       return view;
     },
 

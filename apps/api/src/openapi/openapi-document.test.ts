@@ -1,7 +1,7 @@
-import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { errorCodes } from '@conveyor/core/errors';
 import { submitJobBody, toInputJsonSchema } from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
+import { createWebhookBody, updateWebhookBody } from '@conveyor/core/webhooks';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
@@ -53,7 +53,7 @@ describe('the OpenAPI document', () => {
     expect(variant.priority).toMatchObject({ type: 'integer', minimum: 1, maximum: 2_097_152 });
     expect(schemas['SubmitJob.test.progress']?.required).toEqual(['type', 'data']);
     expect(schemas['SubmitJob.test.hang']?.required).toEqual(['type']);
-    // Expiry and completion callbacks are part of every variant.
+    // Expiry and callbackUrl are part of every variant.
     expect(variant.ttlMs).toMatchObject({ type: 'integer', minimum: 1, description: expect.any(String) });
     expect(variant.expiresAt).toMatchObject({ type: 'string', format: 'date-time' });
     expect(variant.callbackUrl).toMatchObject({ type: 'string', format: 'uri', maxLength: 2_048 });

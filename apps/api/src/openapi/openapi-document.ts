@@ -1,7 +1,7 @@
-import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
 import { type ErrorCode, errorCodes } from '@conveyor/core/errors';
 import { jsonSchemaConfig, MAX_BATCH_SIZE, submitBatchBody, submitJobBody } from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
+import { createWebhookBody, updateWebhookBody } from '@conveyor/core/webhooks';
 import {
   type ConversionConfig,
   type JsonSchema,

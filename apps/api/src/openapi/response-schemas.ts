@@ -1,4 +1,3 @@
-import { type DeliveryView, deliveryStatuses, type WebhookView } from '@conveyor/core/callbacks';
 import type { DeliveryAttempt } from '@conveyor/core/db';
 import { type ErrorRecord, errorCodes, type FieldIssue } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
@@ -10,6 +9,7 @@ import {
   terminalStatuses,
 } from '@conveyor/core/jobs';
 import type { ScheduleRunView, ScheduleView } from '@conveyor/core/schedules';
+import { type DeliveryView, deliveryStatuses, type WebhookView } from '@conveyor/core/webhooks';
 import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';

@@ -1,4 +1,4 @@
-import { createWebhookBody, updateWebhookBody } from '@conveyor/core/callbacks';
+import { createWebhookBody, updateWebhookBody } from '@conveyor/core/webhooks';
 import type { Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';

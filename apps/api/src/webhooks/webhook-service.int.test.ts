@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
 import * as schema from '@conveyor/core/db';
 import { createDatabase, type Database, type Db } from '@conveyor/core/db';
 import { isConveyorError } from '@conveyor/core/errors';
 import { CALLBACKS_QUEUE, createProducerQueue } from '@conveyor/core/jobs';
 import { createAddressGuard } from '@conveyor/core/net';
 import { createRedis } from '@conveyor/core/redis';
+import { createWebhookDispatcher, type DeliveryJobData } from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
 import type { Queue } from 'bullmq';
@@ -40,7 +40,7 @@ beforeAll(async () => {
     database: { ...database, db },
     registry: await fixedJobTypeRegistry(testingJobs),
     guard: createAddressGuard([]),
-    callbacks: createCallbackDispatcher({ database, queue }),
+    dispatcher: createWebhookDispatcher({ database, queue }),
   });
 });
 afterAll(async () => {

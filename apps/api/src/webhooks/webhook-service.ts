@@ -1,16 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  type CallbackDispatcher,
-  createWebhookBody,
-  type DeliveryView,
-  deliveryStatuses,
-  generateSecret,
-  rotateTenantSigningSecret,
-  tenantSigningSecret,
-  updateWebhookBody,
-  type WebhookView,
-} from '@conveyor/core/callbacks';
-import {
   type Database,
   type WebhookDeliveryRow,
   type WebhookRow,
@@ -20,6 +9,17 @@ import {
 import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
 import type { AddressGuard } from '@conveyor/core/net';
+import {
+  createWebhookBody,
+  type DeliveryView,
+  deliveryStatuses,
+  generateSecret,
+  rotateTenantSigningSecret,
+  tenantSigningSecret,
+  updateWebhookBody,
+  type WebhookDispatcher,
+  type WebhookView,
+} from '@conveyor/core/webhooks';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import * as v from 'valibot';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
@@ -118,14 +118,14 @@ export function createWebhookService({
   database,
   registry,
   guard,
-  callbacks,
+  dispatcher,
 }: {
   database: Database;
   registry: JobTypeRegistry;
   /** The workers' outbound guard: a URL it always refuses is a 400. */
   guard: AddressGuard;
   /** Enqueues redeliveries on the `callbacks` queue. */
-  callbacks: CallbackDispatcher;
+  dispatcher: WebhookDispatcher;
 }): WebhookService {
   const { db } = database;
 
@@ -271,7 +271,7 @@ export function createWebhookService({
       // Enqueued first: if Redis refuses, nothing is written. The row is then recorded at once
       // (the sender may already have), so the redelivery is listed while it waits its turn.
       const data = await orUnavailable('Redis', () =>
-        callbacks.redeliver({
+        dispatcher.redeliver({
           tenant,
           jobId: original.jobId,
           webhookId: hook.id,

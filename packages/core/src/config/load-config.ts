@@ -25,12 +25,12 @@ const commonEnv = {
   MIGRATE_ON_START: boolVar(false),
   /** Postgres connections per process. */
   DATABASE_POOL_SIZE: intVar(10, 1, 200),
-  /** POSTs per callback or webhook delivery before it is given up (failed). */
+  /** POSTs per webhook delivery before it is given up (failed). */
   CALLBACK_MAX_ATTEMPTS: intVar(8, 1, 100),
   /** Wait before a delivery's first retry, doubled for each next one. */
   CALLBACK_BACKOFF_MS: intVar(1_000, 10, 3_600_000),
   /**
-   * Private or reserved destinations http.request jobs, callbacks and webhooks may reach
+   * Private or reserved destinations http.request jobs and webhook deliveries may reach
    * anyway: comma-separated host names, IPs or CIDR ranges. Everything else private is
    * refused, by the worker when it sends and by the API when a webhook or callbackUrl is set.
    */
@@ -102,7 +102,7 @@ export const workerEnv = v.object({
   RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
   /** Job history older than this many days is deleted (hourly, one worker at a time); 0 keeps it forever. */
   RESULT_RETENTION_DAYS: intVar(30, 0, 36_500),
-  /** How long one callback or webhook POST may take before it counts as failed. */
+  /** How long one webhook POST may take before it counts as failed. */
   CALLBACK_TIMEOUT_MS: intVar(10_000, 100, 300_000),
   /** How often BullMQ's job schedulers are reconciled with the schedules table (also at start). */
   SCHEDULE_RECONCILE_INTERVAL_MS: intVar(60_000, 1_000, 86_400_000),

@@ -14,9 +14,13 @@
  *   this worker does not serve).
  * - **terminal status**: completed, failed, cancelled or expired; each job ends in exactly one
  *   Postgres row holding it, written before BullMQ is told.
- * - **delivery**: one POST of a job's terminal status event, to a **webhook** (a tenant's
- *   subscription) or to the job's own **callbackUrl**; deliveries travel on the `callbacks`
- *   queue and are recorded in `webhook_deliveries`.
+ * - **webhook**: a URL a job's terminal status event is POSTed to: a tenant's subscription,
+ *   or the job's own **callbackUrl** (a one-job webhook). One word across the packages
+ *   (`@conveyor/core/webhooks`, `WebhookDispatcher`, the worker's `webhooks/`).
+ * - **delivery**: one POST to one webhook, signed, retried with backoff; recorded in
+ *   `webhook_deliveries`. Wire names kept from before for compatibility: the `callbackUrl`
+ *   field, the internal `callbacks` queue, the `CALLBACK_*` variables and the
+ *   `conveyor_callback_attempts_total` metric.
  */
 export * from './bullmq-vocabulary.js';
 export * from './canonical-json.js';

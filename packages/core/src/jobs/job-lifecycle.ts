@@ -1,8 +1,8 @@
 import type { Job, JobsOptions } from 'bullmq';
-import type { CallbackDispatcher } from '../callbacks/callback-dispatcher.js';
 import type { ErrorRecord } from '../errors/conveyor-error.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { StatusEvent } from '../events/status-event.js';
+import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
 import type { JobTypeOptions } from './define-job.js';
 import { handlerStarts } from './job-key.js';
 import { jobOptions } from './job-options.js';
@@ -134,7 +134,7 @@ export function attemptCount(
 /** Where a recorded outcome is announced. */
 export interface OutcomeChannels {
   publisher: EventPublisher;
-  callbacks?: CallbackDispatcher | undefined;
+  webhooks?: WebhookDispatcher | undefined;
   /** Told when either fails. */
   logger: { warn(fields: object, message: string): void };
 }
@@ -146,7 +146,7 @@ export interface OutcomeChannels {
  * Neither failing undoes the record; both are logged.
  */
 export async function announceOutcome(
-  { publisher, callbacks, logger }: OutcomeChannels,
+  { publisher, webhooks, logger }: OutcomeChannels,
   event: StatusEvent,
   job: Pick<JobEnvelope, 'generation' | 'callbackUrl'>,
 ): Promise<void> {
@@ -155,9 +155,9 @@ export async function announceOutcome(
     .catch((error: unknown) =>
       logger.warn({ err: error, jobId: event.jobId }, 'publishing status event failed'),
     );
-  await callbacks
+  await webhooks
     ?.dispatch(event, { generation: job.generation ?? 0, callbackUrl: job.callbackUrl })
     .catch((error: unknown) =>
-      logger.warn({ err: error, jobId: event.jobId }, 'enqueueing callbacks failed'),
+      logger.warn({ err: error, jobId: event.jobId }, 'enqueueing webhook deliveries failed'),
     );
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * A UUID (version 8, name-based) derived from `parts`: the same parts give the same id in
- * every process, so a repeated step (a retried tick, a re-run job's callbacks) names the
+ * every process, so a repeated step (a retried tick, a re-run job's webhook deliveries) names the
  * same job or delivery instead of making another.
  *
  * @example

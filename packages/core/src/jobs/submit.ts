@@ -12,7 +12,7 @@ export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
 /** Longest a job may wait before it expires (ttlMs, or expiresAt from now). */
 export const MAX_TTL_MS = 365 * 24 * 3_600_000;
 
-/** An http(s) URL Conveyor will POST to (completion callbacks, webhooks). */
+/** An http(s) URL Conveyor will POST to (a job's callbackUrl, a webhook). */
 export const callbackUrlSchema = v.pipe(
   v.string(),
   v.maxLength(2_048),

@@ -15,7 +15,7 @@ export interface AddressGuard {
 }
 
 /**
- * Outbound requests (http.request jobs, completion callbacks, webhooks) may reach only
+ * Outbound requests (http.request jobs, webhook deliveries) may reach only
  * globally reachable addresses, as `whyNotGlobal` decides from ipaddr.js's range table:
  * never loopback, private, link-local (cloud metadata at 169.254.169.254), carrier-grade
  * NAT, unspecified, multicast, broadcast, documentation, site-local, discard-only or other

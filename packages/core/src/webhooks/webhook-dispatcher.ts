@@ -9,7 +9,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData, deliveryId } from './delivery-
 
 type Subscription = Pick<WebhookRow, 'id' | 'url' | 'types' | 'statuses'>;
 
-export interface CallbackDispatcherOptions {
+export interface WebhookDispatcherOptions {
   database: Database;
   /** The `callbacks` queue. */
   queue: Queue<DeliveryJobData>;
@@ -22,7 +22,7 @@ export interface CallbackDispatcherOptions {
 }
 
 /** Turns a terminal status event into delivery jobs. */
-export interface CallbackDispatcher {
+export interface WebhookDispatcher {
   /**
    * Enqueues one delivery per enabled webhook of the event's tenant whose filters match,
    * plus one for the job's own `callbackUrl`, in one round trip; resolves with how many.
@@ -43,16 +43,16 @@ export interface CallbackDispatcher {
 
 /**
  * @example
- * const callbacks = createCallbackDispatcher({ database, queue: new Queue(CALLBACKS_QUEUE, { connection, prefix }) });
+ * const callbacks = createWebhookDispatcher({ database, queue: new Queue(CALLBACKS_QUEUE, { connection, prefix }) });
  * await callbacks.dispatch(event, { generation: 0, callbackUrl: 'https://example.com/hook' });
  */
-export function createCallbackDispatcher({
+export function createWebhookDispatcher({
   database,
   queue,
   cacheTtlMs = 5_000,
   maxAttempts = 8,
   backoffMs = 1_000,
-}: CallbackDispatcherOptions): CallbackDispatcher {
+}: WebhookDispatcherOptions): WebhookDispatcher {
   // Tenants with no webhooks cost one query per cacheTtlMs, not one per job.
   const cache = new Map<string, { at: number; hooks: Promise<Subscription[]> }>();
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createCallbackDispatcher, type DeliveryJobData } from '@conveyor/core/callbacks';
 import { createDatabase, type Database, webhooks } from '@conveyor/core/db';
 import type { StatusEvent } from '@conveyor/core/events';
 import { CALLBACKS_QUEUE } from '@conveyor/core/jobs';
+import { createWebhookDispatcher, type DeliveryJobData } from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -35,9 +35,9 @@ const event = (tenant: string): StatusEvent => ({
   ts: new Date().toISOString(),
 });
 
-describe('callback dispatcher', () => {
+describe('webhook dispatcher', () => {
   it("reads a tenant's webhooks once per cache period, not once per job", async () => {
-    const dispatcher = createCallbackDispatcher({ database, queue, cacheTtlMs: 60_000 });
+    const dispatcher = createWebhookDispatcher({ database, queue, cacheTtlMs: 60_000 });
     expect(await dispatcher.dispatch(event('t1'), { generation: 0 })).toBe(0);
     // A webhook added now is not seen until the cached list expires: the list was not re-read.
     await database.db
@@ -45,7 +45,7 @@ describe('callback dispatcher', () => {
       .values({ id: randomUUID(), tenant: 't1', url: 'http://127.0.0.1:9/hook', secret: 's' });
     for (let i = 0; i < 20; i++) expect(await dispatcher.dispatch(event('t1'), { generation: 0 })).toBe(0);
     // A fresh dispatcher (as after the period) sees it, and enqueues one delivery.
-    const fresh = createCallbackDispatcher({ database, queue, cacheTtlMs: 60_000 });
+    const fresh = createWebhookDispatcher({ database, queue, cacheTtlMs: 60_000 });
     expect(await fresh.dispatch(event('t1'), { generation: 0 })).toBe(1);
     expect(await queue.count()).toBe(1);
   });

@@ -1,3 +1,7 @@
+import { type Database, type DeliveryAttempt, webhookDeliveries, webhooks } from '@conveyor/core/db';
+import { isConveyorError } from '@conveyor/core/errors';
+import type { Logger } from '@conveyor/core/log';
+import type { AddressGuard } from '@conveyor/core/net';
 import {
   ATTEMPT_HEADER,
   DELIVERY_ID_HEADER,
@@ -5,11 +9,7 @@ import {
   SIGNATURE_HEADER,
   signatureHeader,
   tenantSigningSecret,
-} from '@conveyor/core/callbacks';
-import { type Database, type DeliveryAttempt, webhookDeliveries, webhooks } from '@conveyor/core/db';
-import { isConveyorError } from '@conveyor/core/errors';
-import type { Logger } from '@conveyor/core/log';
-import type { AddressGuard } from '@conveyor/core/net';
+} from '@conveyor/core/webhooks';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { and, eq, sql } from 'drizzle-orm';
 import type { WorkerMetrics } from '../metrics.js';
@@ -166,13 +166,13 @@ export function createDeliverySender({
     const gaveUp = !delivered && (result.hopeless || attempt >= maxAttempts);
     const status = delivered ? 'delivered' : gaveUp ? 'failed' : 'pending';
     await record(data, entry, status);
-    metrics?.callbackAttempts.inc({ outcome: delivered ? 'delivered' : gaveUp ? 'failed' : 'retrying' });
+    metrics?.deliveryAttempts.inc({ outcome: delivered ? 'delivered' : gaveUp ? 'failed' : 'retrying' });
     if (delivered) return { statusCode: result.statusCode };
     if (gaveUp) {
-      log.warn({ url: data.url, error: result.error }, 'callback delivery failed; giving up');
+      log.warn({ url: data.url, error: result.error }, 'webhook delivery failed; giving up');
       throw new UnrecoverableError(result.error);
     }
-    log.info({ url: data.url, error: result.error }, 'callback attempt failed; will retry');
+    log.info({ url: data.url, error: result.error }, 'webhook delivery attempt failed; will retry');
     throw new Error(result.error);
   };
 }

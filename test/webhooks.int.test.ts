@@ -7,15 +7,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient } from '@conveyor/client';
-import {
-  createCallbackDispatcher,
-  type DeliveryJobData,
-  type DeliveryView,
-  type WebhookView,
-} from '@conveyor/core/callbacks';
 import { webhooks } from '@conveyor/core/db';
 import type { StatusEvent } from '@conveyor/core/events';
 import { CALLBACKS_QUEUE } from '@conveyor/core/jobs';
+import {
+  createWebhookDispatcher,
+  type DeliveryJobData,
+  type DeliveryView,
+  type WebhookView,
+} from '@conveyor/core/webhooks';
 import { useTestServices } from '@conveyor/dev/testing';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,7 +115,7 @@ beforeAll(async () => {
   ({ verifyConveyorSignature: verify } = await import(pathToFileURL(join(recipeDir, 'verify.mjs')).href));
 
   p = await createPipeline(services);
-  p.startWorker({ callbacks: { maxAttempts: 3, backoffMs: 50, timeoutMs: 300 } });
+  p.startWorker({ deliveries: { maxAttempts: 3, backoffMs: 50, timeoutMs: 300 } });
 });
 afterAll(async () => {
   for (const res of hanging) res.destroy();
@@ -299,7 +299,7 @@ describe('webhooks', () => {
   });
 });
 
-describe('completion callbacks', () => {
+describe("a job's own callbackUrl", () => {
   it("POSTs a job's terminal event to its callbackUrl, signed with the tenant's signing secret", async () => {
     const { secret } = await json<{ secret: string }>(get('/v1/webhooks/signing-secret'));
     expect((await json<{ secret: string }>(get('/v1/webhooks/signing-secret'))).secret).toBe(secret);
@@ -320,7 +320,7 @@ describe('completion callbacks', () => {
     // acknowledgement) enqueues the same delivery again: it is not sent twice.
     const callbacks = p.queues.internal<DeliveryJobData>(CALLBACKS_QUEUE);
     await removeFinishedJob(callbacks, delivery.id);
-    const dispatcher = createCallbackDispatcher({ database: p.database, queue: callbacks });
+    const dispatcher = createWebhookDispatcher({ database: p.database, queue: callbacks });
     const event = JSON.parse(post?.body ?? '') as StatusEvent;
     expect(await dispatcher.dispatch(event, { generation: 0, callbackUrl: `${base}/cb` })).toBe(1);
     await expect.poll(async () => (await callbacks.getJob(delivery.id))?.getState()).toBe('completed');
