@@ -1,34 +1,16 @@
-import type { NewJobRow, RecordedOutcome } from '@conveyor/core/db';
-import type { EventPublisher } from '@conveyor/core/events';
 import { handlerStarts, type JobEnvelope, type JobRegistry } from '@conveyor/core/jobs';
-import type { Logger } from '@conveyor/core/log';
-import type { WebhookDispatcher } from '@conveyor/core/webhooks';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { admit } from './admission.js';
 import { type Attempt, type Outcome, openAttempt, publishQuietly } from './attempt.js';
-import type { Batcher } from './batcher.js';
-import { createFinisher } from './finish-job.js';
+import { createFinisher, type FinishDeps } from './finish-job.js';
 import { DEFAULT_UNSERVED, handBackJob, type UnservedPolicy } from './hand-back.js';
 import type { Handler } from './handler.js';
-import type { WorkerMetrics } from './metrics.js';
 import { runHandler } from './run-handler.js';
 
-export interface ProcessorDeps {
+export interface ProcessorDeps extends FinishDeps {
   registry: JobRegistry;
-  /** The worker's connection, to read a job's log lines when it ends. */
-  redis: Redis;
-  prefix: string;
   /** Handler by type name; every registered type must have one. */
   handlers: Readonly<Record<string, Handler<never>>>;
-  writer: Batcher<NewJobRow, RecordedOutcome>;
-  publisher: EventPublisher;
-  logger: Logger;
-  /** Aborts when the grace period of a shutdown has run out: running jobs are handed back. */
-  shutdown: AbortSignal;
-  metrics?: WorkerMetrics | undefined;
-  /** Enqueues the job's webhook deliveries once its terminal row is committed. */
-  webhooks?: WebhookDispatcher | undefined;
   /** What happens to a job whose type this worker does not serve. @defaultValue {@link DEFAULT_UNSERVED} */
   unserved?: UnservedPolicy | undefined;
 }

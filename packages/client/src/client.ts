@@ -147,6 +147,16 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
     return parsed as T;
   }
 
+  function submitJob(type: string, data: unknown, options: SubmitOptions = {}): Promise<SubmitJobResponse> {
+    const { idempotencyKey, ...rest } = options;
+    return call(
+      'POST',
+      '/v1/jobs',
+      { type, data, ...rest },
+      idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+    );
+  }
+
   async function* watch(id: string, signal?: AbortSignal): AsyncGenerator<WatchItem> {
     const response = await doFetch(`${base}/v1/jobs/${encodeURIComponent(id)}/events`, {
       headers: { accept: 'text/event-stream', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
@@ -175,24 +185,10 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
       data: SubmitData<J, T>,
       options: SubmitOptions = {},
     ): Promise<SubmitJobResponse> {
-      const { idempotencyKey, ...rest } = options;
-      return call(
-        'POST',
-        '/v1/jobs',
-        { type, data, ...rest },
-        idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
-      );
+      return submitJob(type, data, options);
     },
     /** Submits a job whose type is only known at run time (a CLI, a form); the API validates it. */
-    submitUntyped(type: string, data: unknown, options: SubmitOptions = {}): Promise<SubmitJobResponse> {
-      const { idempotencyKey, ...rest } = options;
-      return call(
-        'POST',
-        '/v1/jobs',
-        { type, data, ...rest },
-        idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
-      );
-    },
+    submitUntyped: submitJob,
     /** Manages the caller tenant's API keys (admin scope). */
     keys: {
       create: (name: string, scopes: string[], expiresAt?: string) =>

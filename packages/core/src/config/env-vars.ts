@@ -29,23 +29,25 @@ export function boolVar(fallback: boolean) {
   );
 }
 
+/** A trimmed string that parses as a URL whose scheme is one of `schemes`. */
+function urlOf(schemes: readonly string[]) {
+  const expected = schemes.map((s) => `${s}://`).join(' or ');
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.check((s) => {
+      try {
+        return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${expected}`),
+  );
+}
+
 /** A URL whose scheme is one of `schemes`. */
 export function urlVar(fallback: string, schemes: readonly string[]) {
-  const expected = schemes.map((s) => `${s}://`).join(' or ');
-  return v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.check((s) => {
-        try {
-          return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
-        } catch {
-          return false;
-        }
-      }, `must be a URL starting with ${expected}`),
-    ),
-    fallback,
-  );
+  return v.optional(urlOf(schemes), fallback);
 }
 
 /** A comma-separated list of names matching `pattern`; empty means []. */
@@ -82,18 +84,5 @@ export function optionalVar(pattern: RegExp, message: string) {
 
 /** An optional URL with one of `schemes`; undefined when unset. */
 export function optionalUrlVar(schemes: readonly string[]) {
-  const expected = schemes.map((s) => `${s}://`).join(' or ');
-  return v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.check((s) => {
-        try {
-          return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
-        } catch {
-          return false;
-        }
-      }, `must be a URL starting with ${expected}`),
-    ),
-  );
+  return v.optional(urlOf(schemes));
 }
