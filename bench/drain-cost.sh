@@ -4,6 +4,7 @@
 # both at concurrency 64. Needs the machine's Redis (127.0.0.1:6379) and Postgres (trust auth),
 # redis-cli and psql, and a build (npm run build). It counts everything those servers do, so
 # run it on an otherwise quiet machine. Usage: bench/drain-cost.sh [jobs]
+# WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Conveyor worker (bench/profile-top.mjs reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
@@ -12,12 +13,17 @@ DB=conveyor_cs_$$
 psql -h 127.0.0.1 -U postgres -qc "create database $DB"
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB QUEUE_PREFIX=cs-$$ LOG_LEVEL=warn RATE_LIMIT_PER_SECOND=0
 KEY=$(node -e "const c=require('crypto');console.log('cvk_'+c.randomBytes(8).toString('hex')+'_'+c.randomBytes(32).toString('base64url'))")
-node apps/api/dist/migrate.js >/dev/null
+node apps/api/dist/cli/migrate.js >/dev/null
 BOOTSTRAP_ADMIN_KEY=$KEY PORT=3996 HOST=127.0.0.1 node apps/api/dist/main.js > /dev/null 2>&1 &
 API=$!
 for i in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:3996/health/live && break; sleep 0.2; done
+# The API accepts the types its workers registered: start the stock worker once to register them.
+WORKER_PORT=3997 node apps/worker/dist/main.js > /dev/null 2>&1 &
+REG=$!
+for i in $(seq 1 100); do curl -sf -o /dev/null http://127.0.0.1:3997/health/ready && break; sleep 0.2; done
+kill -TERM $REG; wait $REG || true
 BODY=$(node -e "console.log(JSON.stringify({jobs:Array.from({length:1000},()=>({type:'noop'}))}))")
-fill() { for i in $(seq 1 $((N/1000))); do curl -s -o /dev/null -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "$BODY" http://127.0.0.1:3996/v1/jobs/batch; done; }
+fill() { for i in $(seq 1 $((N/1000))); do curl -sf -o /dev/null -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "$BODY" http://127.0.0.1:3996/v1/jobs/batch; done; }
 cpu() { # CPU seconds so far: redis-server, all postgres processes, and pid $1
   local hz; hz=$(getconf CLK_TCK)
   local r; r=$(awk '{print $14+$15}' /proc/$(pgrep -f "redis-server 127.0.0.1:6379" | head -1)/stat)
@@ -29,14 +35,17 @@ stats() { redis-cli info commandstats | grep -E "^cmdstat_" | sed 's/cmdstat_//;
 for kind in base conveyor; do
   fill
   redis-cli config resetstat >/dev/null
-  if [ $kind = base ]; then CONCURRENCY=64 node --import tsx bench/baselines/worker.ts >/dev/null 2>&1 & W=$!
-  else WORKER_PORT=0 WORKER_CONCURRENCY=64 node apps/worker/dist/main.js >/dev/null 2>&1 & W=$!; fi
+  if [ $kind = base ]; then CONCURRENCY=${CONCURRENCY:-64} node --import tsx bench/baselines/worker.ts >/dev/null 2>&1 & W=$!
+  else WORKER_PORT=0 WORKER_CONCURRENCY=${CONCURRENCY:-64} node ${WORKER_NODE_FLAGS:-} apps/worker/dist/main.js >/dev/null 2>&1 & W=$!; fi
   read R0 P0 W0 HZ < <(cpu $W)
+  T0=$(date +%s%N)
   if [ $kind = base ]; then while [ "$(redis-cli llen $QUEUE_PREFIX:default:wait)" != "0" ] || [ "$(redis-cli llen $QUEUE_PREFIX:default:active)" != "0" ]; do sleep 0.2; done
   else while [ "$(psql -h 127.0.0.1 -U postgres -d $DB -Atc 'select count(*) from jobs')" -lt "$N" ]; do sleep 0.2; done; fi
   read R1 P1 W1 HZ < <(cpu $W)
+  T1=$(date +%s%N)
   kill -TERM $W; wait $W || true
   echo "== $kind: CPU ms per 1000 jobs: redis-server $(( (R1-R0)*1000*1000/HZ/N )), postgres $(( (P1-P0)*1000*1000/HZ/N )), worker $(( (W1-W0)*1000*1000/HZ/N ))"
+  echo "== $kind: $(( N * 1000000000 / (T1-T0) )) jobs/s (from the worker's start; 0.2 s polls)"
   echo "== $kind: per job (calls, redis usec)"
   stats | awk -v n=$N '{c+=$2; u+=$3; printf "  %-14s %6.2f calls %7.1f us\n", $1, $2/n, $3/n} END {printf "  TOTAL          %6.2f calls %7.1f us\n", c/n, u/n}'
   psql -h 127.0.0.1 -U postgres -d $DB -qc "truncate jobs"

@@ -103,4 +103,42 @@ describe('createBatcher', () => {
     await Promise.all([added, draining]);
     expect(drained).toBe(true);
   });
+
+  it('runs up to maxInFlight commits at once, and each item resolves only with its own commit', async () => {
+    const open: { items: number[]; release: () => void }[] = [];
+    const batcher = createBatcher<number>({
+      maxBatchSize: 10,
+      maxInFlight: 2,
+      commit: (items) =>
+        new Promise<void>((resolve) => {
+          open.push({ items, release: resolve });
+        }),
+    });
+    const resolved: number[] = [];
+    const track = (i: number) => batcher.add(i).then(() => resolved.push(i));
+    const all = [track(1)];
+    await tick();
+    all.push(track(2), track(3));
+    await tick();
+    all.push(track(4));
+    await tick();
+    // Two commits run; 4 waits for one of them to end.
+    expect(open.map((c) => c.items)).toEqual([[1], [2, 3]]);
+    open[1]?.release();
+    await tick();
+    expect(resolved).toEqual([2, 3]);
+    expect(open.map((c) => c.items)).toEqual([[1], [2, 3], [4]]);
+    let drained = false;
+    const draining = batcher.drain().then(() => {
+      drained = true;
+    });
+    open[2]?.release();
+    await tick();
+    expect(resolved).toEqual([2, 3, 4]);
+    expect(drained).toBe(false);
+    open[0]?.release();
+    await Promise.all([...all, draining]);
+    expect(resolved).toEqual([2, 3, 4, 1]);
+    expect(drained).toBe(true);
+  });
 });

@@ -21,50 +21,71 @@ interface Pending<T, R> {
 
 /**
  * Group commit: the first item starts a commit on the next turn of the event loop; items
- * added while a commit runs wait for it and go together in the next one. So an item waits
- * at most for one commit in flight plus its own, and under load batches grow by
- * themselves (up to `maxBatchSize`) without a timer adding latency when idle.
+ * added while `maxInFlight` commits run wait for one of them to end and go together in the
+ * next one. So an item waits at most for the commits in flight plus its own, under load
+ * batches grow by themselves (up to `maxBatchSize`) without a timer adding latency when
+ * idle, and with more than one commit in flight the callers do not all idle on one fsync.
+ * Each item still resolves only once the commit holding it has.
  *
  * @example
- * const writer = createBatcher({ maxBatchSize: 500, commit: (rows) => upsert(rows) });
+ * const writer = createBatcher({ maxBatchSize: 500, maxInFlight: 2, commit: (rows) => upsert(rows) });
  * await writer.add(row); // resolved after the INSERT holding it has committed
  */
 export function createBatcher<T, R = undefined>({
   maxBatchSize,
+  maxInFlight = 1,
   commit,
 }: {
   maxBatchSize: number;
+  /** Commits running at once. @defaultValue 1 */
+  maxInFlight?: number;
   commit: CommitBatch<T, R>;
 }): Batcher<T, R> {
   let queue: Pending<T, R>[] = [];
-  let running: Promise<void> | undefined;
+  let inFlight = 0;
+  let scheduled = false;
+  let idle: (() => void)[] = [];
 
-  async function run(): Promise<void> {
-    // One commit at a time; whatever arrives meanwhile forms the next batch.
-    while (queue.length > 0) {
-      const batch = queue.slice(0, maxBatchSize);
-      queue = queue.slice(batch.length);
-      try {
-        const results = (await commit(batch.map((p) => p.item))) as R[] | undefined;
-        batch.forEach((p, i) => {
-          p.resolve(results?.[i] as R);
-        });
-      } catch (error) {
-        for (const p of batch) p.reject(error);
-      }
+  async function commitBatch(batch: Pending<T, R>[]): Promise<void> {
+    try {
+      const results = (await commit(batch.map((p) => p.item))) as R[] | undefined;
+      for (let i = 0; i < batch.length; i++) (batch[i] as Pending<T, R>).resolve(results?.[i] as R);
+    } catch (error) {
+      for (const p of batch) p.reject(error);
     }
-    running = undefined;
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = queue.length <= maxBatchSize ? queue : queue.slice(0, maxBatchSize);
+      queue = batch === queue ? [] : queue.slice(batch.length);
+      inFlight++;
+      void commitBatch(batch).then(() => {
+        inFlight--;
+        pump();
+      });
+    }
+    if (inFlight === 0 && idle.length > 0) {
+      const waiting = idle;
+      idle = [];
+      for (const resolve of waiting) resolve();
+    }
   }
 
   return {
     add(item) {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        running ??= new Promise<void>((started) => setImmediate(started)).then(run);
+        if (!scheduled && inFlight < maxInFlight) {
+          scheduled = true;
+          setImmediate(pump);
+        }
       });
     },
-    async drain() {
-      while (running) await running;
+    drain() {
+      if (queue.length === 0 && inFlight === 0 && !scheduled) return Promise.resolve();
+      return new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }

@@ -54,11 +54,14 @@ async function commitIsolatingRefused(upsert: Upsert, rows: NewJobRow[]): Promis
 export function createResultWriter({
   db,
   maxBatchSize = 500,
+  maxInFlight = 1,
   metrics,
 }: {
   db: Db;
   /** @defaultValue 500 */
   maxBatchSize?: number;
+  /** Batches committing at once, each on its own connection of the pool. @defaultValue 1 */
+  maxInFlight?: number;
   metrics?:
     | Pick<WorkerMetrics, 'resultBatchRows' | 'resultCommitDuration' | 'resultCommitErrors'>
     | undefined;
@@ -76,5 +79,5 @@ export function createResultWriter({
       throw error;
     }
   };
-  return createBatcher({ maxBatchSize, commit: (rows) => commitIsolatingRefused(upsert, rows) });
+  return createBatcher({ maxBatchSize, maxInFlight, commit: (rows) => commitIsolatingRefused(upsert, rows) });
 }

@@ -100,6 +100,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       queues: config.WORKER_QUEUES,
       concurrency: config.WORKER_CONCURRENCY,
       batchSize: config.RESULT_BATCH_SIZE,
+      commitsInFlight: config.RESULT_COMMITS_IN_FLIGHT,
       lockDurationMs: config.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
       guard,

@@ -100,6 +100,8 @@ export const workerEnv = v.object({
   WORKER_STALLED_INTERVAL_MS: intVar(30_000, 500, 3_600_000),
   /** Most terminal rows written by one INSERT. */
   RESULT_BATCH_SIZE: intVar(500, 1, 10_000),
+  /** Result INSERTs committing at once: the next batch goes out while one waits for its fsync. */
+  RESULT_COMMITS_IN_FLIGHT: intVar(1, 1, 16),
   /** Job history older than this many days is deleted (hourly, one worker at a time); 0 keeps it forever. */
   RESULT_RETENTION_DAYS: intVar(30, 0, 36_500),
   /** How long one webhook POST may take before it counts as failed. */

@@ -94,7 +94,9 @@ export async function upsertTerminalRows(db: Db, rows: NewJobRow[]): Promise<Rec
     if (!first || (row.generation ?? 0) > (first.generation ?? 0)) byId.set(key, { ...row });
     else first.runs = Math.max(first.runs ?? 1, row.runs ?? 1);
   }
-  const records = JSON.stringify([...byId.values()].map(toRecord));
+  // In key order: batches committing at once lock shared rows in the same order (no deadlock).
+  const sorted = [...byId.keys()].sort().map((key) => byId.get(key) as NewJobRow);
+  const records = JSON.stringify(sorted.map(toRecord));
   // A named (prepared) statement: one round trip per batch, where Drizzle's unnamed
   // db.execute() costs two (Parse/Describe, then Bind/Execute).
   const stored = await db.$client.unsafe<RecordedOutcome[]>(UPSERT_SQL, [records], { prepare: true });
