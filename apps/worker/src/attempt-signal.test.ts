@@ -42,4 +42,27 @@ describe('attemptSignal', () => {
     }
     expect(getEventListeners(shutdown, 'abort')).toHaveLength(0);
   });
+
+  it('rejects the race with the reason as soon as it aborts; a signal first read after that is aborted too', async () => {
+    const cancel = new AbortController();
+    const attempt = attemptSignal({
+      timeoutMs: 10_000,
+      shutdown: new AbortController().signal,
+      cancel: cancel.signal,
+    });
+    const never = new Promise<never>(() => {});
+    const raced = attempt.race(never);
+    cancel.abort(new Error('cancelled'));
+    await expect(raced).rejects.toThrow('cancelled');
+    expect(attempt.signal.aborted).toBe(true);
+    expect((attempt.signal.reason as Error).message).toBe('cancelled');
+    expect(getEventListeners(cancel.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('settles the race with the handler when nothing aborts', async () => {
+    const attempt = attemptSignal({ timeoutMs: 10_000, shutdown: new AbortController().signal });
+    await expect(attempt.race(Promise.resolve(42))).resolves.toBe(42);
+    await expect(attempt.race(Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    attempt.dispose();
+  });
 });

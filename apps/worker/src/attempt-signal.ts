@@ -1,22 +1,26 @@
-/** The signal one attempt's handler receives, and how it ended. */
+/** The signal one attempt's handler receives, the race its handler runs in, and how it ended. */
 export interface AttemptSignal {
-  signal: AbortSignal;
+  /** Made when first read: a handler that never looks at it costs no AbortController. */
+  readonly signal: AbortSignal;
   /** True once the attempt's timeout fired. */
   readonly timedOut: boolean;
+  /** Settles with `promise`, or rejects with the abort's reason as soon as the attempt aborts. */
+  race<T>(promise: Promise<T>): Promise<T>;
   /** Stops the timer and detaches from the long-lived signals; call when the attempt ends. */
   dispose(): void;
 }
 
 /**
- * One AbortSignal for an attempt that aborts on its timeout, on the worker's shutdown, or on
- * a cancellation. Built by hand rather than with AbortSignal.any and AbortSignal.timeout:
- * on Node 20, AbortSignal.any with a long-lived source (the shutdown signal) leaks a little
- * per call, which a worker running millions of jobs turns into steady growth, and a timeout
- * signal keeps its timer (and the job's closure) alive for the whole timeout after the job ended.
+ * One attempt's abort: on its timeout, on the worker's shutdown, or on a cancellation. Built
+ * by hand rather than with AbortSignal.any and AbortSignal.timeout: on Node 20,
+ * AbortSignal.any with a long-lived source (the shutdown signal) leaks a little per call,
+ * which a worker running millions of jobs turns into steady growth, and a timeout signal keeps
+ * its timer (and the job's closure) alive for the whole timeout after the job ended. The
+ * handler's AbortSignal is made only when the handler reads it (most short jobs never do).
  *
  * @example
  * const attempt = attemptSignal({ timeoutMs: 30_000, shutdown, cancel });
- * try { await handler(input, { signal: attempt.signal }); } finally { attempt.dispose(); }
+ * try { await attempt.race(handler(input, { get signal() { return attempt.signal; } })); } finally { attempt.dispose(); }
  */
 export function attemptSignal({
   timeoutMs,
@@ -27,28 +31,51 @@ export function attemptSignal({
   shutdown: AbortSignal;
   cancel?: AbortSignal | undefined;
 }): AttemptSignal {
-  const controller = new AbortController();
+  let controller: AbortController | undefined;
+  let aborted = false;
+  let reason: unknown;
   let timedOut = false;
-  const sources = [shutdown, ...(cancel ? [cancel] : [])];
-  const onAbort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  let rejectRace: ((reason: unknown) => void) | undefined;
+  const abort = (why: unknown) => {
+    if (aborted) return;
+    aborted = true;
+    reason = why;
+    dispose();
+    controller?.abort(why);
+    rejectRace?.(why);
+  };
+  const onAbort = (event: Event) => abort((event.target as AbortSignal).reason);
   const timer = setTimeout(() => {
     timedOut = true;
-    controller.abort(new DOMException(`the attempt ran longer than ${timeoutMs} ms`, 'TimeoutError'));
+    abort(new DOMException(`the attempt ran longer than ${timeoutMs} ms`, 'TimeoutError'));
   }, timeoutMs);
   timer.unref();
-  const dispose = () => {
+  function dispose() {
     clearTimeout(timer);
-    for (const source of sources) source.removeEventListener('abort', onAbort);
-  };
-  for (const source of sources) {
-    if (source.aborted) controller.abort(source.reason);
-    else source.addEventListener('abort', onAbort, { once: true });
+    shutdown.removeEventListener('abort', onAbort);
+    cancel?.removeEventListener('abort', onAbort);
   }
-  controller.signal.addEventListener('abort', dispose, { once: true });
+  for (const source of cancel ? [shutdown, cancel] : [shutdown]) {
+    if (source.aborted) abort(source.reason);
+    else if (!aborted) source.addEventListener('abort', onAbort, { once: true });
+  }
   return {
-    signal: controller.signal,
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (aborted) controller.abort(reason);
+      }
+      return controller.signal;
+    },
     get timedOut() {
       return timedOut;
+    },
+    race(promise) {
+      if (aborted) return Promise.reject(reason);
+      return new Promise((resolve, reject) => {
+        rejectRace = reject;
+        promise.then(resolve, reject);
+      });
     },
     dispose,
   };

@@ -21,6 +21,11 @@ export interface Attempt {
   job: Job<JobEnvelope>;
   /** The job's id within its tenant; BullMQ's own id (job.id) names its Redis keys. */
   id: string;
+  /**
+   * BullMQ's id when it is `queueJobId(tenant, id)` (every job whose envelope carries its id):
+   * names the job's event channel without hashing. Undefined for an older release's job.
+   */
+  queueJobId: string | undefined;
   /** The job's envelope, or for a payload this release cannot read, enough to end it. */
   envelope: JobEnvelope;
   /** Why the payload could not be read; undefined when it could. */
@@ -72,6 +77,7 @@ export function openAttempt(job: Job<JobEnvelope>, logger: Logger): Attempt {
   return {
     job,
     id: base.jobId,
+    queueJobId: envelope.id === undefined ? undefined : job.id,
     envelope,
     unreadable: parsed.success ? undefined : v.summarize(parsed.issues),
     count,
@@ -109,6 +115,6 @@ export function failure(
 /** Publishes a status event; a failure is logged, never thrown (the row is the record). */
 export function publishQuietly(publisher: EventPublisher, event: StatusEvent, attempt: Attempt): void {
   publisher
-    .publish(event)
+    .publish(event, attempt.queueJobId)
     .catch((error: unknown) => attempt.log().warn({ err: error }, 'publishing status event failed'));
 }

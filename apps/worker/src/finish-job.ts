@@ -73,7 +73,7 @@ export function createFinisher(deps: FinishDeps) {
     // own events: this run's end is not news. Announced before the job is acknowledged: a
     // crash here re-runs the job, and the re-run names the same deliveries (ids from job,
     // generation and target).
-    if (current) await announceOutcome({ publisher, webhooks, logger }, event, envelope);
+    if (current) await announceOutcome({ publisher, webhooks, logger }, event, envelope, attempt.queueJobId);
     if (final.status === 'completed') return final.result;
     // Recorded: BullMQ must not retry it.
     throw new UnrecoverableError(final.error.message);

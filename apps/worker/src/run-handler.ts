@@ -16,16 +16,6 @@ export interface RunDeps {
   metrics?: WorkerMetrics | undefined;
 }
 
-/** Settles with the handler, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 /**
  * Runs an admitted attempt's handler under its timeout, the job's cancel and the worker's
  * shutdown, and says how it ended. A shutdown past its grace throws {@link HandBack}: the
@@ -39,13 +29,14 @@ export async function runHandler(
 ): Promise<Outcome> {
   const { job, envelope, base } = attempt;
   const attemptAbort = attemptSignal({ timeoutMs: envelope.timeoutMs, shutdown, cancel });
-  const { signal } = attemptAbort;
   const ctx: HandlerContext = {
     jobId: attempt.id,
     type: job.name,
     attempt: attempt.count.current,
     maxAttempts: attempt.count.max,
-    signal,
+    get signal() {
+      return attemptAbort.signal;
+    },
     get log() {
       return attempt.log();
     },
@@ -65,7 +56,7 @@ export async function runHandler(
   publishQuietly(publisher, { ...base, status: 'active', ts: attempt.startedAt.toISOString() }, attempt);
   const stopClock = metrics?.jobDuration.startTimer({ type: job.name });
   try {
-    const result = (await untilAborted(handler(input, ctx), signal)) ?? null;
+    const result = (await attemptAbort.race(handler(input, ctx))) ?? null;
     stopClock?.();
     return { status: 'completed', result };
   } catch (error) {

@@ -27,6 +27,8 @@ export interface StatusEvent {
 export interface EventChannels {
   /** Every event of one tenant's job (ids belong to their tenant). */
   job(tenant: string, jobId: string): string;
+  /** The same channel named by the job's BullMQ id (`queueJobId(tenant, jobId)`), no hash to compute. */
+  queueJob(queueJobId: string): string;
   /** Every event of one tenant (the firehose). */
   tenant(tenant: string): string;
 }
@@ -34,6 +36,7 @@ export interface EventChannels {
 export function eventChannels(prefix: string): EventChannels {
   return {
     job: (tenant, jobId) => `${prefix}:events:job:${queueJobId(tenant, jobId)}`,
+    queueJob: (id) => `${prefix}:events:job:${id}`,
     tenant: (tenant) => `${prefix}:events:tenant:${tenant}`,
   };
 }

@@ -149,9 +149,11 @@ export async function announceOutcome(
   { publisher, webhooks, logger }: OutcomeChannels,
   event: StatusEvent,
   job: Pick<JobEnvelope, 'generation' | 'callbackUrl'>,
+  /** The job's BullMQ id, when the caller holds it: names its event channel without a hash. */
+  queueJobId?: string,
 ): Promise<void> {
   publisher
-    .publish(event)
+    .publish(event, queueJobId)
     .catch((error: unknown) =>
       logger.warn({ err: error, jobId: event.jobId }, 'publishing status event failed'),
     );
