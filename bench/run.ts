@@ -96,7 +96,7 @@ async function main(): Promise<void> {
         return (await sql<{ n: number }[]>`select count(*)::int as n from jobs`)[0]?.n ?? 0;
       },
       async startWorker(extra = {}) {
-        const port = await freePort();
+        const port = extra.WORKER_PORT ? Number(extra.WORKER_PORT) : await freePort();
         const worker = processes.start(['--enable-source-maps', 'apps/worker/dist/main.js'], {
           WORKER_PORT: String(port),
           ...extra,
