@@ -8,48 +8,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
-export REDIS_URL=redis://127.0.0.1:6379
-DB=conveyor_cs_$$
-psql -h 127.0.0.1 -U postgres -qc "create database $DB"
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB QUEUE_PREFIX=cs-$$ LOG_LEVEL=warn RATE_LIMIT_PER_SECOND=0
-KEY=$(node -e "const c=require('crypto');console.log('cvk_'+c.randomBytes(8).toString('hex')+'_'+c.randomBytes(32).toString('base64url'))")
-node apps/api/dist/cli/migrate.js >/dev/null
+# shellcheck source=bench/cost-kit.sh
+. bench/cost-kit.sh
+cost_setup cs warn
 BOOTSTRAP_ADMIN_KEY=$KEY PORT=3996 HOST=127.0.0.1 node apps/api/dist/main.js > /dev/null 2>&1 &
 API=$!
 for i in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:3996/health/live && break; sleep 0.2; done
-# The API accepts the types its workers registered: start the stock worker once to register them.
-WORKER_PORT=3997 node apps/worker/dist/main.js > /dev/null 2>&1 &
-REG=$!
-for i in $(seq 1 100); do curl -sf -o /dev/null http://127.0.0.1:3997/health/ready && break; sleep 0.2; done
-kill -TERM $REG; wait $REG || true
 BODY=$(node -e "console.log(JSON.stringify({jobs:Array.from({length:1000},()=>({type:'noop'}))}))")
 fill() { for i in $(seq 1 $((N/1000))); do curl -sf -o /dev/null -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "$BODY" http://127.0.0.1:3996/v1/jobs/batch; done; }
-cpu() { # CPU seconds so far: redis-server, all postgres processes, and pid $1
-  local hz; hz=$(getconf CLK_TCK)
-  local r; r=$(awk '{print $14+$15}' /proc/$(pgrep -f "redis-server 127.0.0.1:6379" | head -1)/stat)
-  local p=0; for q in $(pgrep -u postgres); do p=$((p + $(awk '{print $14+$15}' /proc/$q/stat 2>/dev/null || echo 0))); done
-  local w; w=$(awk '{print $14+$15}' /proc/$1/stat 2>/dev/null || echo 0)
-  echo "$r $p $w $hz"
-}
-stats() { redis-cli info commandstats | grep -E "^cmdstat_" | sed 's/cmdstat_//; s/:calls=\([0-9]*\),usec=\([0-9]*\).*/ \1 \2/' ; }
 for kind in base conveyor; do
   fill
   redis-cli config resetstat >/dev/null
   if [ $kind = base ]; then CONCURRENCY=${CONCURRENCY:-64} node --import tsx bench/baselines/worker.ts >/dev/null 2>&1 & W=$!
   else WORKER_PORT=0 WORKER_CONCURRENCY=${CONCURRENCY:-64} node ${WORKER_NODE_FLAGS:-} apps/worker/dist/main.js >/dev/null 2>&1 & W=$!; fi
-  read R0 P0 W0 HZ < <(cpu $W)
+  read R0 P0 W0 < <(cpu $W)
   T0=$(date +%s%N)
   if [ $kind = base ]; then while [ "$(redis-cli llen $QUEUE_PREFIX:default:wait)" != "0" ] || [ "$(redis-cli llen $QUEUE_PREFIX:default:active)" != "0" ]; do sleep 0.2; done
   else while [ "$(psql -h 127.0.0.1 -U postgres -d $DB -Atc 'select count(*) from jobs')" -lt "$N" ]; do sleep 0.2; done; fi
-  read R1 P1 W1 HZ < <(cpu $W)
+  read R1 P1 W1 < <(cpu $W)
   T1=$(date +%s%N)
   kill -TERM $W; wait $W || true
   echo "== $kind: CPU ms per 1000 jobs: redis-server $(( (R1-R0)*1000*1000/HZ/N )), postgres $(( (P1-P0)*1000*1000/HZ/N )), worker $(( (W1-W0)*1000*1000/HZ/N ))"
   echo "== $kind: $(( N * 1000000000 / (T1-T0) )) jobs/s (from the worker's start; 0.2 s polls)"
   echo "== $kind: per job (calls, redis usec)"
-  stats | awk -v n=$N '{c+=$2; u+=$3; printf "  %-14s %6.2f calls %7.1f us\n", $1, $2/n, $3/n} END {printf "  TOTAL          %6.2f calls %7.1f us\n", c/n, u/n}'
+  per_unit $N
   psql -h 127.0.0.1 -U postgres -d $DB -qc "truncate jobs"
 done
 kill -INT $API; wait $API || true
-redis-cli --scan --pattern "$QUEUE_PREFIX:*" | xargs -r -n 1000 redis-cli del >/dev/null
-psql -h 127.0.0.1 -U postgres -qc "drop database $DB with (force)"
+cost_cleanup

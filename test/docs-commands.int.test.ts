@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
   cpSync,
@@ -26,6 +26,7 @@ import {
   waitForStatus,
 } from './harness.js';
 import { waitForOk } from './processes.js';
+import { hasTool } from './tools.js';
 
 /**
  * Issue 16: every command the README and docs/ show is run by a test. The inventory below
@@ -98,6 +99,19 @@ interface Coverage {
 }
 
 const HERE = 'test/docs-commands.int.test.ts';
+
+/** Whether the machine's own Redis (127.0.0.1:6379) and Postgres (127.0.0.1:5432) answer. */
+function machineServersAnswer(): boolean {
+  const redis = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], {
+    encoding: 'utf8',
+    timeout: 3_000,
+  });
+  const pg = spawnSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', 'select 1'], {
+    encoding: 'utf8',
+    timeout: 3_000,
+  });
+  return redis.stdout?.trim() === 'PONG' && pg.stdout?.trim() === '1';
+}
 const coverage: Coverage[] = [
   // Quick start and the dev launcher.
   { match: /^npm ci && npm start$/, by: 'test/dev-launcher.int.test.ts', evidence: "spawn('npm', ['start']" },
@@ -162,6 +176,8 @@ const coverage: Coverage[] = [
   // The full-size bench takes minutes: CI runs the same script at smoke sizes; `--only` is run here.
   { match: /^npm run bench$/, by: '.ci/run', evidence: 'npm run bench:smoke' },
   { match: /^npm run bench -- --only=ingest,drain$/, by: HERE },
+  // Run here at small sizes (the docs show 20,000 and 30,000).
+  { match: /^bench\/(drain|ingest)-cost\.sh \d+$/, by: HERE },
   {
     match: /^DRILL_JOBS=20000( npx vitest run test\/drills\/worker-crash)?$/,
     by: 'test/drills/drill-kit.ts',
@@ -562,4 +578,48 @@ describe('the scripts the README names', () => {
     expect(run.stdout).toMatch(/^ {2}drain /m);
     expect(run.stdout).not.toMatch(/^ {2}endToEnd /m);
   });
+
+  // The cost scripts measure the machine's own Redis (127.0.0.1:6379) and Postgres (5432), as
+  // the docs say: CI and this machine have them; elsewhere these two are skipped.
+  const costScripts = hasTool('psql') && hasTool('redis-cli') && machineServersAnswer();
+  it.skipIf(!costScripts)(
+    'bench/drain-cost.sh prints CPU per job of each process and Redis commands per job',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const run = await bash('bench/drain-cost.sh 2000', {}, 110_000);
+      expect(run.code, run.stdout.slice(-2_000) + run.stderr.slice(-2_000)).toBe(0);
+      for (const kind of ['base', 'conveyor']) {
+        expect(run.stdout).toMatch(
+          new RegExp(`== ${kind}: CPU ms per 1000 jobs: redis-server \\d+, postgres \\d+, worker [1-9]\\d*`),
+        );
+        expect(run.stdout).toMatch(new RegExp(`== ${kind}: [1-9]\\d* jobs/s`));
+      }
+      // Conveyor's worker publishes its events: the baseline's does not.
+      expect(run.stdout.split('== conveyor: per job')[1]).toMatch(/publish\s+4\.00 calls/);
+      expect(run.stdout).toMatch(/TOTAL\s+\d+\.\d+ calls/);
+    },
+  );
+
+  it.skipIf(!costScripts)(
+    'bench/ingest-cost.sh prints CPU per submit of each process and Redis commands per submit',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const run = await bash('bench/ingest-cost.sh 2000', {}, 110_000);
+      expect(run.code, run.stdout.slice(-2_000) + run.stderr.slice(-2_000)).toBe(0);
+      for (const kind of ['base', 'conveyor']) {
+        expect(run.stdout).toMatch(
+          new RegExp(
+            `== ${kind}: [1-9]\\d* submits/s; CPU µs per submit: server [1-9]\\d*, redis-server \\d+, postgres \\d+`,
+          ),
+        );
+      }
+      expect(run.stdout).not.toMatch(/non 2xx/);
+      // The tenant in-flight reservation is Conveyor's own script: two evalsha per submit.
+      expect(run.stdout.split('== conveyor: per submit')[1]).toMatch(/evalsha\s+2\.00 calls/);
+    },
+  );
 });

@@ -17,6 +17,16 @@ export const tools = {
     checks: 'promtool on both /metrics and the Grafana queries',
     debian: 'prometheus',
   },
+  psql: {
+    present: () => spawnSync('psql', ['--version']).error === undefined,
+    checks: "bench/drain-cost.sh and bench/ingest-cost.sh (psql, on the machine's Postgres)",
+    debian: 'postgresql-client',
+  },
+  'redis-cli': {
+    present: () => spawnSync('redis-cli', ['--version']).error === undefined,
+    checks: "bench/drain-cost.sh and bench/ingest-cost.sh (redis-cli, on the machine's Redis)",
+    debian: 'redis-tools',
+  },
   chromium: {
     present: () => existsSync('/usr/bin/chromium'),
     checks: 'the browser tests of the dashboard and /docs',

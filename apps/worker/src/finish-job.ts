@@ -74,7 +74,9 @@ export function createFinisher(deps: FinishDeps) {
     // crash here re-runs the job, and the re-run names the same deliveries (ids from job,
     // generation and target).
     if (current) await announceOutcome({ publisher, webhooks, logger }, event, envelope, attempt.queueJobId);
-    if (final.status === 'completed') return final.result;
+    // The result lives in the committed row, which every read of a finished job uses: BullMQ's
+    // copy (its returnvalue, kept for up to an hour) is left empty rather than a second one.
+    if (final.status === 'completed') return null;
     // Recorded: BullMQ must not retry it.
     throw new UnrecoverableError(final.error.message);
   };

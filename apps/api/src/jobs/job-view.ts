@@ -36,6 +36,8 @@ export function viewFromQueue(
     priority: job.opts.priority || null,
     progress: job.progress === 0 ? null : job.progress,
     data: envelope.input,
+    // A completed job's result is in its row (the worker leaves BullMQ's copy empty), which
+    // the store reads first: this view is for jobs in flight.
     result: state === 'completed' ? (job.returnvalue ?? null) : null,
     error,
     metadata: envelope.metadata,
