@@ -15,6 +15,25 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = resolve(root, process.env.CONVEYOR_DATA_DIR ?? '.data');
 const say = (line: string) => console.log(`\x1b[36mconveyor\x1b[0m ${line}`);
 
+/** Waits until every URL answers 200, or says which did not within `timeoutMs` (and goes on). */
+async function untilReady(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const url of urls) {
+    while (
+      !(await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline) {
+        say(`${url} is not ready after ${timeoutMs / 1_000} s; see the logs above`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** The configured port, or `preferred` when it is free, else any free port. */
 async function portFor(name: 'PORT' | 'WORKER_PORT', preferred: number): Promise<string> {
   const configured = process.env[name];
@@ -95,6 +114,9 @@ async function main(): Promise<void> {
   }
 
   const url = `http://127.0.0.1:${port}`;
+  // The API accepts the job types the worker registered: say "try it" once both are ready,
+  // so the first submit is not refused as an unknown type.
+  await untilReady([`${url}/health/ready`, `http://127.0.0.1:${workerPort}/health/ready`], 60_000);
   say(
     `API on ${url} (Redis ${services.redisUrl}, Postgres ${services.databaseUrl.replace(/:[^:@/]*@/, ':***@')})`,
   );

@@ -79,10 +79,15 @@ describe('npm start', () => {
   it('still has the delayed job it accepted after Ctrl-C and a restart (its Redis appends to disk)', async () => {
     const port = await freePort();
     const api = `http://127.0.0.1:${port}`;
-    const first = npmStart({ PORT: String(port), WORKER_PORT: String(await freePort()) });
-    await waitForOk(`${api}/health/ready`, 90_000).catch((error: Error) => {
-      throw new Error(`${error.message}\n${first.output()}`);
-    });
+    const workerPort = await freePort();
+    const first = npmStart({ PORT: String(port), WORKER_PORT: String(workerPort) });
+    // The API accepts `echo` once the worker registered it: its health port answers ready
+    // only then (on a fresh data directory that can come after the API's).
+    for (const url of [`${api}/health/ready`, `http://127.0.0.1:${workerPort}/health/ready`]) {
+      await waitForOk(url, 90_000).catch((error: Error) => {
+        throw new Error(`${error.message}\n${first.output()}`);
+      });
+    }
     expect(first.output()).toContain('append-only, fsync always');
     const key = readFileSync(join(dataDir, 'dev-admin-key'), 'utf8').trim();
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
