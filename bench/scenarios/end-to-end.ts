@@ -125,6 +125,7 @@ async function oneRun(bench: Bench, redisUrl: string, prefix: string, rep: numbe
     writeFileSync(join(dump, `e2e-rep-${rep + 1}.json`), JSON.stringify(rows));
   }
   const totals = parts.map((p) => p.total);
+  const submits = parts.map((p) => p.submit);
   const p99 = percentile(totals, 99);
   const tail = parts.filter((p) => p.total >= p99);
   const lastSent = Math.max(...measured.map((job) => job.sentAt));
@@ -133,14 +134,8 @@ async function oneRun(bench: Bench, redisUrl: string, prefix: string, rep: numbe
     jobs: measured.length,
     p50Ms: percentile(totals, 50),
     p99Ms: p99,
-    submitP50Ms: percentile(
-      parts.map((p) => p.submit),
-      50,
-    ),
-    submitP99Ms: percentile(
-      parts.map((p) => p.submit),
-      99,
-    ),
+    submitP50Ms: percentile(submits, 50),
+    submitP99Ms: percentile(submits, 99),
     tailSubmitMs: median(tail.map((p) => p.submit)),
     tailToActiveMs: median(tail.map((p) => p.toActive)),
     tailActiveToCompletedMs: median(tail.map((p) => p.activeToCompleted)),

@@ -55,10 +55,12 @@ export function attemptSignal({
     shutdown.removeEventListener('abort', onAbort);
     cancel?.removeEventListener('abort', onAbort);
   }
-  for (const source of cancel ? [shutdown, cancel] : [shutdown]) {
+  const watch = (source: AbortSignal) => {
     if (source.aborted) abort(source.reason);
     else if (!aborted) source.addEventListener('abort', onAbort, { once: true });
-  }
+  };
+  watch(shutdown);
+  if (cancel) watch(cancel);
   return {
     get signal() {
       if (!controller) {

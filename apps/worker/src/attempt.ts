@@ -19,8 +19,6 @@ import * as v from 'valibot';
  */
 export interface Attempt {
   job: Job<JobEnvelope>;
-  /** The job's id within its tenant; BullMQ's own id (job.id) names its Redis keys. */
-  id: string;
   /**
    * BullMQ's id when it is `queueJobId(tenant, id)` (every job whose envelope carries its id):
    * names the job's event channel without hashing. Undefined for an older release's job.
@@ -48,6 +46,7 @@ export interface Attempt {
 }
 
 export interface EventHead {
+  /** The job's id within its tenant; BullMQ's own id (job.id) names its Redis keys. */
   jobId: string;
   tenant: string;
   type: string;
@@ -76,7 +75,6 @@ export function openAttempt(job: Job<JobEnvelope>, logger: Logger): Attempt {
   let child: Logger | undefined;
   return {
     job,
-    id: base.jobId,
     queueJobId: envelope.id === undefined ? undefined : job.id,
     envelope,
     unreadable: parsed.success ? undefined : v.summarize(parsed.issues),

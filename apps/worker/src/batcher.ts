@@ -38,7 +38,7 @@ export function createBatcher<T, R = undefined>({
 }: {
   maxBatchSize: number;
   /** Commits running at once. @defaultValue 1 */
-  maxInFlight?: number;
+  maxInFlight?: number | undefined;
   commit: CommitBatch<T, R>;
 }): Batcher<T, R> {
   let queue: Pending<T, R>[] = [];

@@ -53,7 +53,7 @@ export interface ConveyorWorkerDeps {
   concurrency?: number;
   /** Most rows per result INSERT. @defaultValue 500 */
   batchSize?: number;
-  /** Result INSERTs committing at once (WORKER_COMMITS_IN_FLIGHT). @defaultValue {@link DEFAULT_COMMITS_IN_FLIGHT} */
+  /** Result INSERTs committing at once (RESULT_COMMITS_IN_FLIGHT). @defaultValue 1 */
   commitsInFlight?: number;
   /** BullMQ lock duration: a dead worker's jobs are picked up again after it. @defaultValue 30 s */
   lockDurationMs?: number;
@@ -97,15 +97,8 @@ export interface ConveyorWorker {
  * const worker = createConveyorWorker({ connection, database, logger, registry, handlers, prefix: 'conveyor' });
  * process.on('SIGTERM', () => worker.close(25_000));
  */
-/**
- * Result INSERTs committing at once by default. More overlap commit latency (worth it with a
- * remote Postgres); on the 2-core bench machine 2 and 4 bought nothing (docs/performance.md).
- */
-export const DEFAULT_COMMITS_IN_FLIGHT = 1;
-
 export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const { connection, database, logger, registry, prefix, concurrency = 16, batchSize = 500 } = deps;
-  const commitsInFlight = deps.commitsInFlight ?? DEFAULT_COMMITS_IN_FLIGHT;
   const known = [...registry.queues(), ...internalQueues];
   const queues = deps.queues && deps.queues.length > 0 ? deps.queues : known;
   const unknownQueues = queues.filter((q) => !known.includes(q));
@@ -135,7 +128,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const writer = createResultWriter({
     db: database.db,
     maxBatchSize: batchSize,
-    maxInFlight: commitsInFlight,
+    maxInFlight: deps.commitsInFlight,
     metrics: deps.metrics,
   });
   // Producers: deliveries are enqueued by whichever worker ends a job, scheduled jobs by

@@ -54,14 +54,18 @@ async function commitIsolatingRefused(upsert: Upsert, rows: NewJobRow[]): Promis
 export function createResultWriter({
   db,
   maxBatchSize = 500,
-  maxInFlight = 1,
+  maxInFlight,
   metrics,
 }: {
   db: Db;
   /** @defaultValue 500 */
   maxBatchSize?: number;
-  /** Batches committing at once, each on its own connection of the pool. @defaultValue 1 */
-  maxInFlight?: number;
+  /**
+   * Batches committing at once, each on its own connection of the pool. More than 1 overlaps
+   * commit latency (a remote Postgres); on the 2-core bench machine 2 and 4 bought nothing
+   * (docs/performance.md). @defaultValue 1
+   */
+  maxInFlight?: number | undefined;
   metrics?:
     | Pick<WorkerMetrics, 'resultBatchRows' | 'resultCommitDuration' | 'resultCommitErrors'>
     | undefined;

@@ -30,7 +30,7 @@ export async function runHandler(
   const { job, envelope, base } = attempt;
   const attemptAbort = attemptSignal({ timeoutMs: envelope.timeoutMs, shutdown, cancel });
   const ctx: HandlerContext = {
-    jobId: attempt.id,
+    jobId: base.jobId,
     type: job.name,
     attempt: attempt.count.current,
     maxAttempts: attempt.count.max,

@@ -49,6 +49,16 @@ describe('loadConfig', () => {
     expect(message.split('\n')).toHaveLength(5);
   });
 
+  it('keeps one result commit in flight unless told, and refuses 0 or more than 16', () => {
+    expect(loadConfig(workerEnv, {}).RESULT_COMMITS_IN_FLIGHT).toBe(1);
+    expect(loadConfig(workerEnv, { RESULT_COMMITS_IN_FLIGHT: '4' }).RESULT_COMMITS_IN_FLIGHT).toBe(4);
+    for (const bad of ['0', '17']) {
+      expect(configError(() => loadConfig(workerEnv, { RESULT_COMMITS_IN_FLIGHT: bad }))).toContain(
+        `RESULT_COMMITS_IN_FLIGHT: must be an integer between 1 and 16 (got "${bad}")`,
+      );
+    }
+  });
+
   it('rejects a queue list with a bad name', () => {
     expect(configError(() => loadConfig(workerEnv, { WORKER_QUEUES: 'default,Bad Queue' }))).toContain(
       'WORKER_QUEUES: must be a comma-separated list of queue names',
