@@ -4,7 +4,8 @@
 # both at concurrency 64. Needs the machine's Redis (127.0.0.1:6379) and Postgres (trust auth),
 # redis-cli and psql, and a build (npm run build). It counts everything those servers do, so
 # run it on an otherwise quiet machine. Usage: bench/drain-cost.sh [jobs]
-# WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Conveyor worker (bench/profile-top.mjs reads it).
+# WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Conveyor worker (bench/profile-top.mjs reads it),
+# BASELINE_NODE_FLAGS the raw one; "--import ./bench/alloc-profile.mjs" samples what either allocates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
@@ -19,7 +20,7 @@ fill() { for i in $(seq 1 $((N/1000))); do curl -sf -o /dev/null -H "authorizati
 for kind in base conveyor; do
   fill
   redis-cli config resetstat >/dev/null
-  if [ $kind = base ]; then CONCURRENCY=${CONCURRENCY:-64} node --import tsx bench/baselines/worker.ts >/dev/null 2>&1 & W=$!
+  if [ $kind = base ]; then CONCURRENCY=${CONCURRENCY:-64} node ${BASELINE_NODE_FLAGS:-} --import tsx bench/baselines/worker.ts >/dev/null 2>&1 & W=$!
   else WORKER_PORT=0 WORKER_CONCURRENCY=${CONCURRENCY:-64} node ${WORKER_NODE_FLAGS:-} apps/worker/dist/main.js >/dev/null 2>&1 & W=$!; fi
   read R0 P0 W0 < <(cpu $W)
   T0=$(date +%s%N)
