@@ -3,13 +3,13 @@ import { ConveyorError } from '@conveyor/core/errors';
 import { createEventPublisher } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
+import type { RedisClient } from '@conveyor/core/redis';
 import { createWebhookDispatcher } from '@conveyor/core/webhooks';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { timeout } from 'hono/timeout';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { ApiEnv } from './api-env.js';
 import type { ApiKeyStore } from './auth/api-keys.js';
@@ -68,7 +68,7 @@ export interface ApiDeps {
   registry: JobTypeRegistry;
   queues: QueueSet;
   /** The `producer` connection the queues use; probed by /health/ready. */
-  redis: Redis;
+  redis: RedisClient;
   database: Database;
   /** @defaultValue 1 MiB */
   bodyLimitBytes?: number;

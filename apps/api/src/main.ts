@@ -1,4 +1,4 @@
-import { apiEnv, loadConfig } from '@conveyor/core/config';
+import { apiEnv, loadConfig, redisTarget } from '@conveyor/core/config';
 import { createDatabase, migrateDatabase, readJobTypes } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createLogger } from '@conveyor/core/log';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     .catch((error: unknown) =>
       logger.warn({ err: error }, 'starting without the job type registry (Postgres unavailable)'),
     );
-  const redis = createRedis(config.REDIS_URL, 'producer', 'conveyor-api');
+  const redis = createRedis(redisTarget(config), 'producer', 'conveyor-api');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   // Start serving either way: while Redis is down, submits get 503 and /health/ready says why.
   await redisReady(redis, 5_000).catch((error: unknown) =>
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
   });
-  const subscriber = createRedis(config.REDIS_URL, 'subscriber', 'conveyor-api-events');
+  const subscriber = createRedis(redisTarget(config), 'subscriber', 'conveyor-api-events');
   subscriber.on('error', (error) => logger.warn({ err: error }, 'redis subscriber error'));
   const hub = createEventHub({ subscriber, logger, maxListeners: config.STREAM_MAX_SUBSCRIPTIONS });
   const app = createApp({

@@ -1,7 +1,7 @@
 import { ConveyorError } from '@conveyor/core/errors';
 import { createProducerQueue, internalQueues } from '@conveyor/core/jobs';
+import type { RedisClient } from '@conveyor/core/redis';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** The API's BullMQ producers, one per queue of the registry, sharing one Redis connection. */
 export interface QueueSet {
@@ -10,6 +10,8 @@ export interface QueueSet {
   /** The queue named `name`; throws for a name the registry does not know. */
   get(name: string): Queue;
   all(): readonly Queue[];
+  /** Every queue's name: the registry's and Conveyor's own. */
+  names(): readonly string[];
   /** The producer of one of Conveyor's own queues (`schedules`, `callbacks`); not in all(). */
   internal<T>(name: (typeof internalQueues)[number]): Queue<T>;
   /**
@@ -23,7 +25,7 @@ export interface QueueSet {
 
 export interface QueueSetInit {
   /** A `producer` connection: commands fail fast while Redis is down. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   /** The queues of the registered job types, asked for on every use: the registry grows. */
   names: () => readonly string[];
@@ -56,6 +58,7 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
       return queue(name);
     },
     all: () => names().map(queue),
+    names: () => [...names(), ...internalQueues],
     internal<T>(name: (typeof internalQueues)[number]) {
       return internal.get(name) as unknown as Queue<T>;
     },

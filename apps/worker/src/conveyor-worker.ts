@@ -12,10 +12,10 @@ import {
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
+import { duplicateRedis, queuePrefix, type RedisClient } from '@conveyor/core/redis';
 import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
 import { createWebhookDispatcher, type DeliveryJobData } from '@conveyor/core/webhooks';
 import { type Processor, type Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { UnservedPolicy } from './hand-back.js';
 import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -39,7 +39,7 @@ export interface DeliveryOptions {
 
 export interface ConveyorWorkerDeps {
   /** A `worker` connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   database: Database;
   logger: Logger;
   registry: JobRegistry;
@@ -184,7 +184,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const workers = queues.map((name) => {
     const worker = new Worker(name, processors[name] ?? processor, {
       connection,
-      prefix,
+      prefix: queuePrefix(prefix, name, connection),
       concurrency,
       lockDuration: deps.lockDurationMs ?? 30_000,
       stalledInterval: deps.stalledIntervalMs ?? 30_000,
@@ -196,7 +196,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     return worker;
   });
   // Cancels are broadcast: only the process running a job can abort its handler.
-  const control = connection.duplicate({ connectionName: 'conveyor-worker-control' });
+  const control = duplicateRedis(connection, 'conveyor-worker-control');
   control.on('error', (error) => logger.warn({ err: error }, 'control channel error'));
   control.on('message', (_channel: string, jobId: string) => {
     for (const worker of workers) worker.cancelJob(jobId, 'cancelled through the API');

@@ -2,10 +2,10 @@ import { type NewJobRow, type RecordedOutcome, terminalRow } from '@conveyor/cor
 import type { EventPublisher, StatusEvent } from '@conveyor/core/events';
 import { announceOutcome, bullJobLogsKey } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import type { RedisClient } from '@conveyor/core/redis';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import type { WebhookDispatcher } from '@conveyor/core/webhooks';
 import { UnrecoverableError } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type Attempt, errorAt, type Outcome } from './attempt.js';
 import type { Batcher } from './batcher.js';
 import { HandBack } from './hand-back.js';
@@ -14,7 +14,7 @@ import { recordTerminal } from './terminal-recorder.js';
 
 export interface FinishDeps {
   /** The worker's connection, to read a job's log lines and release its in-flight slot. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   writer: Batcher<NewJobRow, RecordedOutcome>;
   publisher: EventPublisher;

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type EnvSource, loadConfig, type WorkerConfig, workerEnv } from '@conveyor/core/config';
+import { type EnvSource, loadConfig, redisTarget, type WorkerConfig, workerEnv } from '@conveyor/core/config';
 import { createDatabase, migrateDatabase } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
 import { createJobRegistry, type JobDefinitions } from '@conveyor/core/jobs';
@@ -81,7 +81,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     max: config.DATABASE_POOL_SIZE,
     applicationName: 'conveyor-worker',
   });
-  const redis = createRedis(config.REDIS_URL, 'worker', 'conveyor-worker');
+  const redis = createRedis(redisTarget(config), 'worker', 'conveyor-worker');
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   const guard = createAddressGuard(config.HTTP_ALLOWLIST);
   const closeConnections = async () => {
@@ -129,7 +129,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   if (config.WORKER_PORT !== 0) {
     try {
       server = await listen(
-        createWorkerServerApp({ redis, database, registry: metrics.registry }).fetch,
+        createWorkerServerApp({
+          redis,
+          database,
+          registry: metrics.registry,
+          queues: { prefix: config.QUEUE_PREFIX, queues: worker.queues },
+        }).fetch,
         config.WORKER_PORT,
       );
     } catch (error) {

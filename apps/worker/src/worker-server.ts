@@ -1,18 +1,23 @@
 import type { Database } from '@conveyor/core/db';
-import { pingRedis } from '@conveyor/core/redis';
+import { pingRedis, type RedisClient } from '@conveyor/core/redis';
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 
-/** The worker's own HTTP surface, on WORKER_PORT: liveness, readiness and Prometheus metrics. */
+/**
+ * The worker's own HTTP surface, on WORKER_PORT: liveness, readiness (Postgres, and Redis
+ * serving every queue the worker consumes) and Prometheus metrics.
+ */
 export function createWorkerServerApp({
   redis,
   database,
   registry,
+  queues = { prefix: '', queues: [] },
 }: {
-  redis: Redis;
+  redis: RedisClient;
   database: Database;
   registry: Registry;
+  /** The queues the worker consumes, under their prefix: readiness reads a key of each. */
+  queues?: { prefix: string; queues: readonly string[] };
 }): Hono {
   const check = async (probe: () => Promise<void>) => {
     try {
@@ -26,7 +31,7 @@ export function createWorkerServerApp({
     .get('/health/live', (c) => c.json({ status: 'ok' }))
     .get('/health/ready', async (c) => {
       const [redisStatus, postgresStatus] = await Promise.all([
-        check(() => pingRedis(redis)),
+        check(() => pingRedis(redis, 1_000, queues)),
         check(() => database.ping(1_000)),
       ]);
       const ready = redisStatus === 'ok' && postgresStatus === 'ok';

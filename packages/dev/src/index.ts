@@ -6,6 +6,7 @@ export * from './free-port.js';
 export * from './isolated-run.js';
 export * from './process-rss.js';
 export * from './random-api-key.js';
+export * from './redis-cluster.js';
 export * from './redis-server.js';
 export * from './services.js';
 export * from './test-database.js';

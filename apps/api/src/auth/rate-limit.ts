@@ -1,7 +1,7 @@
 import { ConveyorError } from '@conveyor/core/errors';
 import type { Logger } from '@conveyor/core/log';
+import type { RedisClient } from '@conveyor/core/redis';
 import type { MiddlewareHandler } from 'hono';
-import type { Redis } from 'ioredis';
 import type { ApiEnv } from '../api-env.js';
 
 /**
@@ -41,7 +41,7 @@ export function rateLimit({
   burst,
   logger,
 }: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   perSecond: number;
   burst: number;

@@ -1,5 +1,5 @@
 import type { BatchItemResult } from '@conveyor/core/jobs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conveyor/core/redis';
 import type { QueueSet } from '../queues.js';
 import type { PreparedJob } from './prepare-submit.js';
 
@@ -17,7 +17,7 @@ export interface BulkEntry {
  */
 export async function addInBulk(
   queues: QueueSet,
-  redis: Redis,
+  redis: RedisClient,
   entries: readonly BulkEntry[],
 ): Promise<boolean> {
   const byQueue = new Map<string, BulkEntry[]>();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConveyorError } from '@conveyor/core/errors';
 import { canonicalJson, nameUuid } from '@conveyor/core/jobs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conveyor/core/redis';
 import { orUnavailable } from './unavailable.js';
 
 /** Idempotency-Key values: 1–255 visible ASCII characters. */
@@ -44,7 +44,7 @@ export function createIdempotencyClaims({
   prefix,
   ttlSeconds,
 }: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long a claim is held: IDEMPOTENCY_RETENTION_HOURS. */
   ttlSeconds: number;

@@ -11,10 +11,10 @@ import {
   NOT_STARTED_STATES,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import type { RedisClient } from '@conveyor/core/redis';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import type { WebhookDispatcher } from '@conveyor/core/webhooks';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import type { JobLocation, JobStore } from './job-store.js';
@@ -34,7 +34,7 @@ export interface JobControlDeps {
   store: JobStore;
   database: Database;
   /** The producer connection, for the cancel broadcast. */
-  redis: Redis;
+  redis: RedisClient;
   publisher: EventPublisher;
   logger: Logger;
   /** Enqueues the cancelled job's webhook deliveries. */

@@ -8,10 +8,10 @@ import {
   statusOfState,
   terminalStatuses,
 } from '@conveyor/core/jobs';
+import type { RedisClient } from '@conveyor/core/redis';
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
 import type { Job, JobState } from 'bullmq';
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import * as v from 'valibot';
 import { decodeCursorJson, invalidCursor, isCursorTime } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
@@ -103,7 +103,7 @@ export function createJobLister({
   queues: QueueSet;
   database: Database;
   /** The producer connection, for the tenant in-flight set. */
-  redis: Redis;
+  redis: RedisClient;
 }) {
   const inFlight = createTenantInFlight(redis, queues.prefix);
 

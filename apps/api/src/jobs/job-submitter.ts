@@ -1,7 +1,7 @@
 import { parseOrThrow } from '@conveyor/core/errors';
 import { type BatchItemResult, type SubmitJobResponse, submitBatchBody } from '@conveyor/core/jobs';
 import type { AddressGuard } from '@conveyor/core/net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conveyor/core/redis';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import type { QueueSet } from '../queues.js';
 import { addInBulk, type BulkEntry } from './bulk-add.js';
@@ -38,7 +38,7 @@ export interface JobSubmitterDeps {
   queues: QueueSet;
   store: JobStore;
   /** The producer connection, for idempotency claims. */
-  redis: Redis;
+  redis: RedisClient;
   /** How long an id or Idempotency-Key is remembered. @defaultValue 24 h */
   idempotencyTtlSeconds?: number;
   /** Most queued plus running jobs per tenant; 0: no cap. @defaultValue 0 */

@@ -1,6 +1,6 @@
 import { ConveyorError } from '@conveyor/core/errors';
+import type { RedisClient } from '@conveyor/core/redis';
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
-import type { Redis } from 'ioredis';
 import type { PreparedJob } from './prepare-submit.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -22,7 +22,7 @@ function inFlightEntry(job: PreparedJob): InFlightEntry {
 }
 
 /** Slots in the tenant in-flight set on `redis`; a cap of 0 counts jobs without refusing any. */
-export function createTenantSlots(redis: Redis, prefix: string, maxInFlight: number): TenantSlots {
+export function createTenantSlots(redis: RedisClient, prefix: string, maxInFlight: number): TenantSlots {
   const inFlight = createTenantInFlight(redis, prefix);
   const cap = Math.max(0, maxInFlight);
   return {

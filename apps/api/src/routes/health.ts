@@ -1,11 +1,11 @@
 import type { Database } from '@conveyor/core/db';
-import { pingRedis } from '@conveyor/core/redis';
+import { pingRedis, type RedisClient } from '@conveyor/core/redis';
 import type { Hono } from 'hono';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import { healthSchema } from '../openapi/response-schemas.js';
+import type { QueueSet } from '../queues.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
 
 /** How long a readiness probe waits for each dependency. */
@@ -56,10 +56,13 @@ export const healthOperations = {
 /** Liveness (the process answers), readiness (Redis and Postgres answer) and the metrics. Public. */
 export function healthRoutes({
   redis,
+  queues,
   database,
   metrics,
 }: {
-  redis: Redis;
+  redis: RedisClient;
+  /** Readiness reads a key of each queue: a Redis that answers PING may still not serve them. */
+  queues: QueueSet;
   database: Database;
   metrics: Registry;
 }): Hono<ApiEnv> {
@@ -67,7 +70,7 @@ export function healthRoutes({
     live: (c) => c.json({ status: 'ok' }),
     ready: async (c) => {
       const [redisStatus, postgresStatus] = await Promise.all([
-        check(() => pingRedis(redis, PROBE_TIMEOUT_MS)),
+        check(() => pingRedis(redis, PROBE_TIMEOUT_MS, { prefix: queues.prefix, queues: queues.names() })),
         check(() => database.ping(PROBE_TIMEOUT_MS)),
       ]);
       const ready = redisStatus === 'ok' && postgresStatus === 'ok';

@@ -1,7 +1,7 @@
 import { ConveyorError } from '@conveyor/core/errors';
 import type { StatusEvent } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '@conveyor/core/redis';
 
 export type EventListener = (event: StatusEvent) => void;
 
@@ -30,7 +30,7 @@ export interface EventHub {
 
 export interface EventHubOptions {
   /** A dedicated connection (`createRedis(url, 'subscriber')`): in subscriber mode it can do nothing else. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   logger: Logger;
   /**
    * Most listeners at once (STREAM_MAX_SUBSCRIPTIONS): one per SSE stream, per job a
@@ -51,7 +51,13 @@ export function createEventHub({ subscriber, logger, maxListeners = 10_000 }: Ev
   const clients = new Set<{ close(reason?: string): void }>();
   let listening = 0;
 
-  subscriber.on('message', (name: string, message: string) => {
+  // On a cluster, events are published sharded (SPUBLISH): subscribe to each channel on its
+  // own shard (ioredis keeps one subscriber connection per master and resubscribes them).
+  const sharded = isCluster(subscriber);
+  const subscribe = (name: string) => (sharded ? subscriber.ssubscribe(name) : subscriber.subscribe(name));
+  const unsubscribe = (name: string) =>
+    sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name);
+  subscriber.on(sharded ? 'smessage' : 'message', (name: string, message: string) => {
     const channel = channels.get(name);
     if (!channel) return;
     let event: StatusEvent;
@@ -78,7 +84,7 @@ export function createEventHub({ subscriber, logger, maxListeners = 10_000 }: Ev
       // it has listeners.
       let channel = channels.get(name);
       if (!channel) {
-        channel = { listeners: new Set(), subscribed: subscriber.subscribe(name) };
+        channel = { listeners: new Set(), subscribed: subscribe(name) };
         channels.set(name, channel);
       }
       const mine = channel;
@@ -92,9 +98,9 @@ export function createEventHub({ subscriber, logger, maxListeners = 10_000 }: Ev
         mine.listeners.delete(listener);
         if (mine.listeners.size > 0 || channels.get(name) !== mine) return;
         channels.delete(name);
-        subscriber
-          .unsubscribe(name)
-          .catch((error: unknown) => logger.warn({ err: error, channel: name }, 'unsubscribe failed'));
+        unsubscribe(name).catch((error: unknown) =>
+          logger.warn({ err: error, channel: name }, 'unsubscribe failed'),
+        );
       };
       try {
         await mine.subscribed;

@@ -7,6 +7,7 @@ import {
   queueJobId,
 } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
+import type { RedisClient } from '@conveyor/core/redis';
 import { createTenantInFlight } from '@conveyor/core/redis';
 import {
   isScheduleActive,
@@ -17,7 +18,6 @@ import {
 } from '@conveyor/core/schedules';
 import type { Job, Queue } from 'bullmq';
 import { and, eq, sql } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import type { WorkerMetrics } from '../metrics.js';
 
 /** Runs shown on a schedule (newest first). */
@@ -38,7 +38,7 @@ export interface ScheduleRunnerDeps {
   queueFor(name: string): Queue<JobEnvelope>;
   sync: SchedulerSync;
   /** For the tenant's in-flight counter, which the job's worker decrements when it ends. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   metrics?: WorkerMetrics | undefined;

@@ -86,3 +86,39 @@ export function optionalVar(pattern: RegExp, message: string) {
 export function optionalUrlVar(schemes: readonly string[]) {
   return v.optional(urlOf(schemes));
 }
+
+/**
+ * Redis Cluster seed nodes: a comma-separated list of `host:port` or `redis[s]://…` URLs,
+ * as URLs (`host:port` becomes `redis://host:port`); empty means [] (not a cluster).
+ */
+export function clusterNodesVar() {
+  const isNode = (url: string) => {
+    try {
+      const parsed = new URL(url);
+      return (
+        ['redis:', 'rediss:'].includes(parsed.protocol) &&
+        parsed.hostname !== '' &&
+        parsed.pathname.length <= 1
+      );
+    } catch {
+      return false;
+    }
+  };
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part !== '')
+          .map((part) => (/^[a-z]+:\/\//.test(part) ? part : `redis://${part}`)),
+      ),
+      v.check(
+        (nodes) => nodes.every(isNode),
+        'must be a comma-separated list of host:port or redis://[user:password@]host:port (rediss:// for TLS)',
+      ),
+    ),
+    '',
+  );
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isConveyorError } from '../errors/index.js';
-import { apiEnv, loadConfig, workerEnv } from './load-config.js';
+import { apiEnv, loadConfig, redisTarget, workerEnv } from './load-config.js';
 
 function configError(run: () => unknown): string {
   try {
@@ -63,6 +63,37 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig(workerEnv, { WORKER_QUEUES: 'default,Bad Queue' }))).toContain(
       'WORKER_QUEUES: must be a comma-separated list of queue names',
     );
+  });
+
+  it('takes a Redis Cluster by its seed nodes, as host:port or redis[s]:// URLs', () => {
+    const config = loadConfig(workerEnv, {
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis://:secret@10.0.0.2:7001,rediss://[::1]:7002',
+    });
+    expect(config.REDIS_CLUSTER_NODES).toEqual([
+      'redis://10.0.0.1:7000',
+      'redis://:secret@10.0.0.2:7001',
+      'rediss://[::1]:7002',
+    ]);
+    expect(redisTarget(config)).toEqual({ cluster: config.REDIS_CLUSTER_NODES });
+    expect(redisTarget(loadConfig(workerEnv, { REDIS_URL: 'redis://r:6380' }))).toBe('redis://r:6380');
+    expect(configError(() => loadConfig(apiEnv, { REDIS_CLUSTER_NODES: 'a:1,http://b:2' }))).toContain(
+      'REDIS_CLUSTER_NODES: must be a comma-separated list of host:port or redis://',
+    );
+  });
+
+  it('refuses a cluster next to REDIS_URL, or with a hash tag in QUEUE_PREFIX, naming both', () => {
+    const message = configError(() =>
+      loadConfig(apiEnv, {
+        REDIS_CLUSTER_NODES: 'a:7000',
+        REDIS_URL: 'redis://b:6379',
+        QUEUE_PREFIX: '{conveyor}',
+      }),
+    );
+    expect(message).toContain('REDIS_URL: must be unset when REDIS_CLUSTER_NODES is set');
+    expect(message).toContain('QUEUE_PREFIX: must have no { } with REDIS_CLUSTER_NODES');
+    expect(message).toContain('(got "{conveyor}")');
+    // Without a cluster, a braced prefix is still one server's business.
+    expect(loadConfig(apiEnv, { QUEUE_PREFIX: '{conveyor}' }).QUEUE_PREFIX).toBe('{conveyor}');
   });
 
   it('ignores variables it does not know', () => {

@@ -1,7 +1,9 @@
 import * as v from 'valibot';
 import { ConveyorError } from '../errors/index.js';
+import type { RedisTarget } from '../redis/connect.js';
 import {
   boolVar,
+  clusterNodesVar,
   enumVar,
   intVar,
   listVar,
@@ -15,9 +17,15 @@ import {
 const commonEnv = {
   /** Redis that holds the queues; must run with maxmemory-policy noeviction. */
   REDIS_URL: urlVar('redis://127.0.0.1:6379', ['redis', 'rediss']),
+  /**
+   * A Redis Cluster instead: its seed nodes, comma-separated (host:port or redis[s]:// URLs;
+   * the first one's credentials and TLS apply to every node). Each queue then gets a hash
+   * tag of its own, so queues spread over the masters. Unset: one server, REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: clusterNodesVar(),
   /** Postgres that holds job history. */
   DATABASE_URL: urlVar('postgres://postgres@127.0.0.1:5432/postgres', ['postgres', 'postgresql']),
-  /** BullMQ key prefix; wrap it in {braces} on Redis Cluster so a queue's keys share a slot. */
+  /** Key prefix of everything Conveyor keeps in Redis (no {braces} on a cluster: each queue gets its own hash tag). */
   QUEUE_PREFIX: stringVar('conveyor', /^[A-Za-z0-9_{}:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ - : { }'),
   /** pino level. */
   LOG_LEVEL: enumVar(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
@@ -130,13 +138,48 @@ export function loadConfig<S extends v.GenericSchema<Record<string, unknown>>>(
     if (value !== undefined && value !== '') input[key] = value;
   }
   const result = v.safeParse(schema, input);
-  if (result.success) return result.output;
-  const lines = result.issues.map((issue) => {
-    const name = v.getDotPath(issue) ?? '(environment)';
-    const got = input[name];
-    return `  ${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+  const issues = result.success
+    ? crossIssues(input, result.output)
+    : result.issues.map((issue) => ({
+        path: v.getDotPath(issue) ?? '',
+        message: issue.message,
+      }));
+  if (result.success && issues.length === 0) return result.output;
+  const lines = issues.map(({ path, message }) => {
+    const got = input[path];
+    return `  ${path || '(environment)'}: ${message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
   });
-  throw new ConveyorError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`, {
-    issues: result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message })),
-  });
+  throw new ConveyorError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`, { issues });
+}
+
+/** What no single variable's check can see: variables that contradict each other. */
+function crossIssues(input: Record<string, string>, output: unknown): { path: string; message: string }[] {
+  const config = output as { REDIS_CLUSTER_NODES?: string[]; QUEUE_PREFIX?: string };
+  if (!config.REDIS_CLUSTER_NODES?.length) return [];
+  const issues: { path: string; message: string }[] = [];
+  if (input.REDIS_URL !== undefined) {
+    issues.push({
+      path: 'REDIS_URL',
+      message: 'must be unset when REDIS_CLUSTER_NODES is set (one Redis: a server or a cluster)',
+    });
+  }
+  if (config.QUEUE_PREFIX !== undefined && /[{}]/.test(config.QUEUE_PREFIX)) {
+    issues.push({
+      path: 'QUEUE_PREFIX',
+      message:
+        'must have no { } with REDIS_CLUSTER_NODES: each queue gets a hash tag of its own, and one in the prefix would put every queue in one slot',
+    });
+  }
+  return issues;
+}
+
+/**
+ * Where the configuration says Redis is: the cluster of REDIS_CLUSTER_NODES when set,
+ * otherwise the server of REDIS_URL.
+ */
+export function redisTarget(config: {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: readonly string[];
+}): RedisTarget {
+  return config.REDIS_CLUSTER_NODES?.length ? { cluster: config.REDIS_CLUSTER_NODES } : config.REDIS_URL;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 
 /**
  * The channel every worker process listens on for cancellations: BullMQ aborts a running
@@ -9,6 +9,6 @@ export function cancelChannel(prefix: string): string {
 }
 
 /** Asks whichever worker runs `jobId` to abort its handler. */
-export async function broadcastCancel(redis: Redis, prefix: string, jobId: string): Promise<void> {
+export async function broadcastCancel(redis: RedisClient, prefix: string, jobId: string): Promise<void> {
   await redis.publish(cancelChannel(prefix), jobId);
 }

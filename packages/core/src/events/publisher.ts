@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../redis/connect.js';
 import { eventChannels, type StatusEvent } from './status-event.js';
 
 /** Publishes status events; the one place that knows which channels an event goes to. */
@@ -11,19 +11,24 @@ export interface EventPublisher {
   publish(event: StatusEvent, queueJobId?: string): Promise<void>;
 }
 
-export function createEventPublisher(redis: Redis, prefix: string): EventPublisher {
+export function createEventPublisher(redis: RedisClient, prefix: string): EventPublisher {
   const channels = eventChannels(prefix);
+  // On a cluster, sharded pub/sub: an event goes to the one shard its channel hashes to (a
+  // plain PUBLISH is copied to every node of the cluster). Subscribers use SSUBSCRIBE.
+  const send = isCluster(redis)
+    ? (channel: string, payload: string) => redis.spublish(channel, payload)
+    : (channel: string, payload: string) => redis.publish(channel, payload);
   return {
     async publish(event, queueJobId) {
       const payload = JSON.stringify(event);
       // Two plain commands, no MULTI: on an auto-pipelined connection they join the same
       // write as every other command of this tick (a MULTI would be a socket write of its own).
       await Promise.all([
-        redis.publish(
+        send(
           queueJobId === undefined ? channels.job(event.tenant, event.jobId) : channels.queueJob(queueJobId),
           payload,
         ),
-        redis.publish(channels.tenant(event.tenant), payload),
+        send(channels.tenant(event.tenant), payload),
       ]);
     },
   };

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix, type RedisClient } from '../redis/connect.js';
 
 /**
  * BullMQ's own events stream is not Conveyor's status stream (that is Redis pub/sub), so it
@@ -10,17 +10,22 @@ import type { Redis } from 'ioredis';
 const EVENTS_MAX_LEN = 1_000;
 
 /**
- * A BullMQ Queue that enqueues into `name`, with Conveyor's queue options. Connection errors
- * are not reported here: the connection's own listener reports them once.
+ * A BullMQ Queue that enqueues into `name`, with Conveyor's queue options and the queue's
+ * key prefix (`queuePrefix`: a hash tag of its own on a cluster). Connection errors are not
+ * reported here: the connection's own listener reports them once.
  *
  * @example
  * const queue = createProducerQueue('default', { connection, prefix: 'conveyor' });
  */
 export function createProducerQueue<T = unknown>(
   name: string,
-  { connection, prefix }: { connection: Redis; prefix: string },
+  { connection, prefix }: { connection: RedisClient; prefix: string },
 ): Queue<T> {
-  const queue = new Queue<T>(name, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
+  const queue = new Queue<T>(name, {
+    connection,
+    prefix: queuePrefix(prefix, name, connection),
+    streams: { events: { maxLen: EVENTS_MAX_LEN } },
+  });
   queue.on('error', () => {});
   return queue;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 
 /**
  * A tenant's queued and running jobs, as one Redis sorted set: member `<queue>:<BullMQ job
@@ -51,7 +51,7 @@ function member(entry: Pick<InFlightEntry, 'queue' | 'jobId'>): string {
 }
 
 /** The tenant in-flight set of one deployment (one BullMQ prefix). */
-export function createTenantInFlight(redis: Redis, prefix: string) {
+export function createTenantInFlight(redis: RedisClient, prefix: string) {
   redis.defineCommand('conveyorReserveInFlight', { numberOfKeys: 1, lua: RESERVE });
   const reserve = (redis as unknown as { conveyorReserveInFlight: Reserve }).conveyorReserveInFlight.bind(
     redis,

@@ -1,0 +1,206 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, type RedisClusterHandle, startRedisCluster } from '@conveyor/dev';
+import { useTestServices } from '@conveyor/dev/testing';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppProcess, authHeaders, startApp, stopApp, waitForOk } from './processes.js';
+
+/**
+ * Conveyor on a real Redis Cluster of three masters, started here on free ports: the stock
+ * API and a worker configured with REDIS_CLUSTER_NODES, queues hash-tagged apart.
+ */
+const services = useTestServices();
+let cluster: RedisClusterHandle;
+let api: AppProcess;
+let worker: AppProcess;
+let base: string;
+let workerHealth: string;
+let receiver: Server;
+let receiverUrl: string;
+const received: string[] = [];
+const started: AppProcess[] = [];
+
+function clusterEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: '',
+    REDIS_CLUSTER_NODES: cluster.seeds,
+    DATABASE_URL: services.databaseUrl,
+    QUEUE_PREFIX: services.prefix,
+    HTTP_ALLOWLIST: '127.0.0.1',
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  cluster = await startRedisCluster({ masters: 3 });
+  receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      received.push(`${request.url} ${body}`);
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const workerPort = await freePort();
+  worker = startApp('worker', clusterEnv({ WORKER_PORT: String(workerPort) }));
+  started.push(worker);
+  workerHealth = `http://127.0.0.1:${workerPort}/health/ready`;
+  await waitForOk(workerHealth, 30_000);
+  const port = await freePort();
+  api = startApp('api', clusterEnv({ PORT: String(port), HOST: '127.0.0.1' }));
+  started.push(api);
+  base = `http://127.0.0.1:${port}`;
+  await waitForOk(`${base}/health/ready`, 30_000);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(started.map((app) => stopApp(app)));
+  await new Promise((resolve) => receiver?.close(resolve));
+  await cluster?.stop();
+});
+
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const response = await fetch(`${base}/v1/jobs`, {
+    method: 'POST',
+    headers: authHeaders({ 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.clone().text()).toBe(202);
+  return ((await response.json()) as { id: string }).id;
+}
+
+interface JobView {
+  status: string;
+  queue: string;
+  result?: unknown;
+  error?: { code: string };
+}
+
+async function waitForJob(id: string, status: string, timeoutMs = 20_000): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  let last: JobView | undefined;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${base}/v1/jobs/${id}`, { headers: authHeaders() });
+    if (response.status === 200) {
+      last = (await response.json()) as JobView;
+      if (last.status === status) return last;
+    }
+    await sleep(100);
+  }
+  throw new Error(`job ${id} not ${status} within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+/** The SSE stream of a job, read until an event with `status` arrives: the lines seen. */
+async function streamUntil(id: string, status: string, timeoutMs = 20_000): Promise<string> {
+  const response = await fetch(`${base}/v1/jobs/${id}/events`, {
+    headers: authHeaders(),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  expect(response.status).toBe(200);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (!text.includes(`"status":"${status}"`)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text;
+}
+
+/** The master that holds `key`, by asking it directly (no cluster routing). */
+async function holder(key: string): Promise<number> {
+  const node = await cluster.nodeFor(key);
+  const direct = new Redis(node.url);
+  try {
+    expect(await direct.exists(key)).toBe(1);
+    return node.port;
+  } finally {
+    direct.disconnect();
+  }
+}
+
+describe('on a Redis Cluster of three masters', () => {
+  it('runs jobs of several queues to their rows, events and webhooks, each queue under its own hash tag', async () => {
+    const slow = await submit({ type: 'sleep', data: { ms: 600 } });
+    const stream = streamUntil(slow, 'completed');
+    const echo = await submit({
+      type: 'echo',
+      data: { hello: 'cluster' },
+      callbackUrl: `${receiverUrl}/done`,
+    });
+    const http = await submit({
+      type: 'http.request',
+      data: { url: `${receiverUrl}/called`, method: 'POST', body: 'x' },
+    });
+    expect((await waitForJob(echo, 'completed')).result).toEqual({ hello: 'cluster' });
+    const called = await waitForJob(http, 'completed');
+    expect(called.queue).toBe('http');
+    const events = await stream;
+    // Snapshot first, then the live transitions, over sharded pub/sub.
+    expect(events).toMatch(/"status":"(queued|active)"/);
+    expect(events).toContain('"status":"completed"');
+    await expect.poll(() => received.some((r) => r.startsWith('/called x')), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => received.some((r) => r.startsWith('/done ')), { timeout: 10_000 }).toBe(true);
+
+    // Each queue's keys carry its own hash tag, and they are spread over the masters.
+    const queues = ['default', 'http', 'callbacks', 'schedules'];
+    const ports = await Promise.all(queues.map((q) => holder(`${services.prefix}:{${q}}:${q}:meta`)));
+    expect(new Set(ports).size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('cancels a running job from the API, whichever node the worker listens on', async () => {
+    const id = await submit({ type: 'sleep', data: { ms: 30_000 } });
+    await waitForJob(id, 'active');
+    const response = await fetch(`${base}/v1/jobs/${id}/cancel`, { method: 'POST', headers: authHeaders() });
+    expect([200, 202], await response.clone().text()).toContain(response.status);
+    const view = await waitForJob(id, 'cancelled', 10_000);
+    expect(view.status).toBe('cancelled');
+    // The worker heard the broadcast and stopped the handler: BullMQ's active list empties
+    // long before the 30 s sleep would have ended.
+    const redis = new Cluster(
+      cluster.seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) })),
+    );
+    try {
+      await expect
+        .poll(() => redis.llen(`${services.prefix}:{default}:default:active`), { timeout: 5_000 })
+        .toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('answers ready only while the configured Redis serves every queue', async () => {
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+    expect((await fetch(workerHealth)).status).toBe(200);
+    // A single-node REDIS_URL pointing at a master that does not hold the default queue's
+    // slot: it answers PING, but MOVED for the queue's keys.
+    const owner = await cluster.nodeFor(`${services.prefix}:default:meta`);
+    const other = cluster.nodes.find((node) => node.port !== owner.port);
+    const single = { REDIS_CLUSTER_NODES: '', REDIS_URL: other?.url ?? '' };
+    const port = await freePort();
+    const wrongApi = startApp('api', clusterEnv({ ...single, PORT: String(port), HOST: '127.0.0.1' }));
+    const workerPort = await freePort();
+    const wrongWorker = startApp('worker', clusterEnv({ ...single, WORKER_PORT: String(workerPort) }));
+    started.push(wrongApi, wrongWorker);
+    await waitForOk(`http://127.0.0.1:${port}/health/live`, 30_000);
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { checks: { redis: string } };
+    expect(body.checks.redis).toMatch(/queue default: MOVED/);
+    await waitForOk(`http://127.0.0.1:${workerPort}/health/live`, 30_000);
+    const workerReady = await fetch(`http://127.0.0.1:${workerPort}/health/ready`);
+    expect(workerReady.status).toBe(503);
+    expect(JSON.stringify(await workerReady.json())).toMatch(/MOVED/);
+  });
+});
