@@ -5,6 +5,8 @@ import { type AppProcess, authHeaders, startApp, stopApp, waitForOk } from '../p
 /** Where a drill's processes find Redis and Postgres, and its BullMQ prefix. */
 export interface DrillServices {
   redisUrl: string;
+  /** A Redis Cluster's seeds (REDIS_CLUSTER_NODES) instead of redisUrl. */
+  redisClusterNodes?: string;
   databaseUrl: string;
   prefix: string;
 }
@@ -17,7 +19,9 @@ export const FAST_LOCKS = { WORKER_LOCK_DURATION_MS: '1500', WORKER_STALLED_INTE
 
 function env(services: DrillServices, extra: Record<string, string>): Record<string, string> {
   return {
-    REDIS_URL: services.redisUrl,
+    ...(services.redisClusterNodes
+      ? { REDIS_URL: '', REDIS_CLUSTER_NODES: services.redisClusterNodes }
+      : { REDIS_URL: services.redisUrl }),
     DATABASE_URL: services.databaseUrl,
     QUEUE_PREFIX: services.prefix,
     RATE_LIMIT_PER_SECOND: '0',
