@@ -5,7 +5,8 @@ import { freePort, type RedisClusterHandle, startRedisCluster } from '@conveyor/
 import { useTestServices } from '@conveyor/dev/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, authHeaders, startApp, stopApp, waitForOk } from './processes.js';
+import { type AppProcess, authHeaders, startApp, stopApp, TEST_API_KEY, waitForOk } from './processes.js';
+import { openSocket } from './ws-client.js';
 
 /**
  * Conveyor on a real Redis Cluster of three masters, started here on free ports: the stock
@@ -53,7 +54,7 @@ beforeAll(async () => {
   workerHealth = `http://127.0.0.1:${workerPort}/health/ready`;
   await waitForOk(workerHealth, 30_000);
   const port = await freePort();
-  api = startApp('api', clusterEnv({ PORT: String(port), HOST: '127.0.0.1' }));
+  api = startApp('api', clusterEnv({ PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT_PER_SECOND: '0' }));
   started.push(api);
   base = `http://127.0.0.1:${port}`;
   await waitForOk(`${base}/health/ready`, 30_000);
@@ -178,6 +179,125 @@ describe('on a Redis Cluster of three masters', () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it("streams a tenant's events (SSE, filtered by type) and a job over WebSocket, over sharded pub/sub", async () => {
+    const tenantStream = fetch(`${base}/v1/events?type=echo&status=completed`, {
+      headers: authHeaders(),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const socket = await openSocket(base, TEST_API_KEY);
+    try {
+      const slow = await submit({ type: 'sleep', data: { ms: 400 } });
+      socket.ws.send(JSON.stringify({ op: 'subscribe', jobs: [slow], types: ['echo'] }));
+      expect((await socket.next('snapshot')).job).toMatchObject({ id: slow });
+      await socket.next('subscribed');
+      const response = await tenantStream;
+      expect(response.status).toBe(200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const echo = await submit({ type: 'echo', data: { n: 1 } });
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes(echo)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      await reader.cancel();
+      expect(text).toContain(`"jobId":"${echo}"`);
+      expect(text).toContain('"status":"completed"');
+      await expect
+        .poll(
+          () =>
+            socket.messages.some(
+              (m) =>
+                m.type === 'event' &&
+                (m.event as { jobId: string; status: string }).jobId === slow &&
+                (m.event as { status: string }).status === 'completed',
+            ),
+          { timeout: 10_000 },
+        )
+        .toBe(true);
+      // The type subscription saw the echo job too.
+      expect(
+        socket.messages.some((m) => m.type === 'event' && (m.event as { jobId: string }).jobId === echo),
+      ).toBe(true);
+    } finally {
+      socket.ws.close();
+    }
+  });
+
+  it('shares the tenant cap and the rate limit between two API processes', async () => {
+    const capped: { url: string }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const app = startApp(
+        'api',
+        clusterEnv({
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          TENANT_MAX_IN_FLIGHT: '5',
+          RATE_LIMIT_PER_SECOND: '5',
+          RATE_LIMIT_BURST: '30',
+        }),
+      );
+      started.push(app);
+      capped.push({ url: `http://127.0.0.1:${port}` });
+      await waitForOk(`http://127.0.0.1:${port}/health/ready`, 30_000);
+    }
+    // Twelve long jobs over both processes: exactly five fit the tenant's cap.
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${capped[i % 2]?.url}/v1/jobs`, {
+          method: 'POST',
+          headers: authHeaders({ 'content-type': 'application/json' }),
+          body: JSON.stringify({ type: 'sleep', data: { ms: 20_000 } }),
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    for (const answer of answers.filter((a) => a.status === 202)) {
+      const { id } = (await answer.json()) as { id: string };
+      const cancelled = await fetch(`${base}/v1/jobs/${id}/cancel`, {
+        method: 'POST',
+        headers: authHeaders(),
+      });
+      expect(cancelled.status).toBe(200);
+    }
+    // The key's bucket (burst 30, 5/s) is one for both processes: 40 reads, at most ~30 pass.
+    const started_ = Date.now();
+    const reads = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        fetch(`${capped[i % 2]?.url}/v1/job-types`, { headers: authHeaders() }),
+      ),
+    );
+    const seconds = (Date.now() - started_) / 1_000;
+    const passed = reads.filter((r) => r.status === 200).length;
+    expect(reads.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    expect(passed).toBeLessThanOrEqual(30 - 12 + Math.ceil(5 * seconds) + 1);
+  });
+
+  it('runs a schedule from the cluster', async () => {
+    const created = await fetch(`${base}/v1/schedules`, {
+      method: 'POST',
+      headers: authHeaders({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ type: 'echo', data: { tick: true }, everyMs: 1_000, limit: 2 }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await expect
+      .poll(
+        async () => {
+          const list = await fetch(`${base}/v1/jobs?scheduleId=${id}&status=completed`, {
+            headers: authHeaders(),
+          });
+          return ((await list.json()) as { items: unknown[] }).items.length;
+        },
+        { timeout: 15_000, interval: 250 },
+      )
+      .toBe(2);
   });
 
   it('answers ready only while the configured Redis serves every queue', async () => {
