@@ -61,6 +61,20 @@ describe('history pruner', () => {
     expect(left.map((r) => r.id).sort()).toEqual(recent.map((r) => r.id).sort());
   });
 
+  it("prunes a tenant's old job without touching another tenant's recent job of the same id", async () => {
+    const now = new Date();
+    const id = randomUUID();
+    const old = { ...finishedDaysAgo(31, now), id, tenant: 'acme' };
+    const recent = { ...finishedDaysAgo(1, now), id, tenant: 'globex' };
+    await upsertTerminalRows(database.db, [old, recent]);
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const pruner = startHistoryPruner({ database, logger, retentionDays: 30 });
+    expect(await pruner.runOnce(now)).toBe(1);
+    pruner.close();
+    const left = await database.db.select({ tenant: jobs.tenant }).from(jobs).where(inArray(jobs.id, [id]));
+    expect(left).toEqual([{ tenant: 'globex' }]);
+  });
+
   it('removes webhook deliveries older than the retention window too', async () => {
     const now = new Date();
     const delivery = (days: number) => ({

@@ -20,9 +20,12 @@ export async function pruneHistory(
     try {
       let total = 0;
       for (;;) {
+        // By the whole key: ids belong to their tenant (another tenant's recent job may have
+        // the same id), and (tenant, id) is what the primary key looks up.
         const result = await connection`
-          delete from jobs where id in (
-            select id from jobs where finished_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
+          delete from jobs where (tenant, id) in (
+            select tenant, id from jobs
+            where finished_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
           )`;
         total += result.count;
         if (result.count < batchSize) break;
