@@ -71,7 +71,10 @@ describe('history pruner', () => {
     const pruner = startHistoryPruner({ database, logger, retentionDays: 30 });
     expect(await pruner.runOnce(now)).toBe(1);
     pruner.close();
-    const left = await database.db.select({ tenant: jobs.tenant }).from(jobs).where(inArray(jobs.id, [id]));
+    const left = await database.db
+      .select({ tenant: jobs.tenant })
+      .from(jobs)
+      .where(inArray(jobs.id, [id]));
     expect(left).toEqual([{ tenant: 'globex' }]);
   });
 
