@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { type Bench, type Figures, Processes, post, root, sizes, waitFor } from './kit.js';
 import { batchIngest } from './scenarios/batch-ingest.js';
+import { clusterDrain } from './scenarios/cluster.js';
 import { drain } from './scenarios/drain.js';
 import { endToEnd } from './scenarios/end-to-end.js';
 import { ingest } from './scenarios/ingest.js';
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
       ['drain', () => drain(bench)],
       ['endToEnd', () => endToEnd(bench, run.redisUrl, prefix)],
       ['memory', () => memory(bench, api)],
+      ['cluster', () => clusterDrain({ size, processes, databaseUrl: run.databaseUrl, sql, auth })],
     ];
     for (const [name, run] of scenarios) {
       if (only && !only.includes(name)) continue;

@@ -176,6 +176,9 @@ const coverage: Coverage[] = [
   // The full-size bench takes minutes: CI runs the same script at smoke sizes; `--only` is run here.
   { match: /^npm run bench$/, by: '.ci/run', evidence: 'npm run bench:smoke' },
   { match: /^npm run bench -- --only=ingest,drain$/, by: HERE },
+  { match: /^npm run bench -- --only=cluster$/, by: '.ci/run', evidence: 'npm run bench:smoke' },
+  // Run here on 20,000 rows (the docs show 10 million).
+  { match: /^npm run bench:history( -- \d+)?$/, by: HERE },
   // Run here at small sizes (the docs show 20,000 and 30,000).
   { match: /^bench\/(drain|ingest)-cost\.sh \d+$/, by: HERE },
   {
@@ -577,6 +580,26 @@ describe('the scripts the README names', () => {
     expect(run.stdout).toMatch(/^ {2}ingest /m);
     expect(run.stdout).toMatch(/^ {2}drain /m);
     expect(run.stdout).not.toMatch(/^ {2}endToEnd /m);
+  });
+
+  it('npm run bench:history times reads, batches and a prune against a filled history', {
+    timeout: 120_000,
+  }, async () => {
+    const run = await bash('npm run bench:history -- 20000', { HISTORY_VACUUM_WAIT_MS: '500' }, 110_000);
+    expect(run.code, run.stdout.slice(-2_000) + run.stderr.slice(-2_000)).toBe(0);
+    expect(run.stdout).toMatch(/^filled 20,000 rows/m);
+    for (const line of [
+      'get by id',
+      'list page (failed, a type)',
+      'list page matching nothing',
+      'terminal-row batch of 500',
+    ])
+      expect(run.stdout).toMatch(
+        new RegExp(
+          `${line.replace(/[()]/g, '\\$&')}\\s+p50 \\d+\\.\\d+ ms, p99 \\d+\\.\\d+ ms \\([1-9]\\d* runs\\)`,
+        ),
+      );
+    expect(run.stdout).toMatch(/retention prune: [1-9][\d,]* rows \(a day's\)/);
   });
 
   // The cost scripts measure the machine's own Redis (127.0.0.1:6379) and Postgres (5432), as

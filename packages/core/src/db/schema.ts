@@ -67,6 +67,10 @@ export const jobs = pgTable(
     primaryKey({ name: 'jobs_pkey', columns: [t.tenant, t.id] }),
     check('jobs_status_check', sql`${t.status} in ('completed', 'failed', 'cancelled', 'expired')`),
     index('jobs_tenant_created_idx').on(t.tenant, t.createdAt.desc(), t.id),
+    // A list page filtered by type or status reads only the matching rows: on the index above
+    // alone, a filter matching few of a tenant's rows reads the tenant's whole history.
+    index('jobs_tenant_type_created_idx').on(t.tenant, t.type, t.createdAt.desc(), t.id),
+    index('jobs_tenant_status_created_idx').on(t.tenant, t.status, t.createdAt.desc(), t.id),
     index('jobs_finished_idx').on(t.finishedAt),
     // GET /v1/stats: a tenant's outcomes per minute over the last hours.
     index('jobs_tenant_finished_idx').on(t.tenant, t.finishedAt),
