@@ -50,17 +50,20 @@ export function urlVar(fallback: string, schemes: readonly string[]) {
   return v.optional(urlOf(schemes), fallback);
 }
 
+/** The items of a comma-separated list, trimmed, empty ones dropped. */
+function listItems(value: string): string[] {
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+}
+
 /** A comma-separated list of names matching `pattern`; empty means []. */
 export function listVar(pattern: RegExp, what: string) {
   return v.optional(
     v.pipe(
       v.string(),
-      v.transform((s) =>
-        s
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part !== ''),
-      ),
+      v.transform(listItems),
       v.check((parts) => parts.every((p) => pattern.test(p)), `must be a comma-separated list of ${what}`),
     ),
     '',
@@ -107,13 +110,7 @@ export function clusterNodesVar() {
   return v.optional(
     v.pipe(
       v.string(),
-      v.transform((s) =>
-        s
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part !== '')
-          .map((part) => (/^[a-z]+:\/\//.test(part) ? part : `redis://${part}`)),
-      ),
+      v.transform((s) => listItems(s).map((part) => (/^[a-z]+:\/\//.test(part) ? part : `redis://${part}`))),
       v.check(
         (nodes) => nodes.every(isNode),
         'must be a comma-separated list of host:port or redis://[user:password@]host:port (rediss:// for TLS)',
