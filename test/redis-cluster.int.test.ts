@@ -300,6 +300,46 @@ describe('on a Redis Cluster of three masters', () => {
       .toBe(2);
   });
 
+  it("gives the operator each queue's depth and workers, and pauses and resumes a queue", async () => {
+    const list = await fetch(`${base}/v1/queues`, { headers: authHeaders() });
+    expect(list.status).toBe(200);
+    const { items } = (await list.json()) as {
+      items: {
+        name: string;
+        paused: boolean;
+        counts: Record<string, number> | null;
+        workers: number | null;
+      }[];
+    };
+    const byName = new Map(items.map((q) => [q.name, q]));
+    for (const name of ['default', 'http', 'schedules', 'callbacks']) {
+      expect(byName.get(name)?.counts, name).not.toBeNull();
+      // BullMQ finds the worker's connections on whichever master holds the queue.
+      expect(byName.get(name)?.workers, name).toBeGreaterThanOrEqual(1);
+    }
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/conveyor_queue_workers\{queue="default"\} [1-9]/);
+
+    const pause = await fetch(`${base}/v1/queues/http/pause`, { method: 'POST', headers: authHeaders() });
+    expect(pause.status).toBe(200);
+    const held = await submit({
+      type: 'http.request',
+      data: { url: `${receiverUrl}/held`, method: 'POST', body: 'h' },
+    });
+    await sleep(700);
+    expect(((await waitForJob(held, 'queued')) as JobView).status).toBe('queued');
+    // The held job is the http queue's depth, read from the master that holds it.
+    const depth = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const line = /conveyor_queue_depth\{queue="http",state="(?:waiting|paused)"\} ([1-9]\d*)/.exec(text);
+      return Number(line?.[1] ?? 0);
+    };
+    await expect.poll(depth, { timeout: 10_000, interval: 250 }).toBe(1);
+    const resume = await fetch(`${base}/v1/queues/http/resume`, { method: 'POST', headers: authHeaders() });
+    expect(resume.status).toBe(200);
+    await waitForJob(held, 'completed');
+  });
+
   it('answers ready only while the configured Redis serves every queue', async () => {
     expect((await fetch(`${base}/health/ready`)).status).toBe(200);
     expect((await fetch(workerHealth)).status).toBe(200);
