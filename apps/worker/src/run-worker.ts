@@ -31,7 +31,7 @@ export interface RunWorkerOptions {
   jobs: JobDefinitions | ((config: WorkerConfig) => JobDefinitions);
   /**
    * Settings that win over the environment's; every other one is read from `env` (the
-   * variables of docs/configuration.md: REDIS_URL, DATABASE_URL, WORKER_QUEUES, …).
+   * variables of the README's Configuration: REDIS_URL or REDIS_CLUSTER_NODES, DATABASE_URL, …).
    */
   config?: Partial<WorkerConfig>;
   /** @defaultValue process.env */
