@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createRedis } from '@conveyor/core/redis';
 import { freePort, type RedisClusterHandle, startRedisCluster } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppProcess, authHeaders, startApp, stopApp, TEST_API_KEY, waitForOk } from './processes.js';
 import { openSocket } from './ws-client.js';
@@ -97,18 +98,14 @@ async function waitForJob(id: string, status: string, timeoutMs = 20_000): Promi
   throw new Error(`job ${id} not ${status} within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
 }
 
-/** The SSE stream of a job, read until an event with `status` arrives: the lines seen. */
-async function streamUntil(id: string, status: string, timeoutMs = 20_000): Promise<string> {
-  const response = await fetch(`${base}/v1/jobs/${id}/events`, {
-    headers: authHeaders(),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
+/** Reads an SSE response until its text holds `needle` (or the stream ends): the text read. */
+async function readUntil(response: Response, needle: string): Promise<string> {
   expect(response.status).toBe(200);
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
   let text = '';
   try {
-    while (!text.includes(`"status":"${status}"`)) {
+    while (!text.includes(needle)) {
       const { value, done } = await reader.read();
       if (done) break;
       text += decoder.decode(value, { stream: true });
@@ -117,6 +114,15 @@ async function streamUntil(id: string, status: string, timeoutMs = 20_000): Prom
     await reader.cancel().catch(() => {});
   }
   return text;
+}
+
+/** The SSE stream of a job, read until an event with `status` arrives. */
+async function streamUntil(id: string, status: string, timeoutMs = 20_000): Promise<string> {
+  const response = await fetch(`${base}/v1/jobs/${id}/events`, {
+    headers: authHeaders(),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return readUntil(response, `"status":"${status}"`);
 }
 
 /** The master that holds `key`, by asking it directly (no cluster routing). */
@@ -169,9 +175,7 @@ describe('on a Redis Cluster of three masters', () => {
     expect(view.status).toBe('cancelled');
     // The worker heard the broadcast and stopped the handler: BullMQ's active list empties
     // long before the 30 s sleep would have ended.
-    const redis = new Cluster(
-      cluster.seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) })),
-    );
+    const redis = createRedis({ cluster: cluster.nodes.map((node) => node.url) }, 'worker');
     try {
       await expect
         .poll(() => redis.llen(`${services.prefix}:{default}:default:active`), { timeout: 5_000 })
@@ -193,17 +197,8 @@ describe('on a Redis Cluster of three masters', () => {
       expect((await socket.next('snapshot')).job).toMatchObject({ id: slow });
       await socket.next('subscribed');
       const response = await tenantStream;
-      expect(response.status).toBe(200);
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       const echo = await submit({ type: 'echo', data: { n: 1 } });
-      const decoder = new TextDecoder();
-      let text = '';
-      while (!text.includes(echo)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-      }
-      await reader.cancel();
+      const text = await readUntil(response, echo);
       expect(text).toContain(`"jobId":"${echo}"`);
       expect(text).toContain('"status":"completed"');
       await expect

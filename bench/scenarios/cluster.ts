@@ -12,7 +12,7 @@ import { createRedis, type RedisTarget, tenantInFlightKey } from '@conveyor/core
 import { freePort, startRedisCluster, startRedisServer } from '@conveyor/dev';
 import type postgres from 'postgres';
 import { SPREAD_QUEUES, spreadJobs } from '../fixtures/spread-worker.js';
-import { type Figures, type Processes, post, type sizes, sleep, waitFor } from '../kit.js';
+import { type Figures, median, type Processes, post, type sizes, sleep, waitFor } from '../kit.js';
 
 export interface ClusterBench {
   size: (typeof sizes)['full'];
@@ -26,7 +26,8 @@ export interface ClusterBench {
 /** CPU seconds (user + system) a process has used so far. */
 async function cpuSeconds(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; in
+  // clock ticks, 100 a second on Linux (USER_HZ).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -139,8 +140,7 @@ export async function clusterDrain(bench: ClusterBench): Promise<Figures> {
   } finally {
     await Promise.all([single.stop(), cluster.stop()]);
   }
-  const mid = (xs: Drained[], pick: (d: Drained) => number) =>
-    [...xs.map(pick)].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const mid = (xs: Drained[], pick: (d: Drained) => number) => median(xs.map(pick));
   const singleUs = mid(runs.single, (d) => d.redisUsPerJob[0] ?? 0);
   const busiest = mid(runs.cluster, (d) => Math.max(...d.redisUsPerJob));
   const figures: Figures = {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createRedis } from '@conveyor/core/redis';
 import { type RedisClusterHandle, startRedisCluster } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
-import { Cluster } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders } from '../processes.js';
@@ -45,10 +45,8 @@ async function clusterServices(options: Parameters<typeof startRedisCluster>[0])
 }
 
 /** Jobs waiting or running in `queue` on the cluster. */
-async function backlog(seeds: string, queue: string): Promise<number> {
-  const redis = new Cluster(
-    seeds.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
-  );
+async function backlog(cluster: RedisClusterHandle, queue: string): Promise<number> {
+  const redis = createRedis({ cluster: cluster.nodes.map((node) => node.url) }, 'worker');
   try {
     const key = `${services.prefix}:{${queue}}:${queue}`;
     const [wait, active] = await Promise.all([redis.llen(`${key}:wait`), redis.llen(`${key}:active`)]);
@@ -143,7 +141,7 @@ describe('drills on a Redis Cluster', { timeout: 180_000 }, () => {
     expect(promoted.port).not.toBe(owner.port);
 
     // Let the workers drain what the promoted replica holds, then count.
-    await expect.poll(() => backlog(handle.seeds, 'default'), { timeout: 60_000, interval: 500 }).toBe(0);
+    await expect.poll(() => backlog(handle, 'default'), { timeout: 60_000, interval: 500 }).toBe(0);
     await sleep(1_000);
     const rows = await rowsOf(
       sql,

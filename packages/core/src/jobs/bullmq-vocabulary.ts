@@ -1,4 +1,5 @@
 import type { JobState } from 'bullmq';
+import { queuePrefix, type RedisClient } from '../redis/connect.js';
 import type { JobStatus } from './job-status.js';
 
 /**
@@ -43,6 +44,14 @@ export const statusOfState: Readonly<Record<JobState | 'unknown', JobStatus>> = 
   completed: 'completed',
   failed: 'failed',
 };
+
+/**
+ * A key of queue `queue` in BullMQ's layout (`<queue prefix>:<queue>:<name>`, e.g. `meta`,
+ * `wait`), under the queue's prefix on `client` (`queuePrefix`: hash-tagged on a cluster).
+ */
+export function bullQueueKey(prefix: string, queue: string, client: RedisClient, name: string): string {
+  return `${queuePrefix(prefix, queue, client)}:${queue}:${name}`;
+}
 
 /** A job's Redis key prefix in its queue (BullMQ's own layout: `<prefix>:<queue>:<id>`). */
 export function bullJobKey(job: { queueQualifiedName: string; id?: string | undefined }): string {

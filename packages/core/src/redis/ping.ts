@@ -1,5 +1,6 @@
 import { withTimeout } from '../errors/with-timeout.js';
-import { queuePrefix, type RedisClient } from './connect.js';
+import { bullQueueKey } from '../jobs/bullmq-vocabulary.js';
+import type { RedisClient } from './connect.js';
 
 /**
  * Pings Redis, and reads one key of each of `queues` (their BullMQ meta key) under `prefix`:
@@ -17,7 +18,7 @@ export async function pingRedis(
     Promise.all([
       redis.ping(),
       ...queues.map((queue) =>
-        redis.exists(`${queuePrefix(prefix, queue, redis)}:${queue}:meta`).catch((error: unknown) => {
+        redis.exists(bullQueueKey(prefix, queue, redis, 'meta')).catch((error: unknown) => {
           throw new Error(`queue ${queue}: ${error instanceof Error ? error.message : String(error)}`);
         }),
       ),
