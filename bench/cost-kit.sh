@@ -18,10 +18,12 @@ cost_setup() {
   HZ=$(getconf CLK_TCK)
 }
 
-# CPU ticks so far: redis-server, all postgres processes, and pid $1.
+# CPU ticks so far: redis-server, all postgres processes, and pid $1. Postgres counts its
+# exited backends too (the postmaster's reaped children, fields 16-17): without them a
+# backend of another client ending during the run made the figure negative.
 cpu() {
   local r; r=$(awk '{print $14+$15}' "/proc/$(pgrep -f "redis-server 127.0.0.1:6379" | head -1)/stat")
-  local p=0; for q in $(pgrep -u postgres); do p=$((p + $(awk '{print $14+$15}' "/proc/$q/stat" 2>/dev/null || echo 0))); done
+  local p=0; for q in $(pgrep -u postgres); do p=$((p + $(awk '{print $14+$15+$16+$17}' "/proc/$q/stat" 2>/dev/null || echo 0))); done
   local s; s=$(awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0)
   echo "$r $p $s"
 }

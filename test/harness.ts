@@ -1,6 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import { createDatabase, type Database, readJobTypes, registerJobTypes } from '@conveyor/core/db';
-import { createJobRegistry, type JobDefinition, type JobView, toRegistration } from '@conveyor/core/jobs';
+import {
+  createJobRegistry,
+  type JobDefinition,
+  type JobView,
+  type QueuePartitions,
+  toRegistration,
+} from '@conveyor/core/jobs';
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
@@ -74,6 +80,8 @@ export interface WorkerOptions {
   onlyJobs?: boolean;
   /** Hand-backs of a job whose type the worker does not serve. */
   unserved?: UnservedPolicy;
+  /** QUEUE_PARTITIONS of this worker. @defaultValue the pipeline's */
+  partitions?: QueuePartitions;
 }
 
 /** The API app and (on demand) a worker, in this process, on the test file's Redis prefix and database. */
@@ -89,7 +97,10 @@ export async function createPipeline(
     authCacheTtlMs,
     streamMaxSubscriptions,
     wsMaxSubscriptions,
+    partitions,
   }: {
+    /** QUEUE_PARTITIONS of the API, and of every worker unless it is given its own. */
+    partitions?: QueuePartitions;
     /** Accept JWT bearer tokens too. */
     jwt?: JwtVerifier;
     /** Sees every query the pipeline's Postgres pool sends (to count them). */
@@ -123,6 +134,7 @@ export async function createPipeline(
     connection: producer,
     prefix: services.prefix,
     names: () => types.queues(),
+    ...(partitions ? { partitions } : {}),
   });
   const keys = createApiKeyStore({
     database,
@@ -178,6 +190,7 @@ export async function createPipeline(
       jobs,
       onlyJobs,
       unserved,
+      partitions: workerPartitions = partitions,
     } = {}) {
       const connection = createRedis(services.redisUrl, 'worker');
       workerRedis.push(connection);
@@ -196,6 +209,7 @@ export async function createPipeline(
         deliveries: { cacheTtlMs: 0, ...deliveries },
         ...(served ? { queues: served } : {}),
         ...(unserved ? { unserved } : {}),
+        ...(workerPartitions ? { partitions: workerPartitions } : {}),
       });
       pipeline.workers.push(pipeline.worker);
       return pipeline.worker;

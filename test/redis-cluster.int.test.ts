@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createDatabase } from '@conveyor/core/db';
 import { createRedis } from '@conveyor/core/redis';
 import { freePort, type RedisClusterHandle, startRedisCluster } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
@@ -357,5 +358,91 @@ describe('on a Redis Cluster of three masters', () => {
     const workerReady = await fetch(`http://127.0.0.1:${workerPort}/health/ready`);
     expect(workerReady.status).toBe(503);
     expect(JSON.stringify(await workerReady.json())).toMatch(/MOVED/);
+  });
+});
+
+describe('one queue partitioned over the masters (QUEUE_PARTITIONS=default=4)', () => {
+  it('spreads its jobs over partitions on several masters, and each ends as one row of the queue', async () => {
+    // A pair of its own, under a prefix of its own: the queues above stay one partition each.
+    const prefix = `${services.prefix}p`;
+    const env = clusterEnv({ QUEUE_PREFIX: prefix, QUEUE_PARTITIONS: 'default=4' });
+    const workerPort = await freePort();
+    const partWorker = startApp('worker', {
+      ...env,
+      WORKER_PORT: String(workerPort),
+      WORKER_CONCURRENCY: '8',
+    });
+    started.push(partWorker);
+    await waitForOk(`http://127.0.0.1:${workerPort}/health/ready`, 30_000);
+    const port = await freePort();
+    const partApi = startApp('api', {
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      RATE_LIMIT_PER_SECOND: '0',
+    });
+    started.push(partApi);
+    const partBase = `http://127.0.0.1:${port}`;
+    await waitForOk(`${partBase}/health/ready`, 30_000);
+
+    const post = async (body: unknown) => {
+      const response = await fetch(`${partBase}/v1/jobs`, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json' }),
+        body: JSON.stringify(body),
+      });
+      expect(response.status, await response.clone().text()).toBe(202);
+      return (await response.json()) as { id: string; queue: string };
+    };
+    const first = await post({ type: 'sleep', data: { ms: 500 } });
+    expect(first.queue).toBe('default');
+    const stream = fetch(`${partBase}/v1/jobs/${first.id}/events`, {
+      headers: authHeaders(),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const ids = [first.id];
+    for (let i = 0; i < 39; i++) ids.push((await post({ type: 'echo', data: { i } })).id);
+    const events = await readUntil(await stream, '"status":"completed"');
+    expect(events).toContain('"queue":"default"');
+
+    const { sql } = createDatabase(services.databaseUrl, { max: 1 });
+    try {
+      await expect
+        .poll(
+          async () =>
+            (
+              await sql<{ n: number }[]>`
+              select count(*)::int as n from jobs where id = any(${ids}) and status = 'completed'`
+            )[0]?.n,
+          { timeout: 20_000 },
+        )
+        .toBe(40);
+      const queues = await sql<{ queue: string; n: number }[]>`
+        select queue, count(*)::int as n from jobs where id = any(${ids}) group by queue`;
+      expect(queues).toEqual([{ queue: 'default', n: 40 }]);
+    } finally {
+      await sql.end();
+    }
+
+    // Each partition is a BullMQ queue under its own hash tag; they sit on several masters.
+    const names = ['default', 'default.1', 'default.2', 'default.3'];
+    const ports = await Promise.all(names.map((q) => holder(`${prefix}:{${q}}:${q}:meta`)));
+    expect(new Set(ports).size).toBeGreaterThanOrEqual(2);
+    // And the jobs ran in all four: each partition's completed set holds some.
+    const redis = createRedis({ cluster: cluster.nodes.map((node) => node.url) }, 'worker');
+    try {
+      const done = await Promise.all(names.map((q) => redis.zcard(`${prefix}:{${q}}:${q}:completed`)));
+      expect(
+        done.every((n) => n > 0),
+        JSON.stringify(done),
+      ).toBe(true);
+    } finally {
+      redis.disconnect();
+    }
+    const list = await fetch(`${partBase}/v1/queues`, { headers: authHeaders() });
+    const info = ((await list.json()) as { items: { name: string; partitions: number; workers: number }[] })
+      .items;
+    expect(info.find((q) => q.name === 'default')).toMatchObject({ partitions: 4, workers: 1 });
+    expect(info.some((q) => q.name.startsWith('default.'))).toBe(false);
   });
 });

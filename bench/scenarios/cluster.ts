@@ -4,10 +4,19 @@
  * both private to the run, with each redis-server's CPU per job read from /proc. On a
  * machine whose cores the load already fills, the total rate cannot grow; what the cluster
  * must show is each master's share of Redis' work falling towards a third.
+ *
+ * Then one hot queue on the cluster: every job of one queue, first as one BullMQ queue (one
+ * slot, so one master does all its work) and then split into partitions (QUEUE_PARTITIONS),
+ * whose hash tags spread it over the masters.
  */
 import { readFile } from 'node:fs/promises';
 import { createDatabase, registerJobTypes } from '@conveyor/core/db';
-import { createProducerQueue, toRegistration } from '@conveyor/core/jobs';
+import {
+  createProducerQueue,
+  partitionNames,
+  type QueuePartitions,
+  toRegistration,
+} from '@conveyor/core/jobs';
 import { createRedis, type RedisTarget, tenantInFlightKey } from '@conveyor/core/redis';
 import { freePort, startRedisCluster, startRedisServer } from '@conveyor/dev';
 import type postgres from 'postgres';
@@ -37,18 +46,31 @@ interface Drained {
   redisUsPerJob: number[];
 }
 
+/** What a drain submits: jobs of these queues (`spread-<i>`), in turn; the partitions of each. */
+interface Load {
+  queues: readonly number[];
+  partitions: QueuePartitions;
+}
+
+/** The six queues, one partition each. */
+const SPREAD: Load = { queues: Array.from({ length: SPREAD_QUEUES }, (_, i) => i), partitions: new Map() };
+/** Partitions of the hot queue: twice the masters, so the hash tags reach all three. */
+const HOT_PARTITIONS = 6;
+
 async function drainOn(
   bench: ClusterBench,
   target: RedisTarget,
   pids: number[],
   prefix: string,
   n: number,
+  load: Load = SPREAD,
 ): Promise<Drained> {
   const redisEnv =
     typeof target === 'string'
       ? { REDIS_URL: target, REDIS_CLUSTER_NODES: '' }
       : { REDIS_URL: '', REDIS_CLUSTER_NODES: target.cluster.join(',') };
-  const env = { ...redisEnv, QUEUE_PREFIX: prefix };
+  const partitions = [...load.partitions].map(([queue, count]) => `${queue}=${count}`).join(',');
+  const env = { ...redisEnv, QUEUE_PREFIX: prefix, QUEUE_PARTITIONS: partitions };
   const apiPort = await freePort();
   const api = bench.processes.start(['--enable-source-maps', 'apps/api/dist/main.js'], {
     ...env,
@@ -57,18 +79,19 @@ async function drainOn(
   });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const connection = createRedis(target, 'producer', 'conveyor-bench');
-  const queues = Array.from({ length: SPREAD_QUEUES }, (_, i) =>
-    createProducerQueue(`spread-${i}`, { connection, prefix }),
-  );
+  // Every BullMQ queue the load lands in, to hold them paused until the worker is up.
+  const queues = load.queues
+    .flatMap((i) => partitionNames(`spread-${i}`, load.partitions))
+    .map((name) => createProducerQueue(name, { connection, prefix }));
   try {
     // Rows left by the scenarios before would count as drained.
     await bench.sql`truncate jobs`;
     await waitFor(async () => (await fetch(`${apiUrl}/health/ready`)).ok, 30_000, 'the API becoming ready');
-    const types = Array.from({ length: SPREAD_QUEUES }, (_, i) => ({ type: `spread.${i}`, data: {} }));
+    const types = load.queues.map((i) => ({ type: `spread.${i}`, data: {} }));
     for (let done = 0; done < n; done += 1_000) {
       const count = Math.min(1_000, n - done);
       await post(`${apiUrl}/v1/jobs/batch`, bench.auth, {
-        jobs: Array.from({ length: count }, (_, i) => types[i % SPREAD_QUEUES]),
+        jobs: Array.from({ length: count }, (_, i) => types[i % types.length]),
       });
     }
     await Promise.all(queues.map((q) => q.pause()));
@@ -114,7 +137,14 @@ export async function clusterDrain(bench: ClusterBench): Promise<Figures> {
   await database.close();
   const single = await startRedisServer();
   const cluster = await startRedisCluster({ masters: 3 });
-  const runs = { single: [] as Drained[], cluster: [] as Drained[] };
+  const runs = {
+    single: [] as Drained[],
+    cluster: [] as Drained[],
+    hot: [] as Drained[],
+    partitioned: [] as Drained[],
+  };
+  const hot: Load = { queues: [0], partitions: new Map() };
+  const partitioned: Load = { queues: [0], partitions: new Map([['spread-0', HOT_PARTITIONS]]) };
   // Where the hash tags put the queues, and the one key every job of the tenant touches.
   const masterOf = async (key: string) => cluster.nodes.indexOf(await cluster.nodeFor(key));
   const placement: Figures = {};
@@ -124,18 +154,21 @@ export async function clusterDrain(bench: ClusterBench): Promise<Figures> {
     placement[name] = (placement[name] ?? 0) + 1;
   }
   placement.tenantSetMaster = await masterOf(tenantInFlightKey('bench-cluster-0', 'default'));
+  placement.hotTenantSetMaster = await masterOf(tenantInFlightKey('bench-hot-0', 'default'));
+  for (let m = 0; m < 3; m++) placement[`hotPartitionsOnMaster${m}`] = 0;
+  for (const name of partitionNames('spread-0', partitioned.partitions)) {
+    const key = `hotPartitionsOnMaster${await masterOf(`{${name}}`)}`;
+    placement[key] = (placement[key] ?? 0) + 1;
+  }
   try {
+    const onCluster = { cluster: cluster.nodes.map((node) => node.url) };
+    const pids = cluster.nodes.map((node) => node.pid);
     for (let rep = 0; rep < bench.size.reps; rep++) {
       runs.single.push(await drainOn(bench, single.url, [single.pid], `bench-single-${rep}`, n));
-      runs.cluster.push(
-        await drainOn(
-          bench,
-          { cluster: cluster.nodes.map((node) => node.url) },
-          cluster.nodes.map((node) => node.pid),
-          `bench-cluster-${rep}`,
-          n,
-        ),
-      );
+      runs.cluster.push(await drainOn(bench, onCluster, pids, `bench-cluster-${rep}`, n));
+      // One prefix for both, so the tenant's in-flight set sits on the same master in each.
+      runs.hot.push(await drainOn(bench, onCluster, pids, `bench-hot-${rep}`, n, hot));
+      runs.partitioned.push(await drainOn(bench, onCluster, pids, `bench-hot-${rep}`, n, partitioned));
     }
   } finally {
     await Promise.all([single.stop(), cluster.stop()]);
@@ -155,6 +188,22 @@ export async function clusterDrain(bench: ClusterBench): Promise<Figures> {
   };
   for (let m = 0; m < 3; m++)
     figures[`master${m}UsPerJob`] = mid(runs.cluster, (d) => d.redisUsPerJob[m] ?? 0);
+  // One hot queue: its busiest master, unpartitioned and in partitions, against one server.
+  const hotBusiest = mid(runs.hot, (d) => Math.max(...d.redisUsPerJob));
+  const partBusiest = mid(runs.partitioned, (d) => Math.max(...d.redisUsPerJob));
+  Object.assign(figures, {
+    hotQueuePartitions: HOT_PARTITIONS,
+    hotQueueJobsPerSec: mid(runs.hot, (d) => d.jobsPerSec),
+    partitionedJobsPerSec: mid(runs.partitioned, (d) => d.jobsPerSec),
+    hotQueueRedisUsPerJob: mid(runs.hot, (d) => d.redisUsPerJob.reduce((a, b) => a + b, 0)),
+    partitionedRedisUsPerJob: mid(runs.partitioned, (d) => d.redisUsPerJob.reduce((a, b) => a + b, 0)),
+    hotQueueBusiestShare: hotBusiest / singleUs,
+    partitionedBusiestShare: partBusiest / singleUs,
+  });
+  for (let m = 0; m < 3; m++) {
+    figures[`hotMaster${m}UsPerJob`] = mid(runs.hot, (d) => d.redisUsPerJob[m] ?? 0);
+    figures[`partitionedMaster${m}UsPerJob`] = mid(runs.partitioned, (d) => d.redisUsPerJob[m] ?? 0);
+  }
   Object.assign(figures, placement);
   return figures;
 }

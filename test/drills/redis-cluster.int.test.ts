@@ -57,11 +57,14 @@ async function backlog(cluster: RedisClusterHandle, queue: string): Promise<numb
 }
 
 describe('drills on a Redis Cluster', { timeout: 180_000 }, () => {
-  it('records every accepted job exactly once while workers are SIGKILLed', async () => {
+  it('records every accepted job exactly once while workers are SIGKILLed, the queue in partitions', async () => {
     const cluster = await clusterServices({ masters: 3 });
-    const api = await startApi(cluster);
+    // The queue split over three partitions: every partition's jobs of a killed worker stall
+    // back into their own partition and run again.
+    const partitions = { QUEUE_PARTITIONS: 'default=3' };
+    const api = await startApi(cluster, partitions);
     started.push(api.process);
-    const env = { ...FAST_LOCKS, WORKER_CONCURRENCY: '32' };
+    const env = { ...FAST_LOCKS, ...partitions, WORKER_CONCURRENCY: '32' };
     let workers = [await startWorker(cluster, env), await startWorker(cluster, env)];
     started.push(...workers);
     const ids: string[] = [];
@@ -92,7 +95,25 @@ describe('drills on a Redis Cluster', { timeout: 180_000 }, () => {
     assertAllCompleted(rows);
     expect(kills).toBe(4);
     const rerun = rows.filter((r) => r.runs > 1).length;
-    console.log(`[drill] cluster: ${ids.length} jobs, ${kills} SIGKILLs, ${rerun} re-run, 0 lost`);
+    // The jobs ran in every partition.
+    const nodes = (clusters.at(-1) as RedisClusterHandle).nodes;
+    const redis = createRedis({ cluster: nodes.map((node) => node.url) }, 'worker');
+    try {
+      const done = await Promise.all(
+        ['default', 'default.1', 'default.2'].map((q) =>
+          redis.zcard(`${services.prefix}:{${q}}:${q}:completed`),
+        ),
+      );
+      expect(
+        done.every((n) => n > 0),
+        JSON.stringify(done),
+      ).toBe(true);
+    } finally {
+      redis.disconnect();
+    }
+    console.log(
+      `[drill] cluster, 3 partitions: ${ids.length} jobs, ${kills} SIGKILLs, ${rerun} re-run, 0 lost`,
+    );
   });
 
   it('fails a master over to its replica: reports the accepted jobs lost, loses none accepted after', async () => {

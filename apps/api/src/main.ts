@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     connection: redis,
     prefix: config.QUEUE_PREFIX,
     names: () => registry.queues(),
+    partitions: config.QUEUE_PARTITIONS,
   });
   const keys = createApiKeyStore({ database, cacheTtlMs: config.AUTH_CACHE_TTL_MS });
   if (config.BOOTSTRAP_ADMIN_KEY) {

@@ -1,16 +1,34 @@
 import { ConveyorError } from '@conveyor/core/errors';
-import { createProducerQueue, internalQueues } from '@conveyor/core/jobs';
+import {
+  createProducerQueue,
+  internalQueues,
+  logicalQueueName,
+  partitionFor,
+  partitionNames,
+  type QueuePartitions,
+} from '@conveyor/core/jobs';
 import type { RedisClient } from '@conveyor/core/redis';
 import type { Queue } from 'bullmq';
 
-/** The API's BullMQ producers, one per queue of the registry, sharing one Redis connection. */
+/**
+ * The API's BullMQ producers, one per queue of the registry (one per partition of a
+ * partitioned queue: see QUEUE_PARTITIONS), sharing one Redis connection.
+ */
 export interface QueueSet {
   /** The BullMQ key prefix of every queue. */
   readonly prefix: string;
-  /** The queue named `name`; throws for a name the registry does not know. */
+  /**
+   * The BullMQ queue named `name` (a queue, or one of its partitions, as in `job.queueName`);
+   * throws for a name the registry does not know.
+   */
   get(name: string): Queue;
+  /** The BullMQ queue a job with BullMQ id `queueJobId` of queue `queue` goes to (its partition). */
+  forJob(queue: string, queueJobId: string): Queue;
+  /** Every BullMQ queue of the registry's queues, every partition of each. */
   all(): readonly Queue[];
-  /** Every queue's name: the registry's and Conveyor's own. */
+  /** The registry's queues, each with its partitions (one for a queue not partitioned). */
+  groups(): readonly { name: string; partitions: readonly Queue[] }[];
+  /** Every BullMQ queue's name: the registry's (every partition) and Conveyor's own. */
   names(): readonly string[];
   /** The producer of one of Conveyor's own queues (`schedules`, `callbacks`); not in all(). */
   internal<T>(name: (typeof internalQueues)[number]): Queue<T>;
@@ -29,9 +47,16 @@ export interface QueueSetInit {
   prefix: string;
   /** The queues of the registered job types, asked for on every use: the registry grows. */
   names: () => readonly string[];
+  /** QUEUE_PARTITIONS. @defaultValue none */
+  partitions?: QueuePartitions;
 }
 
-export function createQueueSet({ connection, prefix, names }: QueueSetInit): QueueSet {
+export function createQueueSet({
+  connection,
+  prefix,
+  names,
+  partitions = new Map(),
+}: QueueSetInit): QueueSet {
   // Made on first use: a type registered after the API started brings its queue along.
   const queues = new Map<string, Queue>();
   const queue = (name: string): Queue => {
@@ -44,7 +69,8 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
   };
   // The queues known at start are opened at once, as a Queue writes its events-stream length
   // into the queue's meta only when no process has yet (a worker's would be BullMQ's 10,000).
-  for (const name of names()) queue(name);
+  const bullNames = () => names().flatMap((name) => partitionNames(name, partitions));
+  for (const name of bullNames()) queue(name);
   const internal = new Map(
     internalQueues.map((name) => {
       const queue = createProducerQueue(name, { connection, prefix });
@@ -54,11 +80,19 @@ export function createQueueSet({ connection, prefix, names }: QueueSetInit): Que
   return {
     prefix,
     get(name) {
-      if (!names().includes(name)) throw new Error(`no queue named ${name}`);
+      const logical = logicalQueueName(name);
+      if (!names().includes(logical) || !partitionNames(logical, partitions).includes(name)) {
+        throw new Error(`no queue named ${name}`);
+      }
       return queue(name);
     },
-    all: () => names().map(queue),
-    names: () => [...names(), ...internalQueues],
+    forJob(name, queueJobId) {
+      if (!names().includes(name)) throw new Error(`no queue named ${name}`);
+      return queue(partitionFor(name, partitions, queueJobId));
+    },
+    all: () => bullNames().map(queue),
+    groups: () => names().map((name) => ({ name, partitions: partitionNames(name, partitions).map(queue) })),
+    names: () => [...bullNames(), ...internalQueues],
     internal<T>(name: (typeof internalQueues)[number]) {
       return internal.get(name) as unknown as Queue<T>;
     },

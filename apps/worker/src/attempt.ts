@@ -5,6 +5,7 @@ import {
   attemptCount,
   type JobEnvelope,
   jobEnvelope,
+  logicalQueueName,
   publicJobId,
   type TerminalStatus,
   unreadableEnvelope,
@@ -68,7 +69,7 @@ export function openAttempt(job: Job<JobEnvelope>, logger: Logger): Attempt {
     jobId: publicJobId(job),
     tenant: envelope.tenant,
     type: job.name,
-    queue: job.queueName,
+    queue: logicalQueueName(job.queueName),
     attempt: count.current,
   };
   const fields = envelope.requestId === undefined ? base : { ...base, requestId: envelope.requestId };

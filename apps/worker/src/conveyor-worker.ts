@@ -7,6 +7,9 @@ import {
   internalQueues,
   type JobEnvelope,
   type JobRegistry,
+  partitionFor,
+  partitionNames,
+  type QueuePartitions,
   SCHEDULES_QUEUE,
   toRegistration,
 } from '@conveyor/core/jobs';
@@ -49,6 +52,11 @@ export interface ConveyorWorkerDeps {
   prefix: string;
   /** Queues to serve, the internal `schedules` and `callbacks` among them. @defaultValue all */
   queues?: readonly string[];
+  /**
+   * QUEUE_PARTITIONS: a partitioned queue is served by one BullMQ Worker per partition, which
+   * share the queue's `concurrency`. Must match the API's. @defaultValue none
+   */
+  partitions?: QueuePartitions;
   /** Jobs run at once per queue. @defaultValue 16 */
   concurrency?: number;
   /** Most rows per result INSERT. @defaultValue 500 */
@@ -75,6 +83,8 @@ export interface ConveyorWorkerDeps {
 
 export interface ConveyorWorker {
   readonly queues: readonly string[];
+  /** The BullMQ queues it consumes: every partition of each of `queues`. */
+  readonly bullQueues: readonly string[];
   /**
    * Resolves once the worker listens for cancellations, has registered the job types it
    * serves and has reconciled schedules once.
@@ -98,7 +108,16 @@ export interface ConveyorWorker {
  * process.on('SIGTERM', () => worker.close(25_000));
  */
 export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
-  const { connection, database, logger, registry, prefix, concurrency = 16, batchSize = 500 } = deps;
+  const {
+    connection,
+    database,
+    logger,
+    registry,
+    prefix,
+    partitions = new Map(),
+    concurrency = 16,
+    batchSize = 500,
+  } = deps;
   const known = [...registry.queues(), ...internalQueues];
   const queues = deps.queues && deps.queues.length > 0 ? deps.queues : known;
   const unknownQueues = queues.filter((q) => !known.includes(q));
@@ -124,7 +143,8 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const shutdown = new AbortController();
   // Every running attempt listens on it (and detaches when it ends): allow one listener per
   // job slot, so Node's leak warning still fires for a real leak but not for a busy worker.
-  setMaxListeners(concurrency * queues.length + 10, shutdown.signal);
+  const bullQueues = queues.flatMap((name) => partitionNames(name, partitions));
+  setMaxListeners(concurrency * queues.length + bullQueues.length + 10, shutdown.signal);
   const writer = createResultWriter({
     db: database.db,
     maxBatchSize: batchSize,
@@ -166,7 +186,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     [SCHEDULES_QUEUE]: createScheduleRunner({
       database,
       registry,
-      queueFor: (name) => producer<JobEnvelope>(name),
+      queueFor: (name, queueJobId) => producer<JobEnvelope>(partitionFor(name, partitions, queueJobId)),
       sync,
       redis: connection,
       prefix,
@@ -181,19 +201,22 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       metrics: deps.metrics,
     }),
   };
-  const workers = queues.map((name) => {
-    const worker = new Worker(name, processors[name] ?? processor, {
-      connection,
-      prefix: queuePrefix(prefix, name, connection),
-      concurrency,
-      lockDuration: deps.lockDurationMs ?? 30_000,
-      stalledInterval: deps.stalledIntervalMs ?? 30_000,
-      // Conveyor fails a job that keeps crashing its worker itself (with its row): see processor.
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
+  const workers = queues.flatMap((name) => {
+    const names = partitionNames(name, partitions);
+    deps.metrics?.concurrency.set({ queue: name }, Math.max(concurrency, names.length));
+    return names.map((bullName, index) => {
+      const worker = new Worker(bullName, processors[name] ?? processor, {
+        connection,
+        prefix: queuePrefix(prefix, bullName, connection),
+        concurrency: concurrencyShare(concurrency, names.length, index),
+        lockDuration: deps.lockDurationMs ?? 30_000,
+        stalledInterval: deps.stalledIntervalMs ?? 30_000,
+        // Conveyor fails a job that keeps crashing its worker itself (with its row): see processor.
+        maxStalledCount: Number.MAX_SAFE_INTEGER,
+      });
+      worker.on('error', (error) => logger.error({ err: error, queue: bullName }, 'worker error'));
+      return worker;
     });
-    worker.on('error', (error) => logger.error({ err: error, queue: name }, 'worker error'));
-    deps.metrics?.concurrency.set({ queue: name }, concurrency);
-    return worker;
   });
   // Cancels are broadcast: only the process running a job can abort its handler.
   const control = duplicateRedis(connection, 'conveyor-worker-control');
@@ -236,10 +259,14 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     logger,
     ...(deps.registryHeartbeatMs === undefined ? {} : { heartbeatMs: deps.registryHeartbeatMs }),
   });
-  logger.info({ queues, concurrency }, 'worker started');
+  logger.info(
+    { queues, concurrency, ...(bullQueues.length > queues.length ? { bullQueues } : {}) },
+    'worker started',
+  );
 
   return {
     queues,
+    bullQueues,
     ready: () => Promise.all([subscribed, reconciled, registrar.registered]).then(() => undefined),
     registered: () => registrar.registered,
     async close(graceMs) {
@@ -258,4 +285,12 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       control.disconnect();
     },
   };
+}
+
+/**
+ * The concurrency of partition `index` of `count`: `total` split as evenly as it goes (the
+ * first ones take the remainder), and at least 1 each, so every partition is served.
+ */
+export function concurrencyShare(total: number, count: number, index: number): number {
+  return Math.max(1, Math.floor(total / count) + (index < total % count ? 1 : 0));
 }

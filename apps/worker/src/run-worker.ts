@@ -98,6 +98,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       metrics,
       prefix: config.QUEUE_PREFIX,
       queues: config.WORKER_QUEUES,
+      partitions: config.QUEUE_PARTITIONS,
       concurrency: config.WORKER_CONCURRENCY,
       batchSize: config.RESULT_BATCH_SIZE,
       commitsInFlight: config.RESULT_COMMITS_IN_FLIGHT,
@@ -133,7 +134,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
           redis,
           database,
           registry: metrics.registry,
-          queues: { prefix: config.QUEUE_PREFIX, queues: worker.queues },
+          queues: { prefix: config.QUEUE_PREFIX, queues: worker.bullQueues },
         }).fetch,
         config.WORKER_PORT,
       );

@@ -258,14 +258,19 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
     deliveries: async (jobId: string) =>
       (await call<{ items: DeliveryView[] }>('GET', `/v1/jobs/${encodeURIComponent(jobId)}/deliveries`))
         .items,
-    /** Every queue; `counts` and `workers` are null unless the key holds the `operator` scope. */
+    /**
+     * Every queue (a partitioned one as one: counts summed over its `partitions`); `counts`
+     * and `workers` are null unless the key holds the `operator` scope.
+     */
     queues: () =>
       call<{
         items: {
           name: string;
+          internal: boolean;
           counts: Record<string, number> | null;
           paused: boolean;
           workers: number | null;
+          partitions: number;
         }[];
       }>('GET', '/v1/queues'),
     /** The job's snapshot, then its status events as they happen, ending after the terminal one. */

@@ -15,7 +15,7 @@
  *   error: ErrorRecord | null, attemptErrors: ErrorRecord[], data: unknown, result: unknown, logs: string[],
  *   createdAt: string, startedAt: string | null, finishedAt: string | null }} JobView
  * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
- * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null }} QueueInfo
+ * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null, partitions: number }} QueueInfo
  * @typedef {{ completed: number, failed: number, cancelled: number, expired: number }} Outcomes
  * @typedef {{ minutes: number, totals: Outcomes, perMinute: (Outcomes & { at: string })[] }} JobStats
  * @typedef {{ id: string, name: string | null, type: string, cron: string | null, tz: string | null,
@@ -286,6 +286,9 @@ function renderQueues(queues) {
       );
       const name = el('td', {}, [
         queue.name,
+        ...(queue.partitions > 1
+          ? [el('span', { className: 'pill', text: `${queue.partitions} partitions` })]
+          : []),
         ...(queue.paused ? [el('span', { className: 'pill paused', text: 'paused' })] : []),
       ]);
       const row = el('tr', {}, [

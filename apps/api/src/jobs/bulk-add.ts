@@ -10,7 +10,7 @@ export interface BulkEntry {
 }
 
 /**
- * Enqueues a batch with one `addBulk` (one pipeline, one round trip) per queue. A pipeline is
+ * Enqueues a batch with one `addBulk` (one pipeline, one round trip) per BullMQ queue (partition). A pipeline is
  * not a transaction: when one fails, each of its jobs is probed, and its item says `failed`
  * (not in Redis) or `unknown` (the probe failed too), with the reason. Resolves to whether
  * every job landed.
@@ -22,9 +22,9 @@ export async function addInBulk(
 ): Promise<boolean> {
   const byQueue = new Map<string, BulkEntry[]>();
   for (const entry of entries) {
-    const group = byQueue.get(entry.job.definition.queue);
+    const group = byQueue.get(entry.job.queue);
     if (group) group.push(entry);
-    else byQueue.set(entry.job.definition.queue, [entry]);
+    else byQueue.set(entry.job.queue, [entry]);
   }
   let complete = true;
   await Promise.all(

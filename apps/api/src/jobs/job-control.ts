@@ -188,13 +188,12 @@ export function createJobControl(deps: JobControlDeps): JobControl {
       queues.assertConnected();
       // In flight again, like a submit (not refused by the tenant's cap: it replaces a job
       // that already counted).
-      const entry = { queue: definition.queue, jobId: options.jobId ?? id, at: row.createdAt.getTime() };
+      const queue = queues.forJob(definition.queue, options.jobId ?? id);
+      const entry = { queue: queue.name, jobId: options.jobId ?? id, at: row.createdAt.getTime() };
       await orUnavailable('Redis', () => inFlight.reserve(tenant, [entry]));
       let added: Job<JobEnvelope>;
       try {
-        added = await orUnavailable('Redis', () =>
-          queues.get(definition.queue).add(definition.name, envelope, options),
-        );
+        added = await orUnavailable('Redis', () => queue.add(definition.name, envelope, options));
       } catch (error) {
         await inFlight.release(tenant, [entry]).catch(() => {});
         throw error;

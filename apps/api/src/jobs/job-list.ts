@@ -5,6 +5,7 @@ import {
   type JobStatus,
   type JobView,
   jobStatuses,
+  logicalQueueName,
   statusOfState,
   terminalStatuses,
 } from '@conveyor/core/jobs';
@@ -156,7 +157,7 @@ export function createJobLister({
       queues.assertConnected();
       const keep = (job: Job<JobEnvelope>, status: JobStatus) =>
         statuses.has(status) &&
-        (query.queue === undefined || job.queueName === query.queue) &&
+        (query.queue === undefined || logicalQueueName(job.queueName) === query.queue) &&
         (query.type === undefined || job.name === query.type) &&
         (query.scheduleId === undefined || job.data.scheduleId === query.scheduleId) &&
         job.timestamp >= after &&

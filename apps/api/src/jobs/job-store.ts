@@ -31,12 +31,19 @@ export function createJobStore({ queues, database }: { queues: QueueSet; databas
   async function findInQueues(tenant: string, id: string): Promise<Job<JobEnvelope> | undefined> {
     queues.assertConnected();
     // BullMQ ids are the tenant's (queueJobId) and unique across queues; with auto-pipelining
-    // these lookups share one round trip.
+    // these lookups share one round trip. Every partition is read, not only the one the id
+    // hashes to: a job enqueued before QUEUE_PARTITIONS changed is where it was put. A
+    // retried job's old generation may linger in another: the newest wins.
     const jobId = queueJobId(tenant, id);
     const found = await Promise.all(
       queues.all().map((q) => q.getJob(jobId) as Promise<Job<JobEnvelope> | undefined>),
     );
-    return found.find((job) => job !== undefined);
+    let newest: Job<JobEnvelope> | undefined;
+    for (const job of found) {
+      if (job && (newest === undefined || (job.data.generation ?? 0) > (newest.data.generation ?? 0)))
+        newest = job;
+    }
+    return newest;
   }
 
   // Prepared once: every GET and every submit with a client id reads a row, and building the

@@ -64,7 +64,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     await slots.reserve(job.envelope.tenant, [job]);
     try {
       await orUnavailable('Redis', () =>
-        queues.get(job.definition.queue).add(job.definition.name, job.envelope, job.options),
+        queues.get(job.queue).add(job.definition.name, job.envelope, job.options),
       );
     } catch (error) {
       await slots.release(job.envelope.tenant, [job]);

@@ -5,6 +5,7 @@ import {
   type JobEnvelope,
   type JobView,
   jobLinks,
+  logicalQueueName,
   publicJobId,
   statusOfState,
 } from '@conveyor/core/jobs';
@@ -29,7 +30,7 @@ export function viewFromQueue(
   return {
     id,
     type: job.name,
-    queue: job.queueName,
+    queue: logicalQueueName(job.queueName),
     status: statusOfState[state] ?? 'queued',
     attempts: count.started,
     maxAttempts: count.max,

@@ -11,6 +11,7 @@ import type { AddressGuard } from '@conveyor/core/net';
 import type { JobsOptions } from 'bullmq';
 import { optionBoundIssues, requireJobType } from '../job-types/job-type-checks.js';
 import type { JobTypeRegistry, RegisteredJobType } from '../job-types/job-type-registry.js';
+import type { QueueSet } from '../queues.js';
 import { deliveryTargetIssue } from '../webhooks/delivery-target.js';
 import { jobIdForKey } from './idempotency.js';
 import { delayOf, expiryOf } from './submit-timing.js';
@@ -26,6 +27,8 @@ export interface SubmitOrigin {
 export interface PreparedJob {
   definition: RegisteredJobType;
   id: string;
+  /** The BullMQ queue it goes to: its type's queue, or the partition of it its id hashes to. */
+  queue: string;
   /** Whether the client chose the id (directly or through an Idempotency-Key). */
   clientId: boolean;
   envelope: JobEnvelope;
@@ -51,8 +54,9 @@ export interface SubmitPreparer {
 export function createSubmitPreparer(deps: {
   registry: JobTypeRegistry;
   guard: AddressGuard;
+  queues: Pick<QueueSet, 'forJob'>;
 }): SubmitPreparer {
-  const { registry, guard } = deps;
+  const { registry, guard, queues } = deps;
 
   function prepare(
     tenant: string,
@@ -105,6 +109,7 @@ export function createSubmitPreparer(deps: {
     return {
       definition,
       id,
+      queue: queues.forJob(definition.queue, options.jobId ?? id).name,
       clientId: body.id !== undefined || idempotencyKey !== undefined,
       envelope,
       options,

@@ -15,7 +15,7 @@ export interface TenantSlots {
 /** A prepared job's place in its tenant's in-flight set. */
 function inFlightEntry(job: PreparedJob): InFlightEntry {
   return {
-    queue: job.definition.queue,
+    queue: job.queue,
     jobId: job.options.jobId ?? job.id,
     at: job.options.timestamp ?? Date.now(),
   };

@@ -31,30 +31,44 @@ export function createApiMetrics(
   let cached: { at: number; reading: Promise<Reading> } | undefined;
   // Conveyor's own queues too: a growing `callbacks` backlog is worth an alert. Asked for at
   // each read: the registered job types (and so the queues) grow while the API runs.
-  const depthQueues = () => [...queues.all(), ...internalQueues.map((name) => queues.internal(name))];
+  const depthQueues = () => [
+    ...queues.groups(),
+    ...internalQueues.map((name) => ({ name, partitions: [queues.internal(name)] })),
+  ];
 
-  /** One Redis read per queue per DEPTH_CACHE_MS, shared by both gauges and concurrent scrapes. */
+  /** One Redis read per BullMQ queue per DEPTH_CACHE_MS, shared by both gauges and concurrent scrapes. */
   function read(): Promise<Reading> {
     if (cached && Date.now() - cached.at <= DEPTH_CACHE_MS) return cached.reading;
     const reading: Promise<Reading> = Promise.all(
-      depthQueues().map(async (queue) => {
-        const [counts, paused, workers] = await Promise.all([
-          queue.getJobCounts(...DEPTH_COUNT_STATES),
-          queue.isPaused(),
-          queue.getWorkersCount(),
-        ]);
-        const waiting = counts.wait ?? 0;
-        return {
-          depth: [
+      depthQueues().map(async ({ name, partitions }) => {
+        const each = await Promise.all(
+          partitions.map(async (queue) => {
+            const [counts, paused, workers] = await Promise.all([
+              queue.getJobCounts(...DEPTH_COUNT_STATES),
+              queue.isPaused(),
+              queue.getWorkersCount(),
+            ]);
+            const waiting = counts.wait ?? 0;
             // A paused queue's waiting jobs are reported as paused, as BullMQ used to.
-            { queue: queue.name, state: 'waiting', n: paused ? 0 : waiting },
-            { queue: queue.name, state: 'paused', n: paused ? waiting : 0 },
-            { queue: queue.name, state: 'prioritized', n: counts.prioritized ?? 0 },
-            { queue: queue.name, state: 'delayed', n: counts.delayed ?? 0 },
-            { queue: queue.name, state: 'active', n: counts.active ?? 0 },
-            { queue: queue.name, state: 'failed', n: counts.failed ?? 0 },
-          ],
-          workers: { queue: queue.name, n: workers },
+            return {
+              waiting: paused ? 0 : waiting,
+              paused: paused ? waiting : 0,
+              prioritized: counts.prioritized ?? 0,
+              delayed: counts.delayed ?? 0,
+              active: counts.active ?? 0,
+              failed: counts.failed ?? 0,
+              workers,
+            };
+          }),
+        );
+        // A partitioned queue is one series: the sum of its partitions, and the fewest workers
+        // any one has (a partition no worker serves shows 0).
+        const sum = (state: Exclude<keyof (typeof each)[number], 'workers'>) =>
+          each.reduce((total, p) => total + p[state], 0);
+        const states = ['waiting', 'paused', 'prioritized', 'delayed', 'active', 'failed'] as const;
+        return {
+          depth: states.map((state) => ({ queue: name, state, n: sum(state) })),
+          workers: { queue: name, n: Math.min(...each.map((p) => p.workers)) },
         };
       }),
     ).then(

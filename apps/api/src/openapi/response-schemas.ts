@@ -143,12 +143,16 @@ export const queueInfoSchema = v.object({
       "Jobs per state, every tenant's together; null unless the caller holds the `operator` scope.",
     ),
   ),
-  paused: v.boolean(),
+  paused: v.pipe(v.boolean(), v.description('Whether the queue (any of its partitions) is paused.')),
   workers: v.pipe(
     v.nullable(count),
     v.description(
-      'Worker connections serving this queue; null unless the caller holds the `operator` scope.',
+      'Worker connections serving this queue (of a partitioned queue: the fewest any one partition has, so a partition no worker serves shows 0); null unless the caller holds the `operator` scope.',
     ),
+  ),
+  partitions: v.pipe(
+    v.pipe(v.number(), v.integer(), v.minValue(1)),
+    v.description('BullMQ queues the queue is split into (QUEUE_PARTITIONS); counts are their sum.'),
   ),
 });
 

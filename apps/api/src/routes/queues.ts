@@ -16,7 +16,7 @@ export const queueOperations = {
     path: '/v1/queues',
     operationId: 'listQueues',
     tag: 'Queues',
-    summary: 'Depth per state, workers and paused flag of every queue',
+    summary: 'Depth per state, workers and paused flag of every queue (a partitioned queue as one)',
     description:
       "Queues are shared by every tenant. With the `operator` scope each queue shows its depth per state (all tenants' jobs) and its workers; without it `counts` and `workers` are null, so no tenant learns another's load: list your own jobs with GET /v1/jobs.",
     scope: 'jobs:read',
@@ -58,50 +58,66 @@ export const queueOperations = {
  */
 export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
   const named = (name: string) => {
-    const queue = queues.all().find((q) => q.name === name);
-    if (!queue) {
+    const group = queues.groups().find((g) => g.name === name);
+    if (!group) {
       throw new ConveyorError(
         'QUEUE_NOT_FOUND',
         `no queue named ${name}; queues: ${queues
-          .all()
-          .map((q) => q.name)
+          .groups()
+          .map((g) => g.name)
           .join(', ')}`,
       );
     }
-    return queue;
+    return group;
   };
-  const describe = async (queue: Queue, operator: boolean, internal = false) => {
+  /** A queue as one, over its partitions: counts summed, paused if any is, the fewest workers. */
+  const describe = async (
+    { name, partitions }: { name: string; partitions: readonly Queue[] },
+    operator: boolean,
+    internal = false,
+  ) => {
     queues.assertConnected();
-    const { name } = queue;
+    const base = { name, internal, partitions: partitions.length };
     if (!operator) {
-      const paused = await orUnavailable('Redis', () => queue.isPaused());
-      return { name, internal, counts: null, paused, workers: null };
+      const paused = await orUnavailable('Redis', () => Promise.all(partitions.map((q) => q.isPaused())));
+      return { ...base, counts: null, paused: paused.some(Boolean), workers: null };
     }
-    const [counts, paused, workers] = await orUnavailable('Redis', () =>
-      Promise.all([queue.getJobCounts(...QUEUE_COUNT_STATES), queue.isPaused(), queue.getWorkersCount()]),
+    const each = await orUnavailable('Redis', () =>
+      Promise.all(
+        partitions.map((q) =>
+          Promise.all([q.getJobCounts(...QUEUE_COUNT_STATES), q.isPaused(), q.getWorkersCount()]),
+        ),
+      ),
     );
-    return { name, internal, counts, paused, workers };
+    const counts = Object.fromEntries(
+      QUEUE_COUNT_STATES.map((state) => [state, each.reduce((sum, [c]) => sum + (c[state] ?? 0), 0)]),
+    ) as Record<(typeof QUEUE_COUNT_STATES)[number], number>;
+    const paused = each.some(([, isPaused]) => isPaused);
+    const workers = Math.min(...each.map(([, , n]) => n));
+    return { ...base, counts, paused, workers };
   };
   return declareRoutes(queueOperations, {
     listQueues: async (c) => {
       const principal = c.get('principal');
       const operator = principal !== undefined && hasScope(principal, 'operator');
       const items = await Promise.all([
-        ...queues.all().map((q) => describe(q, operator)),
+        ...queues.groups().map((g) => describe(g, operator)),
         // Conveyor's own queues (schedule ticks, webhook deliveries): listed, not pausable here.
-        ...internalQueues.map((name) => describe(queues.internal(name), operator, true)),
+        ...internalQueues.map((name) =>
+          describe({ name, partitions: [queues.internal(name)] }, operator, true),
+        ),
       ]);
       return c.json({ items });
     },
     pauseQueue: async (c) => {
-      const queue = named(c.req.param('name') ?? '');
-      await orUnavailable('Redis', () => queue.pause());
-      return c.json(await describe(queue, true));
+      const group = named(c.req.param('name') ?? '');
+      await orUnavailable('Redis', () => Promise.all(group.partitions.map((q) => q.pause())));
+      return c.json(await describe(group, true));
     },
     resumeQueue: async (c) => {
-      const queue = named(c.req.param('name') ?? '');
-      await orUnavailable('Redis', () => queue.resume());
-      return c.json(await describe(queue, true));
+      const group = named(c.req.param('name') ?? '');
+      await orUnavailable('Redis', () => Promise.all(group.partitions.map((q) => q.resume())));
+      return c.json(await describe(group, true));
     },
   });
 }

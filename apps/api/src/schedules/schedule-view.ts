@@ -51,12 +51,15 @@ export function createScheduleViews({
         .where(and(eq(jobs.tenant, row.tenant), inArray(jobs.id, ids))),
     );
     const statusOf = new Map<string, string>(finished.map((r) => [r.id, r.status]));
-    const queue = queues.all().find((q) => q.name === registry.get(row.type)?.queue);
+    const queueName = registry.get(row.type)?.queue;
+    const known = queueName !== undefined && queues.groups().some((g) => g.name === queueName);
     await Promise.all(
       ids
         .filter((id) => !statusOf.has(id))
         .map(async (id) => {
-          const state = await queue?.getJobState(queueJobId(row.tenant, id)).catch(() => 'unknown' as const);
+          const jobId = queueJobId(row.tenant, id);
+          const queue = known ? queues.forJob(queueName, jobId) : undefined;
+          const state = await queue?.getJobState(jobId).catch(() => 'unknown' as const);
           // Neither in Postgres nor in Redis: removed (its row pruned), so unknown.
           statusOf.set(id, !state || state === 'unknown' ? 'unknown' : (statusOfState[state] ?? 'unknown'));
         }),

@@ -34,8 +34,8 @@ export interface ScheduleRunnerDeps {
   database: Database;
   /** This worker's own types; any other registered type is read from Postgres. */
   registry: JobRegistry;
-  /** The producer of a job type's queue. */
-  queueFor(name: string): Queue<JobEnvelope>;
+  /** The producer a job of a type's queue goes to (its partition, by its BullMQ id). */
+  queueFor(queue: string, queueJobId: string): Queue<JobEnvelope>;
   sync: SchedulerSync;
   /** For the tenant's in-flight counter, which the job's worker decrements when it ends. */
   redis: RedisClient;
@@ -115,7 +115,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
       return { skipped: decision.reason };
     }
     const { row, definition, jobId, again } = decision;
-    const queue = queueFor(definition.queue);
+    const queue = queueFor(definition.queue, queueJobId(row.tenant, jobId));
     if (again) {
       const done = await database.db.query.jobs.findFirst({
         where: and(eq(jobs.tenant, row.tenant), eq(jobs.id, jobId)),
@@ -140,7 +140,7 @@ export function createScheduleRunner(deps: ScheduleRunnerDeps) {
     });
     // Counted like a submitted job (the worker that ends it frees the slot), never refused:
     // a schedule is not a burst.
-    const entry = { queue: definition.queue, jobId: queueJobId(row.tenant, jobId), at: dueAt };
+    const entry = { queue: queue.name, jobId: queueJobId(row.tenant, jobId), at: dueAt };
     await inFlight.reserve(row.tenant, [entry]);
     try {
       await queue.add(definition.name, envelope, bullOptions);

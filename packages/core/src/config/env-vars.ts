@@ -119,3 +119,34 @@ export function clusterNodesVar() {
     '',
   );
 }
+
+/**
+ * Queue partitions: a comma-separated list of `queue=count` (count 1 to `max`), as a map;
+ * empty means none (every queue has one partition).
+ */
+export function partitionsVar(max: number) {
+  const item = /^([a-z][a-z0-9-]{0,62})=(\d{1,3})$/;
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.transform(listItems),
+      v.check(
+        (parts) =>
+          parts.every((part) => {
+            const count = Number(item.exec(part)?.[2] ?? 0);
+            return count >= 1 && count <= max;
+          }),
+        `must be a comma-separated list of queue=count, count 1 to ${max} (e.g. images=4)`,
+      ),
+      v.check(
+        (parts) => new Set(parts.map((part) => part.split('=')[0])).size === parts.length,
+        'must name each queue once',
+      ),
+      v.transform(
+        (parts): ReadonlyMap<string, number> =>
+          new Map(parts.map((part) => [part.split('=')[0] ?? '', Number(part.split('=')[1])])),
+      ),
+    ),
+    '',
+  );
+}

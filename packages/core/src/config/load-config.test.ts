@@ -96,6 +96,26 @@ describe('loadConfig', () => {
     expect(loadConfig(apiEnv, { QUEUE_PREFIX: '{conveyor}' }).QUEUE_PREFIX).toBe('{conveyor}');
   });
 
+  it('takes queue partitions as queue=count, and refuses bad counts, repeats and internal queues', () => {
+    const config = loadConfig(workerEnv, { QUEUE_PARTITIONS: 'images=4, reports=2' });
+    expect([...config.QUEUE_PARTITIONS]).toEqual([
+      ['images', 4],
+      ['reports', 2],
+    ]);
+    expect(loadConfig(apiEnv, {}).QUEUE_PARTITIONS.size).toBe(0);
+    for (const bad of ['images=0', 'images=65', 'images', 'Images=2', 'images=2x']) {
+      expect(configError(() => loadConfig(apiEnv, { QUEUE_PARTITIONS: bad }))).toContain(
+        'QUEUE_PARTITIONS: must be a comma-separated list of queue=count, count 1 to 64',
+      );
+    }
+    expect(configError(() => loadConfig(apiEnv, { QUEUE_PARTITIONS: 'a=2,a=3' }))).toContain(
+      'QUEUE_PARTITIONS: must name each queue once',
+    );
+    expect(configError(() => loadConfig(apiEnv, { QUEUE_PARTITIONS: 'images=2,callbacks=4' }))).toContain(
+      "QUEUE_PARTITIONS: must not name Conveyor's own queues (callbacks)",
+    );
+  });
+
   it('ignores variables it does not know', () => {
     expect(() => loadConfig(apiEnv, { HOME: '/root', PATH: '/bin' })).not.toThrow();
   });

@@ -1,5 +1,7 @@
 import * as v from 'valibot';
 import { ConveyorError } from '../errors/index.js';
+import { isInternalQueue } from '../jobs/internal-queues.js';
+import { MAX_PARTITIONS } from '../jobs/queue-partitions.js';
 import type { RedisTarget } from '../redis/connect.js';
 import {
   boolVar,
@@ -9,6 +11,7 @@ import {
   listVar,
   optionalUrlVar,
   optionalVar,
+  partitionsVar,
   stringVar,
   urlVar,
 } from './env-vars.js';
@@ -27,6 +30,12 @@ const commonEnv = {
   DATABASE_URL: urlVar('postgres://postgres@127.0.0.1:5432/postgres', ['postgres', 'postgresql']),
   /** Key prefix of everything Conveyor keeps in Redis (no {braces} on a cluster: each queue gets its own hash tag). */
   QUEUE_PREFIX: stringVar('conveyor', /^[A-Za-z0-9_{}:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ - : { }'),
+  /**
+   * Queues split into partitions, as queue=count (e.g. images=4): the queue's jobs spread
+   * over that many BullMQ queues, each with a hash tag of its own on a cluster. The API and
+   * every worker must be given the same value. Unset: one per queue.
+   */
+  QUEUE_PARTITIONS: partitionsVar(MAX_PARTITIONS),
   /** pino level. */
   LOG_LEVEL: enumVar(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   /** Apply database migrations at start-up (under an advisory lock, so replicas may all do it). */
@@ -154,9 +163,20 @@ export function loadConfig<S extends v.GenericSchema<Record<string, unknown>>>(
 
 /** What no single variable's check can see: variables that contradict each other. */
 function crossIssues(input: Record<string, string>, output: unknown): { path: string; message: string }[] {
-  const config = output as { REDIS_CLUSTER_NODES?: string[]; QUEUE_PREFIX?: string };
-  if (!config.REDIS_CLUSTER_NODES?.length) return [];
+  const config = output as {
+    REDIS_CLUSTER_NODES?: string[];
+    QUEUE_PREFIX?: string;
+    QUEUE_PARTITIONS?: ReadonlyMap<string, number>;
+  };
   const issues: { path: string; message: string }[] = [];
+  const internal = [...(config.QUEUE_PARTITIONS?.keys() ?? [])].filter(isInternalQueue);
+  if (internal.length > 0) {
+    issues.push({
+      path: 'QUEUE_PARTITIONS',
+      message: `must not name Conveyor's own queues (${internal.join(', ')}): they are not partitioned`,
+    });
+  }
+  if (!config.REDIS_CLUSTER_NODES?.length) return issues;
   if (input.REDIS_URL !== undefined) {
     issues.push({
       path: 'REDIS_URL',

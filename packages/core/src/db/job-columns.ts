@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { publicJobId } from '../jobs/job-key.js';
 import { attemptCount } from '../jobs/job-lifecycle.js';
+import { logicalQueueName } from '../jobs/queue-partitions.js';
 import type { JobEnvelope } from '../jobs/submit.js';
 import type { NewJobRow } from './schema.js';
 
@@ -34,7 +35,7 @@ export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.da
     id: publicJobId(job),
     tenant: envelope.tenant,
     type: job.name,
-    queue: job.queueName,
+    queue: logicalQueueName(job.queueName),
     input: envelope.input,
     priority: job.opts.priority || null,
     metadata: envelope.metadata,

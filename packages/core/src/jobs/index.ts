@@ -7,7 +7,8 @@
  *   its **envelope** is what BullMQ carries (job-lifecycle.ts builds it, for a submit, a
  *   schedule tick and a retry alike).
  * - **queue**: a BullMQ queue; a type names one, a worker serves some (`schedules` and
- *   `callbacks` are Conveyor's own, internal queues).
+ *   `callbacks` are Conveyor's own, internal queues). A queue may have **partitions**: several
+ *   BullMQ queues (`images`, `images.1`, …) that every API answer shows as one.
  * - **attempt**: one run of the handler; attempts count on across **generations** (a retry
  *   through the API starts the next generation with the submit's own options).
  * - **hand-back**: a job given back to its queue unrun, no attempt used (shutdown, or a type
@@ -36,5 +37,6 @@ export * from './job-status.js';
 export * from './name-uuid.js';
 export * from './plain-record.js';
 export * from './producer-queue.js';
+export * from './queue-partitions.js';
 export * from './registration.js';
 export * from './submit.js';
