@@ -68,11 +68,10 @@ function commands(block: string): string[] {
 }
 
 describe("the README's curl examples", () => {
-  it('are found: the schedules and webhooks blocks', () => {
-    expect(blocks.map((b) => (b.includes('/v1/schedules') ? 'schedules' : 'webhooks'))).toEqual([
-      'schedules',
-      'webhooks',
-    ]);
+  it('are found: the schedules, flows and webhooks blocks', () => {
+    const named = (b: string) =>
+      b.includes('/v1/schedules') ? 'schedules' : b.includes('/v1/flows') ? 'flows' : 'webhooks';
+    expect(blocks.map(named)).toEqual(['schedules', 'flows', 'webhooks']);
   });
 
   it.each(blocks.map((b, i) => [i, b] as const))(
@@ -110,7 +109,7 @@ describe("the README's curl examples", () => {
         const body = lines.slice(0, -1).join('\n');
         expect(status, `${command}\n${body}${run.stderr}`).toBeGreaterThanOrEqual(200);
         expect(status, `${command}\n${body}${run.stderr}`).toBeLessThan(300);
-        if (/-X POST \S+\/v1\/(schedules|webhooks) /.test(command) && vars.id === undefined)
+        if (/-X POST \S+\/v1\/(schedules|webhooks|flows) /.test(command) && vars.id === undefined)
           vars.id = (JSON.parse(body) as { id: string }).id;
       }
       expect(vars.id).toBeDefined();

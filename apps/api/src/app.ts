@@ -17,6 +17,7 @@ import { authenticate } from './auth/authenticate.js';
 import type { JwtVerifier } from './auth/jwt-verifier.js';
 import { rateLimit } from './auth/rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './errors/problem.js';
+import { createFlowService } from './flows/flow-service.js';
 import type { JobTypeRegistry } from './job-types/job-type-registry.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
@@ -33,6 +34,7 @@ import type { QueueSet } from './queues.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
+import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -114,6 +116,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const store = createJobStore(deps);
   const guard = deps.guard ?? createAddressGuard([]);
   const submitter = createJobSubmitter({ ...deps, store, guard });
+  const flows = createFlowService({ ...deps, store, guard });
   const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
   // Cancels are rare: read the tenant's webhooks every time rather than cache them.
   const dispatcher = createWebhookDispatcher({
@@ -173,6 +176,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   // documentation (routes/declare-routes.ts); openapi/operations.ts gathers the declarations.
   app.route('/', healthRoutes({ ...deps, metrics: metrics.registry }));
   app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
+  app.route('/', flowRoutes({ flows }));
   app.route('/', statsRoutes({ stats }));
   app.route('/', scheduleRoutes({ schedules }));
   app.route('/', webhookRoutes({ webhooks }));

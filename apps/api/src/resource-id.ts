@@ -2,7 +2,7 @@ import { ConveyorError } from '@conveyor/core/errors';
 import { isUuid } from '@conveyor/core/jobs';
 
 /** Resources addressed by a UUID in a path: `/v1/<resource>s/:id`. */
-export type IdentifiedResource = 'job' | 'schedule' | 'webhook' | 'delivery' | 'API key';
+export type IdentifiedResource = 'job' | 'flow' | 'schedule' | 'webhook' | 'delivery' | 'API key';
 
 /**
  * The id of a path, checked the same way for every resource: a malformed one is a 400

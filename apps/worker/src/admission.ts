@@ -1,5 +1,6 @@
 import { summarizeIssues, toFieldIssues } from '@conveyor/core/errors';
 import type { JobRegistry } from '@conveyor/core/jobs';
+import type { ChildOutcome } from '@conveyor/sdk';
 import * as v from 'valibot';
 import { type Attempt, errorAt, failure, type Outcome } from './attempt.js';
 import { NotServed, type UnservedPolicy } from './hand-back.js';
@@ -17,10 +18,11 @@ export interface AdmissionDeps {
   unserved: UnservedPolicy;
 }
 
-/** What may run: the type's handler and the parsed input. */
+/** What may run: the type's handler and the parsed input (and, in a flow, its children's ends). */
 export interface Admitted {
   handler: Handler<unknown>;
   input: unknown;
+  children?: ChildOutcome[];
 }
 
 /**

@@ -19,6 +19,7 @@ import { duplicateRedis, queuePrefix, type RedisClient } from '@conveyor/core/re
 import { createSchedulerSync, type TickData } from '@conveyor/core/schedules';
 import { createWebhookDispatcher, type DeliveryJobData } from '@conveyor/core/webhooks';
 import { type Processor, type Queue, Worker } from 'bullmq';
+import { createChildReader } from './flow-gate.js';
 import type { UnservedPolicy } from './hand-back.js';
 import type { Handler, HandlerContext } from './handler.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -181,6 +182,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     prefix,
     webhooks: dispatcher,
     unserved: deps.unserved,
+    readChildren: createChildReader(database),
   });
   const processors: Record<string, Processor> = {
     [SCHEDULES_QUEUE]: createScheduleRunner({

@@ -87,10 +87,12 @@ export function createFinisher(deps: FinishDeps) {
     const errors = envelope.attemptErrors ?? [];
     // Only a job that logged (now or in an earlier attempt) costs a read of its log list.
     const logs = attempt.logged || count.current > 1 ? await redis.lrange(bullJobLogsKey(job), 0, -1) : [];
-    // An expired job's handler never ran, nor did that of a type no worker served.
+    // An expired job's handler never ran, nor did that of a type no worker served, nor that
+    // of a flow node failed by a child.
     const unrun =
       outcome.status === 'expired' ||
-      (outcome.status === 'failed' && outcome.error.code === 'JOB_TYPE_NOT_SERVED');
+      (outcome.status === 'failed' &&
+        (outcome.error.code === 'JOB_TYPE_NOT_SERVED' || outcome.error.code === 'CHILD_FAILED'));
     return terminalRow(job, envelope, {
       status: outcome.status,
       result: outcome.status === 'completed' ? outcome.result : null,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   createDatabase,
   type Database,
+  flows,
   jobs,
   type NewJobRow,
   upsertTerminalRows,
@@ -99,6 +100,28 @@ describe('history pruner', () => {
       .select({ id: webhookDeliveries.id })
       .from(webhookDeliveries)
       .where(inArray(webhookDeliveries.id, [old.id, recent.id]));
+    expect(left.map((r) => r.id)).toEqual([recent.id]);
+  });
+
+  it('removes flows older than the retention window too', async () => {
+    const now = new Date();
+    const flow = (days: number) => ({
+      id: randomUUID(),
+      tenant: 'default',
+      nodes: [],
+      requestHash: 'h',
+      createdAt: new Date(now.getTime() - days * DAY),
+    });
+    const [old, recent] = [flow(31), flow(1)];
+    await database.db.insert(flows).values([old, recent]);
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const pruner = startHistoryPruner({ database, logger, retentionDays: 30 });
+    await pruner.runOnce(now);
+    pruner.close();
+    const left = await database.db
+      .select({ id: flows.id })
+      .from(flows)
+      .where(inArray(flows.id, [old.id, recent.id]));
     expect(left.map((r) => r.id)).toEqual([recent.id]);
   });
 });

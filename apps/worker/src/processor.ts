@@ -1,8 +1,9 @@
 import { handlerStarts, type JobEnvelope, type JobRegistry } from '@conveyor/core/jobs';
 import type { Job } from 'bullmq';
-import { admit } from './admission.js';
+import { type Admitted, admit } from './admission.js';
 import { type Attempt, type Outcome, openAttempt, publishQuietly } from './attempt.js';
 import { createFinisher, type FinishDeps } from './finish-job.js';
+import { type ChildReader, gateOnChildren } from './flow-gate.js';
 import { DEFAULT_UNSERVED, handBackJob, type UnservedPolicy } from './hand-back.js';
 import type { Handler } from './handler.js';
 import { runHandler } from './run-handler.js';
@@ -13,6 +14,8 @@ export interface ProcessorDeps extends FinishDeps {
   handlers: Readonly<Record<string, Handler<never>>>;
   /** What happens to a job whose type this worker does not serve. @defaultValue {@link DEFAULT_UNSERVED} */
   unserved?: UnservedPolicy | undefined;
+  /** How a flow node's children ended (their rows). */
+  readChildren: ChildReader;
 }
 
 /**
@@ -48,8 +51,11 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempt = openAttempt(job, logger);
     if (attempt.unreadable === undefined) observeWait(attempt);
     const admitted = admit(attempt, { registry, handlers, unserved });
+    const gated = 'outcome' in admitted ? admitted : await gateOnChildren(attempt, deps.readChildren);
     const outcome =
-      'outcome' in admitted ? admitted.outcome : await runHandler(attempt, admitted, cancel, deps);
+      'outcome' in gated
+        ? gated.outcome
+        : await runHandler(attempt, { ...(admitted as Admitted), children: gated.children }, cancel, deps);
     if (
       outcome.status !== 'completed' &&
       outcome.error.retryable &&

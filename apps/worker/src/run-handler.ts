@@ -1,6 +1,6 @@
 import { isConveyorError, toErrorRecord } from '@conveyor/core/errors';
 import type { EventPublisher } from '@conveyor/core/events';
-import { isNonRetryableError } from '@conveyor/sdk';
+import { type ChildOutcome, isNonRetryableError } from '@conveyor/sdk';
 import { UnrecoverableError } from 'bullmq';
 import type { Admitted } from './admission.js';
 import { type Attempt, errorAt, failure, type Outcome, publishQuietly } from './attempt.js';
@@ -23,7 +23,7 @@ export interface RunDeps {
  */
 export async function runHandler(
   attempt: Attempt,
-  { handler, input }: Admitted,
+  { handler, input, children = [] }: Admitted,
   cancel: AbortSignal | undefined,
   { publisher, shutdown, metrics }: RunDeps,
 ): Promise<Outcome> {
@@ -52,6 +52,7 @@ export async function runHandler(
       attempt.logged = true;
       await job.log(line);
     },
+    children: async <Result>() => children as ChildOutcome<Result>[],
   };
   publishQuietly(publisher, { ...base, status: 'active', ts: attempt.startedAt.toISOString() }, attempt);
   const stopClock = metrics?.jobDuration.startTimer({ type: job.name });

@@ -6,6 +6,18 @@ export interface JobLogger {
   error(fields: object, message?: string): void;
 }
 
+/** How a flow node's child ended, as the parent's `ctx.children()` tells it. */
+export interface ChildOutcome<Result = unknown> {
+  /** The child's job id. */
+  id: string;
+  type: string;
+  status: 'completed' | 'failed' | 'cancelled' | 'expired';
+  /** The child's result when completed, else null. */
+  result: Result | null;
+  /** Why it did not complete; null when it did. */
+  error: { code: string; message: string } | null;
+}
+
 /** What a job's `run` gets besides its input. */
 export interface JobContext {
   /** The job's id (within its tenant). */
@@ -22,4 +34,11 @@ export interface JobContext {
   progress(value: number | Record<string, unknown>): Promise<void>;
   /** Appends a line to the job's log. */
   appendLog(line: string): Promise<void>;
+  /**
+   * In a flow (POST /v1/flows): how each job this one waited for ended, in the order they
+   * were submitted. A child that failed with `onFailure: remove` is left out; with `ignore`
+   * it is here with its error (with `fail`, the default, this job fails instead of running).
+   * Outside a flow, and for a leaf, [].
+   */
+  children<Result = unknown>(): Promise<ChildOutcome<Result>[]>;
 }

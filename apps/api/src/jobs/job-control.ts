@@ -151,6 +151,14 @@ export function createJobControl(deps: JobControlDeps): JobControl {
           `job ${id} completed; only failed, cancelled or expired jobs can be retried`,
         );
       }
+      if (row.flowId !== null) {
+        // Alone it would run outside its flow: its parent (failed by it, or gone on) would not
+        // wait for it again.
+        throw new ConveyorError(
+          'CONFLICT',
+          `job ${id} is a node of flow ${row.flowId}; retry the flow (POST /v1/flows/${row.flowId}/retry)`,
+        );
+      }
       const definition = registry.get(row.type);
       if (!definition) throw new ConveyorError('CONFLICT', `job type ${row.type} is no longer registered`);
       const old = location.job;

@@ -48,10 +48,13 @@ export function viewFromQueue(
     expiresAt: iso(envelope.expiresAt),
     callbackUrl: envelope.callbackUrl ?? null,
     scheduleId: envelope.scheduleId ?? null,
+    flowId: envelope.flow?.id ?? null,
+    parentId: envelope.flow?.parentId ?? null,
+    childIds: (envelope.flow?.children ?? []).map((child) => child.id),
     createdAt: new Date(job.timestamp).toISOString(),
     startedAt: count.runs > 0 ? iso(job.processedOn) : null,
     finishedAt: iso(job.finishedOn),
-    links: jobLinks(id),
+    links: jobLinks(id, envelope.flow?.id),
   };
 }
 
@@ -76,9 +79,12 @@ export function viewFromRow(row: JobRow): JobView {
     expiresAt: row.expiresAt?.toISOString() ?? null,
     callbackUrl: row.callbackUrl ?? null,
     scheduleId: row.scheduleId ?? null,
+    flowId: row.flowId ?? null,
+    parentId: row.parentId ?? null,
+    childIds: row.childIds ?? [],
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt.toISOString(),
-    links: jobLinks(row.id),
+    links: jobLinks(row.id, row.flowId),
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConveyorError, type FieldIssue, isConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import {
+  type FlowPlace,
   type JobEnvelope,
   jobLinks,
   jobToEnqueue,
@@ -42,8 +43,17 @@ export interface SubmitPreparer {
    * registered one), so that `prepare` can check bodies synchronously.
    */
   lookUpTypes(bodies: readonly unknown[]): Promise<void>;
-  /** Validates one submit body whole (a 400 names every bad field) and builds its job. */
-  prepare(tenant: string, raw: unknown, idempotencyKey?: string, origin?: SubmitOrigin): PreparedJob;
+  /**
+   * Validates one submit body whole (a 400 names every bad field) and builds its job; a
+   * flow node's job carries its place in the flow.
+   */
+  prepare(
+    tenant: string,
+    raw: unknown,
+    idempotencyKey?: string,
+    origin?: SubmitOrigin,
+    flow?: FlowPlace,
+  ): PreparedJob;
   /**
    * Prepares every item of a batch before any is enqueued: one bad item (or two with one id)
    * rejects the batch with each bad item's fields as `jobs.<index>.<path>`.
@@ -63,6 +73,7 @@ export function createSubmitPreparer(deps: {
     raw: unknown,
     idempotencyKey?: string,
     origin: SubmitOrigin = {},
+    flow?: FlowPlace,
   ): PreparedJob {
     const body = parseOrThrow(submitJobBody, raw);
     const definition = requireJobType(registry, body.type);
@@ -105,6 +116,7 @@ export function createSubmitPreparer(deps: {
       idempotencyKey,
       requestId: origin.requestId,
       callbackUrl: body.callbackUrl,
+      flow,
     });
     return {
       definition,

@@ -1,5 +1,11 @@
 import { type ErrorCode, errorCodes } from '@conveyor/core/errors';
-import { jsonSchemaConfig, MAX_BATCH_SIZE, submitBatchBody, submitJobBody } from '@conveyor/core/jobs';
+import {
+  childFailurePolicies,
+  jsonSchemaConfig,
+  MAX_BATCH_SIZE,
+  submitBatchBody,
+  submitJobBody,
+} from '@conveyor/core/jobs';
 import { createScheduleBody, updateScheduleBody } from '@conveyor/core/schedules';
 import { createWebhookBody, updateWebhookBody } from '@conveyor/core/webhooks';
 import {
@@ -21,6 +27,7 @@ import {
   deliveryViewSchema,
   errorRecordSchema,
   fieldIssueSchema,
+  flowViewSchema,
   jobViewSchema,
   problemSchema,
   queueInfoSchema,
@@ -109,6 +116,28 @@ export function createOpenApiDocument({
     'type',
     perType.map((t) => t.variant),
   );
+  // A flow node: a type's submit body with its children (flow nodes again) and onFailure.
+  const flowChildren = v.unknown();
+  registered.set(flowChildren, {
+    type: 'array',
+    items: { $ref: '#/components/schemas/SubmitFlow' },
+    description: 'Jobs this one waits for; each may have children of its own.',
+  } as JsonSchema);
+  const perTypeFlow = perType.map((t) =>
+    v.strictObject({
+      ...t.variant.entries,
+      children: v.optional(flowChildren),
+      onFailure: v.optional(
+        v.pipe(
+          v.picklist(childFailurePolicies),
+          v.description(
+            'On a child: what its failure does to its parent. `fail` (default): the parent fails (CHILD_FAILED) unrun; `ignore`: the parent runs and sees it; `remove`: the parent runs without it.',
+          ),
+        ),
+      ),
+    }),
+  );
+  const submitFlow = v.variant('type', perTypeFlow);
   const submitBatch = v.strictObject({
     ...submitBatchBody.entries,
     jobs: v.pipe(v.array(submitJob), v.minLength(1), v.maxLength(MAX_BATCH_SIZE)),
@@ -117,6 +146,8 @@ export function createOpenApiDocument({
   const definitions: Record<string, v.GenericSchema> = {
     SubmitJob: submitJob,
     SubmitJobBatch: submitBatch,
+    SubmitFlow: submitFlow,
+    FlowView: flowViewSchema,
     ...Object.fromEntries(perType.map((t) => [`SubmitJob.${t.name}`, t.variant])),
     ...Object.fromEntries(perType.map((t) => [`JobInput.${t.name}`, t.input])),
     SubmitJobResponse: submitJobResponseSchema,
@@ -226,9 +257,11 @@ export function createOpenApiDocument({
         ? { $ref: '#/components/schemas/SubmitJob' }
         : spec.body === 'batch'
           ? { $ref: '#/components/schemas/SubmitJobBatch' }
-          : spec.body
-            ? convert(spec.body)
-            : undefined;
+          : spec.body === 'flow'
+            ? { $ref: '#/components/schemas/SubmitFlow' }
+            : spec.body
+              ? convert(spec.body)
+              : undefined;
     const responses: Record<string, unknown> = {};
     for (const [status, answer] of Object.entries(spec.responses)) responses[status] = response(answer);
     for (const status of [...problems].sort((a, b) => a - b)) {

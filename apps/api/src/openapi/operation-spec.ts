@@ -38,8 +38,8 @@ export interface OperationSpec {
   /** An object schema: each entry is one query parameter. */
   query?: v.ObjectSchema<v.ObjectEntries, undefined> | v.StrictObjectSchema<v.ObjectEntries, undefined>;
   headers?: Record<string, { description: string; schema: v.GenericSchema }>;
-  /** A JSON body; `submit` and `batch` are built per job type from the registry. */
-  body?: v.GenericSchema | 'submit' | 'batch';
+  /** A JSON body; `submit`, `batch` and `flow` are built per job type from the registry. */
+  body?: v.GenericSchema | 'submit' | 'batch' | 'flow';
   responses: Record<number, ResponseSpec>;
   /** Statuses answered with problem+json, besides those every /v1 route and every body may get. */
   problems?: number[];

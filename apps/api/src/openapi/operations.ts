@@ -1,6 +1,7 @@
 import { dashboardOperations } from '../routes/dashboard.js';
 import { docsOperations } from '../routes/docs.js';
 import { eventOperations } from '../routes/events.js';
+import { flowOperations } from '../routes/flows.js';
 import { healthOperations } from '../routes/health.js';
 import { jobTypeOperations } from '../routes/job-types.js';
 import { jobOperations } from '../routes/jobs.js';
@@ -19,6 +20,7 @@ import type { OperationSpec } from './operation-spec.js';
  */
 export const operations: readonly OperationSpec[] = [
   jobOperations,
+  flowOperations,
   eventOperations,
   wsOperations,
   queueOperations,

@@ -3,6 +3,7 @@ import { type ErrorRecord, errorCodes, type FieldIssue } from '@conveyor/core/er
 import type { StatusEvent } from '@conveyor/core/events';
 import {
   type BatchItemResult,
+  childFailurePolicies,
   type JobView,
   jobStatuses,
   type SubmitJobResponse,
@@ -14,6 +15,7 @@ import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
+import type { FlowView } from '../flows/flow-service.js';
 import type { JobPage } from '../jobs/job-list.js';
 import type { JobStats } from '../jobs/job-stats.js';
 import type { SchedulePage } from '../schedules/schedule-service.js';
@@ -46,6 +48,11 @@ export const errorRecordSchema = v.object({
 }) satisfies v.GenericSchema<unknown, ErrorRecord>;
 
 const links = v.object({ self: v.string(), events: v.string() });
+const jobViewLinks = v.object({
+  self: v.string(),
+  events: v.string(),
+  flow: v.optional(v.pipe(v.string(), v.description("The flow's tree, for a node of one."))),
+});
 
 export const jobViewSchema = v.object({
   id,
@@ -85,7 +92,10 @@ export const jobViewSchema = v.object({
   ),
   callbackUrl: v.pipe(v.nullable(v.string()), v.description('Where its terminal status event is POSTed.')),
   scheduleId: v.pipe(v.nullable(id), v.description('The schedule that produced it.')),
-  links,
+  flowId: v.pipe(v.nullable(id), v.description('The flow it is a node of (its root job’s id).')),
+  parentId: v.pipe(v.nullable(id), v.description('The flow node that waits for it.')),
+  childIds: v.pipe(v.array(id), v.description('The flow nodes it waits for; empty for a leaf.')),
+  links: jobViewLinks,
 }) satisfies v.GenericSchema<unknown, JobView>;
 
 export const submitJobResponseSchema = v.object({
@@ -418,3 +428,36 @@ export const signingSecretSchema = v.object({
     v.description("Signs deliveries to jobs' own callbackUrl (HMAC-SHA256, see the README)."),
   ),
 }) satisfies v.GenericSchema<unknown, SigningSecretView>;
+
+const flowNodeViewSchema = v.object({
+  id,
+  type: v.string(),
+  queue: v.string(),
+  parentId: v.pipe(v.nullable(id), v.description('The node that waits for this one; null for the root.')),
+  path: v.pipe(
+    v.string(),
+    v.description("Where it was in the submitted body: '' for the root, `children.1.children.0` below."),
+  ),
+  onFailure: v.pipe(
+    v.picklist(childFailurePolicies),
+    v.description("What this node's failure does to its parent."),
+  ),
+  status: v.picklist(jobStatuses),
+  links,
+});
+
+export const flowViewSchema = v.object({
+  id: v.pipe(id, v.description("The flow's id: its root job's.")),
+  status: v.pipe(
+    v.picklist(jobStatuses),
+    v.description("The root's status: the flow's outcome once it ends."),
+  ),
+  createdAt: isoTime,
+  nodes: v.pipe(
+    v.array(flowNodeViewSchema),
+    v.description(
+      'Every job of the flow, the root first, depth-first in body order; `parentId` makes the tree.',
+    ),
+  ),
+  links,
+}) satisfies v.GenericSchema<unknown, FlowView>;

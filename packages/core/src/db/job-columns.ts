@@ -19,6 +19,9 @@ export type JobColumns = Pick<
   | 'idempotencyKey'
   | 'generation'
   | 'scheduleId'
+  | 'flowId'
+  | 'parentId'
+  | 'childIds'
   | 'expiresAt'
   | 'callbackUrl'
   | 'timeoutMs'
@@ -43,6 +46,9 @@ export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.da
     idempotencyKey: envelope.idempotencyKey ?? null,
     generation: envelope.generation ?? 0,
     scheduleId: envelope.scheduleId ?? null,
+    flowId: envelope.flow?.id ?? null,
+    parentId: envelope.flow?.parentId ?? null,
+    childIds: envelope.flow ? (envelope.flow.children ?? []).map((child) => child.id) : null,
     expiresAt: envelope.expiresAt === undefined ? null : new Date(envelope.expiresAt),
     callbackUrl: envelope.callbackUrl ?? null,
     timeoutMs: envelope.timeoutMs,

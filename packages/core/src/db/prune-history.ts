@@ -4,7 +4,7 @@ import type { Database } from './connect.js';
 const PRUNE_LOCK_ID = 7_302_418_552;
 
 /**
- * Deletes finished jobs, and webhook deliveries, older than `olderThan`, `batchSize` rows
+ * Deletes finished jobs, flows and webhook deliveries older than `olderThan`, `batchSize` rows
  * per statement (so no transaction grows with the backlog). Safe with many workers running it: whoever holds
  * the advisory lock prunes, the others return `null` at once.
  */
@@ -28,6 +28,15 @@ export async function pruneHistory(
             where finished_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
           )`;
         total += result.count;
+        if (result.count < batchSize) break;
+      }
+      for (;;) {
+        // A flow older than the retention has long ended (its nodes' rows go above).
+        const result = await connection`
+          delete from flows where (tenant, id) in (
+            select tenant, id from flows
+            where created_at < ${olderThan.toISOString()}::timestamptz limit ${batchSize}
+          )`;
         if (result.count < batchSize) break;
       }
       for (;;) {

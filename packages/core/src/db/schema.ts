@@ -58,6 +58,12 @@ export const jobs = pgTable(
     expiresAt: timestamp({ withTimezone: true }),
     /** Where its terminal status event was POSTed, if anywhere. */
     callbackUrl: text(),
+    /** The flow the job is a node of (its root's id), if any. */
+    flowId: uuid(),
+    /** The job of the flow that waited for this one, if any. */
+    parentId: uuid(),
+    /** The jobs of the flow this one waited for, in the order submitted; null outside flows. */
+    childIds: jsonb().$type<string[]>(),
     createdAt: timestamp({ withTimezone: true }).notNull(),
     startedAt: timestamp({ withTimezone: true }),
     finishedAt: timestamp({ withTimezone: true }).notNull(),
@@ -78,6 +84,8 @@ export const jobs = pgTable(
       .on(t.tenant, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
     index('jobs_schedule_idx').on(t.scheduleId, t.createdAt.desc()).where(sql`${t.scheduleId} is not null`),
+    // GET /v1/flows/:id: the rows of a flow's finished nodes.
+    index('jobs_tenant_flow_idx').on(t.tenant, t.flowId).where(sql`${t.flowId} is not null`),
   ],
 );
 
@@ -271,3 +279,44 @@ export const jobTypes = pgTable(
 );
 
 export type JobTypeRow = typeof jobTypes.$inferSelect;
+
+/** One node of a flow as submitted: where it sits in the tree and where BullMQ holds it. */
+export interface FlowNodeRecord {
+  id: string;
+  type: string;
+  queue: string;
+  /** The BullMQ queue (the queue, or the partition) it was enqueued in. */
+  bullQueue: string;
+  /** Its parent's id; null for the root. */
+  parentId: string | null;
+  /** Where it sits in the submitted body: '' for the root, `children.1.children.0` below. */
+  path: string;
+  /** What its failure does to its parent: fail it, or let it run (`ignore`: seeing it; `remove`: not). */
+  onFailure: 'fail' | 'ignore' | 'remove';
+}
+
+/**
+ * A flow: a tree of jobs submitted together (POST /v1/flows), identified by its root job's
+ * id within its tenant. The row holds the tree as submitted, written before the jobs are
+ * enqueued; each node's outcome is its own row in `jobs` (with `flow_id`).
+ */
+export const flows = pgTable(
+  'flows',
+  {
+    id: uuid().notNull(),
+    tenant: text().notNull(),
+    /** Every node, the root first, in depth-first order of the body. */
+    nodes: jsonb().$type<FlowNodeRecord[]>().notNull(),
+    /** The client's Idempotency-Key, if any. */
+    idempotencyKey: text(),
+    /** A hash of the submitted body: the same id or key with another body is a conflict. */
+    requestHash: text().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'flows_pkey', columns: [t.tenant, t.id] }),
+    index('flows_created_idx').on(t.createdAt),
+  ],
+);
+
+export type FlowRow = typeof flows.$inferSelect;

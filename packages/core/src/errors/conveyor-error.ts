@@ -21,6 +21,7 @@ export const errorCodes = [
   'DELIVERY_NOT_FOUND',
   'API_KEY_NOT_FOUND',
   'QUEUE_NOT_FOUND',
+  'FLOW_NOT_FOUND',
   /** No such route or asset. */
   'NOT_FOUND',
   'METHOD_NOT_ALLOWED',
@@ -30,6 +31,8 @@ export const errorCodes = [
   'CANCELLED',
   'EXPIRED',
   'HANDLER_FAILED',
+  /** A flow node that waited for a child whose failure fails it (`onFailure: fail`, the default). */
+  'CHILD_FAILED',
   /** The job's type was served by none of the workers that took it, after every hand-back. */
   'JOB_TYPE_NOT_SERVED',
   /** The job's outcome held something Postgres cannot store; a safe form of it was stored instead. */

@@ -6,7 +6,7 @@ import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
 import type { JobTypeOptions } from './define-job.js';
 import { handlerStarts } from './job-key.js';
 import { jobOptions } from './job-options.js';
-import type { JobEnvelope } from './submit.js';
+import type { FlowPlace, JobEnvelope } from './submit.js';
 
 /**
  * The one owner of a job's lifecycle arithmetic: what is enqueued for a submit, a schedule
@@ -37,6 +37,8 @@ export interface JobRequest {
   requestId?: string | undefined;
   callbackUrl?: string | null | undefined;
   scheduleId?: string | null | undefined;
+  /** Its place in a flow, for a node of one. */
+  flow?: FlowPlace | undefined;
   /** For a retry: what the generation it replaces used. */
   previous?: { generation: number; attempts: number; attemptErrors: ErrorRecord[] } | undefined;
 }
@@ -73,6 +75,7 @@ export function jobToEnqueue(
     ...(request.expiresAt === undefined ? {} : { expiresAt: request.expiresAt }),
     ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
     ...(request.scheduleId ? { scheduleId: request.scheduleId } : {}),
+    ...(request.flow ? { flow: request.flow } : {}),
   };
   const options = jobOptions(definition, {
     tenant: request.tenant,

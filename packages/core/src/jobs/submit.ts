@@ -162,6 +162,22 @@ export interface JobEnvelope {
   scheduleId?: string;
   /** Times a worker that does not serve the job's type gave it back to its queue. */
   handBacks?: number;
+  /** The job's place in a flow (POST /v1/flows), if it is a node of one. */
+  flow?: FlowPlace;
+}
+
+/** What a child's failure does to its parent: fail it (default), or let it run seeing it (`ignore`) or not (`remove`). */
+export type ChildFailurePolicy = 'fail' | 'ignore' | 'remove';
+export const childFailurePolicies = ['fail', 'ignore', 'remove'] as const;
+
+/** A flow node's place in its flow, carried in its envelope. */
+export interface FlowPlace {
+  /** The flow's id: its root job's. */
+  id: string;
+  /** The job that waits for this one; absent on the root. */
+  parentId?: string;
+  /** The jobs this one waits for, each with what its failure does to this one. */
+  children?: { id: string; onFailure: ChildFailurePolicy }[];
 }
 
 export const jobEnvelope = v.object({
@@ -180,6 +196,15 @@ export const jobEnvelope = v.object({
   callbackUrl: v.optional(v.string()),
   scheduleId: v.optional(v.string()),
   handBacks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  flow: v.optional(
+    v.object({
+      id: v.string(),
+      parentId: v.optional(v.string()),
+      children: v.optional(
+        v.array(v.object({ id: v.string(), onFailure: v.picklist(childFailurePolicies) })),
+      ),
+    }),
+  ),
   attemptErrors: v.optional(
     v.array(
       v.object({
@@ -220,10 +245,16 @@ export interface JobView {
   callbackUrl: string | null;
   /** The schedule that produced the job; null for submitted jobs. */
   scheduleId: string | null;
+  /** The flow it is a node of (its root's id); null outside flows. */
+  flowId: string | null;
+  /** The flow node that waits for it; null for a root and outside flows. */
+  parentId: string | null;
+  /** The flow nodes it waits for; empty for a leaf and outside flows. */
+  childIds: string[];
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  links: { self: string; events: string };
+  links: { self: string; events: string; flow?: string };
 }
 
 /** The 202 body of POST /v1/jobs. */
@@ -235,6 +266,13 @@ export interface SubmitJobResponse {
   links: { self: string; events: string };
 }
 
-export function jobLinks(id: string): { self: string; events: string } {
-  return { self: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` };
+export function jobLinks(
+  id: string,
+  flowId?: string | null,
+): { self: string; events: string; flow?: string } {
+  return {
+    self: `/v1/jobs/${id}`,
+    events: `/v1/jobs/${id}/events`,
+    ...(flowId ? { flow: `/v1/flows/${flowId}` } : {}),
+  };
 }

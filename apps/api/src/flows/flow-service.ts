@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import { type Database, type FlowNodeRecord, type FlowRow, flows, jobs } from '@conveyor/core/db';
+import { ConveyorError, isConveyorError } from '@conveyor/core/errors';
+import { type FlowPlace, type JobStatus, nameUuid, queueJobId, statusOfState } from '@conveyor/core/jobs';
+import type { AddressGuard } from '@conveyor/core/net';
+import { isCluster, queuePrefix, type RedisClient } from '@conveyor/core/redis';
+import { type FlowJob, FlowProducer } from 'bullmq';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
+import { jobIdForKey, requestHash } from '../jobs/idempotency.js';
+import type { JobStore } from '../jobs/job-store.js';
+import { createSubmitPreparer, type PreparedJob, type SubmitOrigin } from '../jobs/prepare-submit.js';
+import { createTenantSlots } from '../jobs/tenant-slots.js';
+import { orUnavailable } from '../jobs/unavailable.js';
+import type { QueueSet } from '../queues.js';
+import { at, flowNodes } from './flow-tree.js';
+
+/** One node of a flow as GET /v1/flows/:id shows it. */
+export interface FlowNodeView {
+  id: string;
+  type: string;
+  queue: string;
+  /** Its parent's id; null for the root. */
+  parentId: string | null;
+  /** Where it was in the submitted body: '' for the root, `children.1.children.0` below. */
+  path: string;
+  onFailure: FlowNodeRecord['onFailure'];
+  status: JobStatus;
+  links: { self: string; events: string };
+}
+
+/** A flow: its root's status and every node's, root first in depth-first order. */
+export interface FlowView {
+  id: string;
+  status: JobStatus;
+  createdAt: string;
+  nodes: FlowNodeView[];
+  links: { self: string; events: string };
+}
+
+export interface FlowService {
+  /** Submits a flow: 202 (created) with every node's id, or the flow its id or key already names. */
+  submit(
+    tenant: string,
+    body: unknown,
+    idempotencyKey?: string,
+    origin?: SubmitOrigin,
+  ): Promise<{ created: boolean; flow: FlowView }>;
+  /** The flow and each node's status now; FLOW_NOT_FOUND for one the tenant does not have. */
+  get(tenant: string, id: string): Promise<FlowView>;
+  /** The flow's row, if the tenant has it. */
+  find(tenant: string, id: string): Promise<FlowRow | undefined>;
+}
+
+export interface FlowServiceDeps {
+  registry: JobTypeRegistry;
+  queues: QueueSet;
+  store: JobStore;
+  database: Database;
+  /** The producer connection. */
+  redis: RedisClient;
+  guard: AddressGuard;
+  tenantMaxInFlight?: number;
+}
+
+const flowLinks = (id: string) => ({ self: `/v1/flows/${id}`, events: `/v1/flows/${id}/events` });
+const nodeLinks = (id: string) => ({ self: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` });
+
+/**
+ * Flows: a tree of jobs submitted at once (POST /v1/flows), each node a normal job that runs
+ * only after its children end. The tree is validated whole, recorded in `flows`, then
+ * enqueued in one step with BullMQ's FlowProducer (one MULTI).
+ */
+export function createFlowService(deps: FlowServiceDeps): FlowService {
+  const { queues, store, database, redis } = deps;
+  const { prepare, lookUpTypes } = createSubmitPreparer(deps);
+  const slots = createTenantSlots(redis, queues.prefix, deps.tenantMaxInFlight ?? 0);
+  const producer = new FlowProducer({ connection: redis, prefix: queues.prefix });
+  producer.on('error', () => {});
+
+  async function find(tenant: string, id: string): Promise<FlowRow | undefined> {
+    const [row] = await orUnavailable('Postgres', () =>
+      database.db
+        .select()
+        .from(flows)
+        .where(and(eq(flows.tenant, tenant), eq(flows.id, id))),
+    );
+    return row;
+  }
+
+  /** Each node's status: its terminal row's, else BullMQ's state of it. */
+  async function view(tenant: string, row: FlowRow): Promise<FlowView> {
+    const ids = row.nodes.map((node) => node.id);
+    const ended = await orUnavailable('Postgres', () =>
+      database.db
+        .select({ id: jobs.id, status: jobs.status })
+        .from(jobs)
+        .where(and(eq(jobs.tenant, tenant), inArray(jobs.id, ids))),
+    );
+    const statusOf = new Map<string, JobStatus>(ended.map((r) => [r.id, r.status]));
+    const pending = row.nodes.filter((node) => !statusOf.has(node.id));
+    if (pending.length > 0) {
+      queues.assertConnected();
+      // With auto-pipelining these share a round trip.
+      const states = await orUnavailable('Redis', () =>
+        Promise.all(
+          pending.map((node) => queues.get(node.bullQueue).getJobState(queueJobId(tenant, node.id))),
+        ),
+      );
+      pending.forEach((node, n) => {
+        statusOf.set(node.id, statusOfState[states[n] ?? 'unknown'] ?? 'queued');
+      });
+    }
+    const nodes = row.nodes.map((node) => ({
+      id: node.id,
+      type: node.type,
+      queue: node.queue,
+      parentId: node.parentId,
+      path: node.path,
+      onFailure: node.onFailure,
+      status: statusOf.get(node.id) ?? 'queued',
+      links: nodeLinks(node.id),
+    }));
+    return {
+      id: row.id,
+      status: nodes[0]?.status ?? 'queued',
+      createdAt: row.createdAt.toISOString(),
+      nodes,
+      links: flowLinks(row.id),
+    };
+  }
+
+  /** Every node prepared as a job (a 400 names each bad field by its node's path). */
+  function prepareNodes(
+    tenant: string,
+    raw: unknown,
+    idempotencyKey: string | undefined,
+    origin: SubmitOrigin | undefined,
+  ): { rootId: string; keyed: boolean; chosen: string[]; jobs: PreparedJob[]; records: FlowNodeRecord[] } {
+    const { nodes, issues } = flowNodes(raw);
+    if (nodes.length === 0) {
+      throw new ConveyorError(
+        'VALIDATION_FAILED',
+        'invalid flow: the body must be a job: an object with a type',
+        {
+          issues,
+        },
+      );
+    }
+    const root = nodes[0] as (typeof nodes)[number];
+    const rootChosen = typeof root.body.id === 'string' ? root.body.id : undefined;
+    let rootId = rootChosen ?? randomUUID();
+    if (idempotencyKey !== undefined) {
+      if (rootChosen !== undefined && rootChosen !== jobIdForKey(tenant, idempotencyKey)) {
+        issues.push({
+          path: 'id',
+          message: 'leave id out when sending an Idempotency-Key: the key names the flow',
+        });
+      }
+      rootId = jobIdForKey(tenant, idempotencyKey);
+    }
+    const keyed = rootChosen !== undefined || idempotencyKey !== undefined;
+    // A repeat of a keyed flow must name the same jobs: a node without an id of its own gets
+    // one derived from the flow's id and its path.
+    const ids = nodes.map((node, n) => {
+      if (n === 0) return rootId;
+      if (typeof node.body.id === 'string') return node.body.id;
+      return keyed ? nameUuid('flow-node', tenant, rootId, node.path) : randomUUID();
+    });
+    const firstPath = new Map<string, string>();
+    ids.forEach((id, n) => {
+      const path = nodes[n]?.path ?? '';
+      const earlier = firstPath.get(id);
+      if (earlier !== undefined) {
+        issues.push({ path: at(path, 'id'), message: `same id as ${earlier === '' ? 'the root' : earlier}` });
+      } else firstPath.set(id, path);
+    });
+    const prepared: (PreparedJob | undefined)[] = nodes.map((node, n) => {
+      const id = ids[n] as string;
+      const place: FlowPlace = {
+        id: rootId,
+        ...(node.parent === undefined ? {} : { parentId: ids[node.parent] }),
+        ...(node.children.length > 0
+          ? {
+              children: node.children.map((c) => ({
+                id: ids[c] as string,
+                onFailure: nodes[c]?.onFailure ?? 'fail',
+              })),
+            }
+          : {}),
+      };
+      try {
+        const body = n === 0 && idempotencyKey !== undefined ? node.body : { ...node.body, id };
+        return prepare(tenant, body, n === 0 ? idempotencyKey : undefined, origin, place);
+      } catch (error) {
+        if (!isConveyorError(error)) throw error;
+        const errors = error.issues.length > 0 ? error.issues : [{ path: '', message: error.message }];
+        for (const e of errors) issues.push({ path: at(node.path, e.path), message: e.message });
+        return undefined;
+      }
+    });
+    if (issues.length > 0) {
+      const summary = issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ');
+      throw new ConveyorError('VALIDATION_FAILED', `invalid flow: ${summary}; nothing was enqueued`, {
+        issues,
+      });
+    }
+    const ready = prepared as PreparedJob[];
+    // On a cluster a flow is one MULTI and a child's end updates its parent's keys: every
+    // node must be in one BullMQ queue (one hash slot); a partitioned queue's flow goes to the
+    // partition its root's id picks.
+    if (isCluster(redis)) {
+      const rootJob = ready[0] as PreparedJob;
+      const other = ready.findIndex((job) => job.definition.queue !== rootJob.definition.queue);
+      if (other !== -1) {
+        const path = nodes[other]?.path ?? '';
+        throw new ConveyorError(
+          'VALIDATION_FAILED',
+          `invalid flow: on a Redis Cluster every job of a flow must be on one queue (the root's is ${rootJob.definition.queue}, ${path}'s ${ready[other]?.definition.queue})`,
+          {
+            issues: [
+              { path: at(path, 'type'), message: `must be a type on queue ${rootJob.definition.queue}` },
+            ],
+          },
+        );
+      }
+      for (const job of ready) job.queue = rootJob.queue;
+    }
+    const records = ready.map((job, n) => {
+      const node = nodes[n] as (typeof nodes)[number];
+      return {
+        id: job.id,
+        type: job.definition.name,
+        queue: job.definition.queue,
+        bullQueue: job.queue,
+        parentId: node.parent === undefined ? null : (ids[node.parent] ?? null),
+        path: node.path,
+        onFailure: node.onFailure,
+      };
+    });
+    // The ids a client chose (the root's by id or key, a child's by id): each must be new.
+    const chosen = ids.filter((_, n) => (n === 0 ? keyed : typeof nodes[n]?.body.id === 'string'));
+    return { rootId, keyed, chosen, jobs: ready, records };
+  }
+
+  /** The BullMQ flow of the prepared nodes: node `n` with its children below it. */
+  function flowJob(jobs: PreparedJob[], n: number, childOf: Map<number, number[]>): FlowJob {
+    const job = jobs[n] as PreparedJob;
+    const children = (childOf.get(n) ?? []).map((c): FlowJob => flowJob(jobs, c, childOf));
+    return {
+      name: job.definition.name,
+      queueName: job.queue,
+      prefix: queuePrefix(queues.prefix, job.queue, redis),
+      data: job.envelope,
+      // Every child's failure is noted, never BullMQ's to act on: the parent's worker applies
+      // the child's onFailure once all have ended (see the worker's flow gate).
+      opts: n === 0 ? job.options : { ...job.options, ignoreDependencyOnFailure: true },
+      ...(children.length > 0 ? { children } : {}),
+    };
+  }
+
+  return {
+    find,
+    async get(tenant, id) {
+      const row = await find(tenant, id);
+      if (!row) throw new ConveyorError('FLOW_NOT_FOUND', `no flow with id ${id}`);
+      return view(tenant, row);
+    },
+
+    async submit(tenant, raw, idempotencyKey, origin) {
+      await lookUpTypes(collectBodies(raw));
+      const {
+        rootId,
+        keyed,
+        chosen,
+        jobs: prepared,
+        records,
+      } = prepareNodes(tenant, raw, idempotencyKey, origin);
+      const hash = requestHash(raw);
+      if (keyed) {
+        const existing = await find(tenant, rootId);
+        if (existing) {
+          if (existing.requestHash !== hash) {
+            throw new ConveyorError('CONFLICT', `flow ${rootId} was already submitted with a different body`);
+          }
+          return { created: false, flow: await view(tenant, existing) };
+        }
+      }
+      // A client-chosen id must not name a job the tenant already has outside this flow.
+      const known = await Promise.all(chosen.map((id) => store.find(tenant, id)));
+      const taken = known.findIndex((found) => found !== undefined);
+      if (taken !== -1) {
+        const id = chosen[taken] ?? '';
+        const path = records.find((r) => r.id === id)?.path ?? '';
+        throw new ConveyorError(
+          'CONFLICT',
+          `id ${id} (${path || 'the root'}) already names a job of this tenant`,
+        );
+      }
+      queues.assertConnected();
+      await slots.reserve(tenant, prepared);
+      let inserted = false;
+      let createdAt = new Date();
+      try {
+        const rows = await orUnavailable('Postgres', () =>
+          database.db
+            .insert(flows)
+            .values({
+              id: rootId,
+              tenant,
+              nodes: records,
+              idempotencyKey: idempotencyKey ?? null,
+              requestHash: hash,
+            })
+            .onConflictDoNothing()
+            .returning({ createdAt: flows.createdAt }),
+        );
+        inserted = rows.length > 0;
+        createdAt = rows[0]?.createdAt ?? new Date();
+        const childOf = new Map<number, number[]>();
+        records.forEach((record, n) => {
+          if (record.parentId === null) return;
+          const parent = records.findIndex((r) => r.id === record.parentId);
+          childOf.set(parent, [...(childOf.get(parent) ?? []), n]);
+        });
+        // One MULTI: the whole tree is in Redis, or none of it. BullMQ keeps one job per id, so
+        // a repeat racing this one adds nothing twice.
+        await orUnavailable('Redis', () => producer.add(flowJob(prepared, 0, childOf)));
+      } catch (error) {
+        await slots.release(tenant, prepared);
+        if (inserted) {
+          await database.db
+            .delete(flows)
+            .where(and(eq(flows.tenant, tenant), eq(flows.id, rootId)))
+            .catch(() => {});
+        }
+        throw error;
+      }
+      const nodes = records.map((node) => ({
+        id: node.id,
+        type: node.type,
+        queue: node.queue,
+        parentId: node.parentId,
+        path: node.path,
+        onFailure: node.onFailure,
+        status: 'queued' as const,
+        links: nodeLinks(node.id),
+      }));
+      return {
+        created: true,
+        flow: {
+          id: rootId,
+          status: 'queued',
+          createdAt: createdAt.toISOString(),
+          nodes,
+          links: flowLinks(rootId),
+        },
+      };
+    },
+  };
+}
+
+/** Every node body of a raw flow (for looking up their types), whatever its shape. */
+function collectBodies(raw: unknown): unknown[] {
+  const bodies: unknown[] = [];
+  const stack = [raw];
+  while (stack.length > 0 && bodies.length <= 1_000) {
+    const node = stack.pop();
+    bodies.push(node);
+    const children = (node as { children?: unknown } | null)?.children;
+    if (Array.isArray(children)) stack.push(...children);
+  }
+  return bodies;
+}
