@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FlowView } from '@conveyor/client';
 import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +13,8 @@ const services = useTestServices();
 const root = fileURLToPath(new URL('..', import.meta.url));
 const started: AppProcess[] = [];
 let url: string;
+/** Where the flow tests write their JSON files. */
+const files = mkdtempSync(join(tmpdir(), 'conveyor-cli-flows-'));
 
 /** Runs the real `conveyor` bin as a child process. */
 function conveyor(
@@ -49,7 +55,22 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(started.map((p) => stopApp(p)));
+  rmSync(files, { recursive: true, force: true });
 });
+
+/** Writes `content` (JSON unless a string) to a file of the test's directory; its path. */
+function flowFile(name: string, content: unknown): string {
+  const path = join(files, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+/** The FlowView lines a `flow` command printed. */
+const flowsOf = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as FlowView);
 
 describe('conveyor CLI', () => {
   it('submits a job and watches it to completion (exit 0)', async () => {
@@ -111,5 +132,146 @@ describe('conveyor CLI', () => {
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stdout + run.stderr, args.join(' ')).toContain('usage: conveyor');
     }
+  });
+});
+
+describe('conveyor flow', () => {
+  it('submit <file> --wait prints the flow, then the ended flow with every node completed (exit 0); get shows it', async () => {
+    const file = flowFile('report.json', {
+      type: 'echo',
+      data: { step: 'publish' },
+      children: [
+        { type: 'sleep', data: { ms: 100 } },
+        { type: 'echo', data: 'middle', children: [{ type: 'noop' }] },
+      ],
+    });
+    const run = await conveyor(['flow', 'submit', file, '--wait']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const [submitted, ended, ...more] = flowsOf(run.stdout);
+    expect(more).toEqual([]);
+    expect(submitted?.status).toBe('queued');
+    expect(submitted?.nodes.map((n) => n.path)).toEqual([
+      '',
+      'children.0',
+      'children.1',
+      'children.1.children.0',
+    ]);
+    expect(ended).toMatchObject({ id: submitted?.id, status: 'completed' });
+    expect(ended?.nodes.map((n) => [n.path, n.type, n.status])).toEqual([
+      ['', 'echo', 'completed'],
+      ['children.0', 'sleep', 'completed'],
+      ['children.1', 'echo', 'completed'],
+      ['children.1.children.0', 'noop', 'completed'],
+    ]);
+    const got = await conveyor(['flow', 'get', submitted?.id ?? '']);
+    expect(got.code).toBe(0);
+    expect(flowsOf(got.stdout)).toEqual([ended]);
+    // Each node is a job: the root's result is its own input (echo).
+    const root = await conveyor(['get', submitted?.id ?? '', '--json']);
+    expect(JSON.parse(root.stdout)).toMatchObject({ status: 'completed', result: { step: 'publish' } });
+  });
+
+  it('submit - reads the tree from stdin; --idempotency-key names the flow (the same id again)', async () => {
+    const tree = JSON.stringify({ type: 'noop', children: [{ type: 'echo', data: 1 }] });
+    const first = await conveyor(['flow', 'submit', '-', '--idempotency-key', 'cli-flow-key'], tree);
+    const again = await conveyor(['flow', 'submit', '-', '--idempotency-key', 'cli-flow-key'], tree);
+    expect(first.stderr).toBe('');
+    expect([first.code, again.code]).toEqual([0, 0]);
+    const [a] = flowsOf(first.stdout);
+    const [b] = flowsOf(again.stdout);
+    expect(b?.id).toBe(a?.id);
+    expect(b?.nodes.map((n) => n.id)).toEqual(a?.nodes.map((n) => n.id));
+  });
+
+  it('exits 1 when the root did not complete, and when the API refuses the tree or knows no such flow', async () => {
+    const failing = flowFile('failing.json', {
+      type: 'noop',
+      children: [{ type: 'test.fail', data: { unrecoverable: true }, attempts: 1 }],
+    });
+    const run = await conveyor(['flow', 'submit', failing, '--wait']);
+    expect(run.code).toBe(1);
+    const ended = flowsOf(run.stdout).at(-1);
+    expect(ended?.status).toBe('failed');
+    expect(ended?.nodes.map((n) => n.status)).toEqual(['failed', 'failed']);
+    const invalid = flowFile('invalid-node.json', {
+      type: 'noop',
+      children: [{ type: 'sleep', data: { ms: 'soon' } }],
+    });
+    const refused = await conveyor(['flow', 'submit', invalid]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('400 VALIDATION_FAILED');
+    expect(refused.stderr).toContain('children.0.data.ms');
+    const missing = await conveyor(['flow', 'get', '00000000-0000-4000-8000-000000000000']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('404 FLOW_NOT_FOUND');
+  });
+
+  it('cancel <id> prints the cancelled flow (exit 0); cancelling it again is refused (exit 1)', async () => {
+    const file = flowFile('long.json', { type: 'noop', children: [{ type: 'sleep', data: { ms: 30_000 } }] });
+    const submitted = await conveyor(['flow', 'submit', file]);
+    expect(submitted.code).toBe(0);
+    const [flow] = flowsOf(submitted.stdout);
+    const cancelled = await conveyor(['flow', 'cancel', flow?.id ?? '']);
+    expect(cancelled.stderr).toBe('');
+    expect(cancelled.code).toBe(0);
+    expect(flowsOf(cancelled.stdout).map((f) => [f.id, f.nodes.map((n) => n.status)])).toEqual([
+      [flow?.id, ['cancelled', 'cancelled']],
+    ]);
+    const again = await conveyor(['flow', 'cancel', flow?.id ?? '']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('409 CONFLICT');
+  });
+
+  it('retry <id> runs a failed flow again (exit 0); it then completes', async () => {
+    const file = flowFile('flaky.json', {
+      type: 'noop',
+      children: [{ type: 'test.flaky', data: { failures: 1 }, attempts: 1 }],
+    });
+    const failed = await conveyor(['flow', 'submit', file, '--wait']);
+    expect(failed.code).toBe(1);
+    const id = flowsOf(failed.stdout).at(-1)?.id ?? '';
+    const retried = await conveyor(['flow', 'retry', id]);
+    expect(retried.stderr).toBe('');
+    expect(retried.code).toBe(0);
+    expect(flowsOf(retried.stdout)[0]?.nodes.every((n) => n.status !== 'failed')).toBe(true);
+    await expect
+      .poll(async () => flowsOf((await conveyor(['flow', 'get', id])).stdout)[0]?.status, { timeout: 10_000 })
+      .toBe('completed');
+  });
+
+  it('names what was wrong with bad input, with usage and exit 2, and sends nothing', async () => {
+    const absent = join(files, 'absent.json');
+    const broken = flowFile('broken.json', '{"type":"noop","children":[');
+    const empty = flowFile('empty.json', '');
+    for (const [args, message, stdin] of [
+      [['flow', 'submit', absent], `cannot read flow file ${absent}: no such file`],
+      [['flow', 'submit', files], `cannot read flow file ${files}: EISDIR`],
+      [['flow', 'submit', broken], `flow file ${broken} is not valid JSON (`],
+      [['flow', 'submit', empty], `flow file ${empty} is empty`],
+      [['flow', 'submit', '-'], 'the flow on stdin is not valid JSON (', '{not json'],
+      [['flow', 'submit'], 'flow submit takes exactly one JSON file (or - for stdin)'],
+      [['flow', 'get'], 'flow get takes exactly one flow id'],
+      [['flow', 'cancel', 'a', 'b'], 'flow cancel takes exactly one flow id'],
+      [
+        ['flow'],
+        'flow needs a subcommand: flow takes submit <file.json>, get <id>, cancel <id> or retry <id>',
+      ],
+      [['flow', 'frobnicate'], 'unknown flow subcommand "frobnicate"'],
+    ] as const) {
+      const run = await conveyor([...args], stdin);
+      const what = args.join(' ');
+      expect(run.code, what).toBe(2);
+      expect(run.stdout, what).toBe('');
+      expect(run.stderr, what).toContain(`conveyor: ${message}`);
+      expect(run.stderr, what).toContain('usage: conveyor');
+    }
+  });
+
+  it('lists the flow commands in the usage', async () => {
+    const run = await conveyor(['--help']);
+    expect(run.code).toBe(0);
+    for (const command of ['flow submit <file.json>', 'flow get <id>', 'flow cancel <id>', 'flow retry <id>'])
+      expect(run.stdout).toContain(command);
   });
 });

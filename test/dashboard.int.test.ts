@@ -9,6 +9,7 @@ import {
   createPipeline,
   type Pipeline,
   postJson,
+  type Requester,
   type ServedApp,
   serveOnFreePort,
   waitForStatus,
@@ -74,6 +75,19 @@ async function until<T>(read: () => Promise<T>, expected: T, timeoutMs = 10_000)
 }
 
 const text = (locator: Locator) => async () => ((await locator.textContent()) ?? '').trim();
+/** The served API over real HTTP, with the pipeline's key (p.request calls the app in-process). */
+const overHttp: Requester = {
+  request: (path, init = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${p.apiKey}`);
+    return fetch(`${base}${path}`, { ...init, headers });
+  },
+};
+
+interface FlowAnswer {
+  id: string;
+  nodes: { id: string; type: string; parentId: string | null; status: string }[];
+}
 /** The cell of `column` (0-based) in the row of queue `name`. */
 const queueCell = (name: string, column: number) =>
   page.locator(`#queues tr[data-queue="${name}"] td`).nth(column);
@@ -290,6 +304,137 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     } finally {
       await new Promise((resolve) => receiver.close(resolve));
     }
+  });
+
+  it("shows a flow node's tree in its details, nested with each node's status, and opens a child from it", async () => {
+    // The worker the first test started runs the flow: the children, then the root.
+    const submitted = await postJson(overHttp, '/v1/flows', {
+      type: 'noop',
+      children: [
+        { type: 'echo', data: 'left' },
+        { type: 'echo', data: 'right' },
+      ],
+    });
+    expect(submitted.status).toBe(202);
+    const flow = (await submitted.json()) as FlowAnswer;
+    const [root, left, right] = flow.nodes.map((node) => node.id);
+    expect(flow.nodes.map((node) => [node.type, node.parentId])).toEqual([
+      ['noop', null],
+      ['echo', root],
+      ['echo', root],
+    ]);
+    await waitForStatus((path) => overHttp.request(path), root as string, ['completed']);
+    const view = (await (await overHttp.request(`/v1/jobs/${root}`)).json()) as { flowId: string };
+    expect(view.flowId).toBe(root);
+
+    // The root's row, opened as a user does: a click on its id.
+    const rootRow = page.locator(`#recent-jobs tr[data-job="${root}"][data-status="completed"]`);
+    await rootRow.waitFor();
+    await rootRow.getByRole('button', { name: root?.slice(0, 8) }).click();
+    const details = page.locator(`#recent-jobs tr[data-details="${root}"]`);
+    const tree = details.locator('.flow-tree');
+    await tree.waitFor();
+
+    // Three nodes, the two children in a list inside the root's item, each completed.
+    expect(await tree.locator('li').count()).toBe(3);
+    const rootItem = tree.locator(`:scope > li[data-job="${root}"]`);
+    const childItems = rootItem.locator(':scope > ul > li');
+    expect(await childItems.count()).toBe(2);
+    expect([
+      await childItems.nth(0).getAttribute('data-job'),
+      await childItems.nth(1).getAttribute('data-job'),
+    ]).toEqual([left, right]);
+    for (const [item, type] of [
+      [rootItem, 'noop'],
+      [childItems.nth(0), 'echo'],
+      [childItems.nth(1), 'echo'],
+    ] as const) {
+      const node = item.locator(':scope > .flow-node');
+      expect(await text(node.locator('.type'))()).toBe(type);
+      expect(await text(node.locator('.pill.completed'))()).toBe('completed');
+    }
+    expect(await text(rootItem.locator(':scope > .flow-node .mono'))()).toBe(root?.slice(0, 8));
+    await until(text(details.locator('.flow h4 .pill.completed')), 'completed');
+    // The job shown is marked, and is the only node that is not a button.
+    const current = rootItem.locator(':scope > .flow-node');
+    expect(await current.getAttribute('aria-current')).toBe('true');
+    expect(await tree.locator('[aria-current]').count()).toBe(1);
+    expect(await tree.locator('button.flow-node').count()).toBe(2);
+    // Nested on screen too: the children are indented from the root.
+    const rootBox = await current.boundingBox();
+    const childBox = await childItems.nth(0).locator(':scope > .flow-node').boundingBox();
+    expect(childBox && rootBox && childBox.x - rootBox.x).toBeGreaterThan(10);
+    await details.screenshot({ path: `${artifacts}dashboard-flow.png` });
+
+    // A click on a child opens the child's details, with the same tree marking the child.
+    await childItems.nth(0).locator(':scope > button.flow-node').click();
+    const childDetails = page.locator(`#recent-jobs tr[data-details="${left}"]`);
+    await childDetails.waitFor();
+    expect(await text(childDetails.locator('pre'))()).toContain('"data": "left"');
+    const marked = childDetails.locator('.flow-tree li:has(> [aria-current="true"])');
+    expect(await marked.getAttribute('data-job')).toBe(left);
+    expect(await childDetails.locator('.flow-tree li').count()).toBe(3);
+    // The lists hold both jobs: nothing went to "Opened jobs".
+    expect(await page.locator('#opened').isHidden()).toBe(true);
+
+    // Closed again from their rows, for the tests after this one.
+    await rootRow.getByRole('button', { name: root?.slice(0, 8) }).click();
+    await details.waitFor({ state: 'detached' });
+    const leftRow = page.locator(`#recent-jobs tr[data-job="${left}"]`);
+    await leftRow.getByRole('button', { name: left?.slice(0, 8) }).click();
+    await childDetails.waitFor({ state: 'detached' });
+    expect(problems).toEqual([]);
+  });
+
+  it('opens a flow node that no list shows under "Opened jobs"', async () => {
+    // 25 nodes: the recent list (20 jobs) cannot show them all.
+    const submitted = await postJson(overHttp, '/v1/flows', {
+      type: 'noop',
+      children: Array.from({ length: 24 }, (_, i) => ({ type: 'echo', data: i })),
+    });
+    expect(submitted.status).toBe(202);
+    const flow = (await submitted.json()) as FlowAnswer;
+    await waitForStatus((path) => overHttp.request(path), flow.id, ['completed']);
+    const recent = (await (await overHttp.request('/v1/jobs?limit=20')).json()) as {
+      items: { id: string }[];
+    };
+    const listed = new Set(recent.items.map((job) => job.id));
+    const shown = flow.nodes.find((node) => listed.has(node.id));
+    const hidden = flow.nodes.find((node) => !listed.has(node.id));
+    if (!shown || !hidden) throw new Error('expected the recent list to hold some of the flow, not all');
+
+    const row = page.locator(`#recent-jobs tr[data-job="${shown.id}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: shown.id.slice(0, 8) }).click();
+    const tree = page.locator(`#recent-jobs tr[data-details="${shown.id}"] .flow-tree`);
+    await tree.waitFor();
+    expect(await tree.locator('li').count()).toBe(25);
+    await tree.locator(`li[data-job="${hidden.id}"] > button.flow-node`).click();
+
+    const opened = page.locator(`#opened-jobs tr[data-details="${hidden.id}"]`);
+    await opened.waitFor();
+    expect(await page.locator('#opened').isVisible()).toBe(true);
+    expect(
+      await page.locator(`#opened-jobs tr[data-job="${hidden.id}"][data-status="completed"]`).count(),
+    ).toBe(1);
+    expect(
+      await opened.locator(`.flow-tree li[data-job="${hidden.id}"] > [aria-current="true"]`).count(),
+    ).toBe(1);
+    // Brought into view for the user who clicked.
+    expect(await opened.isVisible()).toBe(true);
+    const box = await opened.boundingBox();
+    const viewport = page.viewportSize();
+    expect(box && viewport && box.y < viewport.height && box.y + box.height > 0).toBe(true);
+
+    // Closing its details takes it away; the shown node's details close from their row.
+    await page
+      .locator(`#opened-jobs tr[data-job="${hidden.id}"]`)
+      .getByRole('button', { name: hidden.id.slice(0, 8) })
+      .click();
+    await page.locator('#opened').waitFor({ state: 'hidden' });
+    await row.getByRole('button', { name: shown.id.slice(0, 8) }).click();
+    await tree.waitFor({ state: 'detached' });
+    expect(problems).toEqual([]);
   });
 
   it('says webhooks need the admin scope to a key without it', async () => {

@@ -168,6 +168,11 @@ const coverage: Coverage[] = [
     evidence: "run('npm', ['run', 'build'], project)",
   },
   {
+    match: /^(echo .* \| )?npx conveyor flow (submit|get|cancel|retry)\b/,
+    by: 'test/cli.int.test.ts',
+    evidence: "['flow', 'submit', file, '--wait']",
+  },
+  {
     match: /^npx conveyor dev src\/worker\.ts$/,
     by: 'test/packages/packs.int.test.ts',
     evidence: "['dev', 'src/worker.ts']",

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { useTestServices } from '@conveyor/dev/testing';
-import { defineJob } from '@conveyor/sdk';
+import { defineJob, NonRetryableError } from '@conveyor/sdk';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, waitForStatus, withKey } from './harness.js';
@@ -27,6 +27,18 @@ const collect = defineJob({
       error: error?.code ?? null,
     })),
   }),
+});
+
+/** Fails while `downstream.down`, then completes: a dependency that comes back. */
+const downstream = { down: true };
+const flaky = defineJob({
+  name: 'flow.downstream',
+  description: 'Fails while the test says its dependency is down (testing only).',
+  input: v.nullish(v.unknown()),
+  run: async () => {
+    if (downstream.down) throw new NonRetryableError('downstream is down');
+    return { ok: true };
+  },
 });
 
 interface FlowNode {
@@ -68,7 +80,7 @@ const rowsOf = (ids: string[]) =>
 
 beforeAll(async () => {
   p = await createPipeline(services);
-  await p.startWorker({ concurrency: 8, jobs: [collect] }).registered();
+  await p.startWorker({ concurrency: 8, jobs: [collect, flaky] }).registered();
 });
 afterAll(() => p?.close());
 
@@ -281,5 +293,117 @@ describe('POST /v1/flows', () => {
     // Tenant default's flow of that id is unchanged: still its own two nodes, completed.
     const own = (await (await get(`/v1/flows/${flow.id}`)).json()) as FlowView;
     expect(own.nodes.map((n) => n.type)).toEqual(['noop', 'echo']);
+  });
+});
+
+describe('a flow as a whole', () => {
+  it('cancels every unfinished node, children first; the parent never runs', async () => {
+    const { body: flow } = await submitFlow({
+      type: 'flow.collect',
+      children: [
+        { type: 'sleep', data: { ms: 30_000 } },
+        { type: 'noop', delayMs: 600_000 },
+        { type: 'echo', data: { quick: true } },
+      ],
+    });
+    const [root, running, delayed, quick] = flow.nodes as [FlowNode, FlowNode, FlowNode, FlowNode];
+    await waitForStatus(get, running.id, ['active']);
+    await waitForStatus(get, quick.id, ['completed']);
+    const cancel = await p.request(`/v1/flows/${flow.id}/cancel`, { method: 'POST' });
+    expect(cancel.status).toBe(200);
+    const after = (await cancel.json()) as FlowView;
+    expect(after.nodes.map((n) => [n.id, n.status])).toEqual([
+      [root.id, 'cancelled'],
+      [running.id, 'cancelled'],
+      [delayed.id, 'cancelled'],
+      [quick.id, 'completed'],
+    ]);
+    // The running child's handler was aborted: BullMQ has no active job of the flow left.
+    await expect.poll(() => p.queues.get('default').getActiveCount(), { timeout: 5_000 }).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const rows = await rowsOf([root.id, running.id, delayed.id]);
+    expect(rows.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    expect(rows.find((r) => r.id === root.id)?.runs).toBe(0);
+    expect(((await (await get(`/v1/flows/${flow.id}`)).json()) as FlowView).status).toBe('cancelled');
+    expect((await p.request(`/v1/flows/${flow.id}/cancel`, { method: 'POST' })).status).toBe(409);
+  });
+
+  it('retries only the failed nodes and what waits on them; the completed ones are not run again', async () => {
+    downstream.down = true;
+    const { body: flow } = await submitFlow({
+      type: 'flow.collect',
+      children: [
+        {
+          type: 'flow.collect',
+          children: [{ type: 'flow.downstream' }, { type: 'echo', data: { kept: 1 } }],
+        },
+        { type: 'echo', data: { kept: 2 } },
+      ],
+    });
+    const [root, mid, down, kept1, kept2] = flow.nodes as [FlowNode, FlowNode, FlowNode, FlowNode, FlowNode];
+    const failed = await waitForStatus(get, root.id, ['failed', 'completed']);
+    expect(failed.error?.code).toBe('CHILD_FAILED');
+    const beforeRetry = await rowsOf([kept1.id, kept2.id]);
+
+    downstream.down = false;
+    const retried = await p.request(`/v1/flows/${flow.id}/retry`, { method: 'POST' });
+    expect(retried.status, await retried.clone().text()).toBe(200);
+    const queued = (await retried.json()) as FlowView;
+    // Run again (the worker may already be at it), the completed leaves as they were.
+    expect(queued.nodes.slice(0, 3).every((n) => n.status !== 'failed')).toBe(true);
+    expect(queued.nodes.slice(3).map((n) => n.status)).toEqual(['completed', 'completed']);
+    const done = await waitForStatus(get, root.id, ['completed', 'failed']);
+    expect(done.status).toBe('completed');
+    // The root saw all of its children completed: the retried middle node, and the echo that
+    // was not run again.
+    const seen = (done.result as { children: { id: string; status: string }[] }).children;
+    expect(seen.map((c) => [c.id, c.status])).toEqual([
+      [mid.id, 'completed'],
+      [kept2.id, 'completed'],
+    ]);
+    const rows = await rowsOf([down.id, kept1.id, kept2.id]);
+    const generation = await p.database.sql<{ id: string; generation: number; attempts: number }[]>`
+      select id, generation, attempts from jobs where tenant = 'default' and id = any(${[root.id, mid.id, down.id, kept1.id, kept2.id]})`;
+    const byId = new Map(generation.map((r) => [r.id, r]));
+    expect([root.id, mid.id, down.id].map((id) => byId.get(id)?.generation)).toEqual([1, 1, 1]);
+    expect([kept1.id, kept2.id].map((id) => byId.get(id)?.generation)).toEqual([0, 0]);
+    // Attempt numbers continue across the retry.
+    expect(byId.get(down.id)?.attempts).toBe(2);
+    // The completed leaves were not run again: their rows are the ones from before.
+    for (const before of beforeRetry) {
+      const now = rows.find((r) => r.id === before.id);
+      expect(new Date(now?.finished_at ?? 0).getTime()).toBe(new Date(before.finished_at).getTime());
+    }
+    const tree = (await (await get(`/v1/flows/${flow.id}`)).json()) as FlowView;
+    expect(tree.nodes.every((n) => n.status === 'completed')).toBe(true);
+    expect((await p.request(`/v1/flows/${flow.id}/retry`, { method: 'POST' })).status).toBe(409);
+    // A node alone cannot be retried: it would run outside its flow.
+    expect((await p.request(`/v1/jobs/${down.id}/retry`, { method: 'POST' })).status).toBe(409);
+  });
+
+  it("streams every node of a flow: the snapshot first, each node's events, closed when the root ends", async () => {
+    const { body: flow } = await submitFlow({
+      type: 'flow.collect',
+      children: [
+        { type: 'sleep', data: { ms: 300 } },
+        { type: 'echo', data: { n: 1 } },
+      ],
+    });
+    const response = await p.request(`/v1/flows/${flow.id}/events`);
+    expect(response.status).toBe(200);
+    // Read to the end: the stream closes by itself after the root's terminal event.
+    const text = await response.text();
+    const events = [...text.matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => ({
+      event: m[1],
+      data: JSON.parse(m[2] ?? '{}') as { jobId?: string; status?: string; nodes?: unknown[] },
+    }));
+    expect(events[0]?.event).toBe('snapshot');
+    expect(events[0]?.data.nodes).toHaveLength(3);
+    const completed = events
+      .filter((e) => e.event === 'status' && e.data.status === 'completed')
+      .map((e) => e.data.jobId);
+    expect(new Set(completed)).toEqual(new Set(flow.nodes.map((n) => n.id)));
+    expect(events.at(-1)?.data).toMatchObject({ jobId: flow.id, status: 'completed' });
+    expect((await get(`/v1/flows/${randomUUID()}/events`)).status).toBe(404);
   });
 });

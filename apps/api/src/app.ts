@@ -116,7 +116,6 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const store = createJobStore(deps);
   const guard = deps.guard ?? createAddressGuard([]);
   const submitter = createJobSubmitter({ ...deps, store, guard });
-  const flows = createFlowService({ ...deps, store, guard });
   const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
   // Cancels are rare: read the tenant's webhooks every time rather than cache them.
   const dispatcher = createWebhookDispatcher({
@@ -126,6 +125,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     ...deps.deliveries,
   });
   const control = createJobControl({ ...deps, store, publisher, webhooks: dispatcher });
+  const flows = createFlowService({ ...deps, store, control, guard });
   const list = createJobLister(deps);
   const stats = createJobStats(deps);
   const schedules = createScheduleService({ ...deps, guard });
@@ -176,7 +176,15 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   // documentation (routes/declare-routes.ts); openapi/operations.ts gathers the declarations.
   app.route('/', healthRoutes({ ...deps, metrics: metrics.registry }));
   app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
-  app.route('/', flowRoutes({ flows }));
+  app.route(
+    '/',
+    flowRoutes({
+      flows,
+      hub: deps.hub,
+      prefix: deps.queues.prefix,
+      ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
+    }),
+  );
   app.route('/', statsRoutes({ stats }));
   app.route('/', scheduleRoutes({ schedules }));
   app.route('/', webhookRoutes({ webhooks }));

@@ -1,17 +1,27 @@
 import { type Database, jobs } from '@conveyor/core/db';
 import type { ChildOutcome } from '@conveyor/sdk';
 import { and, eq, inArray } from 'drizzle-orm';
-import { type Attempt, failure, type Outcome } from './attempt.js';
+import { type Attempt, errorAt, failure, type Outcome } from './attempt.js';
 
-/** How the children of a flow node ended, by their terminal rows. */
-export type ChildReader = (tenant: string, ids: readonly string[]) => Promise<ChildOutcome[]>;
+/** A flow node's end, by its terminal row. */
+export type NodeEnd = ChildOutcome & { generation: number };
+
+/** How flow nodes ended, by their terminal rows (those that have one). */
+export type ChildReader = (tenant: string, ids: readonly string[]) => Promise<NodeEnd[]>;
 
 /** Reads children's outcomes from their terminal rows (each committed before BullMQ moved the parent on). */
 export function createChildReader(database: Database): ChildReader {
   return async (tenant, ids) => {
     if (ids.length === 0) return [];
     const rows = await database.db
-      .select({ id: jobs.id, type: jobs.type, status: jobs.status, result: jobs.result, error: jobs.error })
+      .select({
+        id: jobs.id,
+        type: jobs.type,
+        status: jobs.status,
+        result: jobs.result,
+        error: jobs.error,
+        generation: jobs.generation,
+      })
       .from(jobs)
       .where(and(eq(jobs.tenant, tenant), inArray(jobs.id, [...ids])));
     return rows.map((row) => ({
@@ -20,6 +30,7 @@ export function createChildReader(database: Database): ChildReader {
       status: row.status,
       result: row.status === 'completed' ? (row.result ?? null) : null,
       error: row.error ? { code: row.error.code, message: row.error.message } : null,
+      generation: row.generation,
     }));
   };
 }
@@ -30,21 +41,27 @@ export function createChildReader(database: Database): ChildReader {
  * each child's `onFailure`: a failed, cancelled or expired child with `fail` (the default)
  * fails this node with CHILD_FAILED, unrun; with `ignore` the handler sees it in
  * `ctx.children()`; with `remove` it does not. A job that is not a parent passes with [].
+ * A parent that already has a row of its generation (its flow was cancelled while it waited)
+ * ends as that row says, unrun.
  */
 export async function gateOnChildren(
   attempt: Attempt,
   readChildren: ChildReader,
 ): Promise<{ children: ChildOutcome[] } | { outcome: Outcome }> {
-  const wanted = attempt.envelope.flow?.children ?? [];
+  const { envelope, base } = attempt;
+  const wanted = envelope.flow?.children ?? [];
   if (wanted.length === 0) return { children: [] };
   const ended = new Map(
-    (
-      await readChildren(
-        attempt.envelope.tenant,
-        wanted.map((child) => child.id),
-      )
-    ).map((c) => [c.id, c]),
+    (await readChildren(envelope.tenant, [base.jobId, ...wanted.map((child) => child.id)])).map((c) => [
+      c.id,
+      c,
+    ]),
   );
+  const own = ended.get(base.jobId);
+  if (own && own.generation >= (envelope.generation ?? 0) && own.status !== 'completed') {
+    const error = errorAt(attempt, 'CANCELLED', own.error?.message ?? `recorded ${own.status}`, false);
+    return { outcome: { status: own.status, error } };
+  }
   const children: ChildOutcome[] = [];
   for (const { id, onFailure } of wanted) {
     // Every child's row is committed before BullMQ lets the parent run; none is a child

@@ -1,5 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ConveyorApiError, type ConveyorClient, createClient, type SubmitOptions } from '@conveyor/client';
+import {
+  ConveyorApiError,
+  type ConveyorClient,
+  createClient,
+  type FlowNode,
+  type FlowView,
+  type SubmitOptions,
+} from '@conveyor/client';
 import type { JobStatus, JobView } from '@conveyor/core/jobs';
 import { isTerminalStatus } from '@conveyor/core/status';
 
@@ -15,6 +23,12 @@ commands:
   retry <id>               run a failed, cancelled or expired job again
   list                     list jobs  --status <s[,s]> --type <t> --queue <q> --limit <n> --cursor <c>
   queues                   queue depth per state
+  flow submit <file.json>  submit a flow (a tree of jobs: the root job with its children) from a
+                           JSON file, or stdin for "-"; prints the flow as JSON
+      --idempotency-key <key> --wait (print the flow again, as JSON, once its root has ended)
+  flow get <id>            show a flow: every node's status, root first (JSON)
+  flow cancel <id>         cancel every node of a flow that has not ended (JSON)
+  flow retry <id>          run an ended flow's failed, cancelled and expired nodes again (JSON)
   keys create --name <n> --scopes <s[,s]> [--expires <iso>] | keys list | keys revoke <id>
   dev <worker file>        run your worker (.ts or .js) against a local Conveyor: Redis, Postgres
                            (unless REDIS_URL / DATABASE_URL are set), the stock API on PORT (3000),
@@ -25,7 +39,8 @@ options:
   --api-key <key>          API key (CONVEYOR_API_KEY)
   --json                   print JSON, for scripts
 
-exit codes: 0 success · 1 the job failed, was cancelled or expired, or the API refused · 2 bad usage`;
+exit codes: 0 success · 1 the job (a flow's root) failed, was cancelled or expired, or the API
+refused · 2 bad usage`;
 
 export class UsageError extends Error {}
 
@@ -104,6 +119,74 @@ async function follow(client: ConveyorClient, id: string, io: CliIo, json: boole
     return failed(job.status) ? 1 : 0;
   }
   return 1;
+}
+
+/** The flow tree in `file` (`-`: stdin), parsed; a UsageError naming the file and what was wrong. */
+async function readFlow(file: string, io: CliIo): Promise<FlowNode> {
+  let text: string;
+  if (file === '-') text = await io.readStdin();
+  else {
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'no such file'
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      throw new UsageError(`cannot read flow file ${file}: ${reason}`);
+    }
+  }
+  const from = file === '-' ? 'the flow on stdin' : `flow file ${file}`;
+  if (text.trim() === '')
+    throw new UsageError(`${from} is empty: it must be the root job as JSON, with its children`);
+  try {
+    return JSON.parse(text) as FlowNode;
+  } catch (error) {
+    throw new UsageError(`${from} is not valid JSON (${error instanceof Error ? error.message : error})`);
+  }
+}
+
+/** `conveyor flow <sub> …`: submit, get, cancel or retry a flow; prints FlowView JSON lines. */
+async function flowCommand(
+  client: ConveyorClient,
+  args: string[],
+  values: { wait?: boolean | undefined; 'idempotency-key'?: string | undefined },
+  io: CliIo,
+): Promise<number> {
+  const [sub, ...rest] = args;
+  const print = (flow: FlowView) => io.out(JSON.stringify(flow));
+  const target = (what: string) => {
+    const value = rest[0];
+    if (value === undefined || rest.length > 1) throw new UsageError(`flow ${sub} takes exactly one ${what}`);
+    return value;
+  };
+  switch (sub) {
+    case 'submit': {
+      const root = await readFlow(target('JSON file (or - for stdin)'), io);
+      const key = values['idempotency-key'];
+      const flow = await client.submitFlow(root, key ? { idempotencyKey: key } : {});
+      print(flow);
+      if (!values.wait) return 0;
+      const ended = await client.waitForFlow(flow.id);
+      print(ended);
+      return ended.status === 'completed' ? 0 : 1;
+    }
+    case 'get':
+      print(await client.getFlow(target('flow id')));
+      return 0;
+    case 'cancel':
+      print(await client.cancelFlow(target('flow id')));
+      return 0;
+    case 'retry':
+      print(await client.retryFlow(target('flow id')));
+      return 0;
+    default:
+      throw new UsageError(
+        `${sub === undefined ? 'flow needs a subcommand' : `unknown flow subcommand "${sub}"`}: flow takes submit <file.json>, get <id>, cancel <id> or retry <id>`,
+      );
+  }
 }
 
 /** Runs one CLI invocation; resolves with the exit code. */
@@ -205,6 +288,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             );
         return 0;
       }
+      case 'flow':
+        return await flowCommand(client, args, values, io);
       case 'keys': {
         const [sub, id] = args;
         if (sub === 'create') {

@@ -8,6 +8,7 @@ import type {
   UpdateWebhookBody,
   WebhookView,
 } from '@conveyor/core/webhooks';
+import type { FlowNode, FlowView, FlowWatchItem, SubmitFlowOptions } from './flows.js';
 import type { JobDefinitions, SubmitData, TypeName, UntypedJobs } from './job-definitions.js';
 import { parseSse } from './sse.js';
 
@@ -88,6 +89,28 @@ function withQuery(path: string, query: object): string {
   return qs ? `${path}?${qs}` : path;
 }
 
+/** How often waitForFlow reads the flow. */
+const FLOW_POLL_MS = 250;
+
+/** Resolves after `ms`; rejects with the signal's reason once it aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** A status stream item: the snapshot first, then events. */
 export type WatchItem = { kind: 'snapshot'; job: JobView } | { kind: 'event'; event: StatusEvent };
 
@@ -102,8 +125,8 @@ export interface ClientOptions {
 
 /**
  * A client for the Conveyor API, on fetch: Node 20+ and browsers. Given the type of a
- * project's own job definitions, `submit` and `submitBatch` accept only their names and
- * data; without one, any name and data (the API validates them).
+ * project's own job definitions, `submit`, `submitBatch` and `submitFlow` accept only their
+ * names and data; without one, any name and data (the API validates them).
  *
  * @example
  * import { jobs } from './jobs.js'; // [resize, …] as const, each made with defineJob
@@ -123,6 +146,7 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<T> {
     const response = await doFetch(`${base}${path}`, {
       method,
@@ -132,6 +156,7 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
         ...headers,
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(signal ? { signal } : {}),
     });
     if (response.status === 204) return undefined as T;
     const text = await response.text();
@@ -157,8 +182,9 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
     );
   }
 
-  async function* watch(id: string, signal?: AbortSignal): AsyncGenerator<WatchItem> {
-    const response = await doFetch(`${base}/v1/jobs/${encodeURIComponent(id)}/events`, {
+  /** The SSE messages of `path` (a job's or a flow's events). */
+  async function* stream(path: string, signal?: AbortSignal) {
+    const response = await doFetch(`${base}${path}`, {
       headers: { accept: 'text/event-stream', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
       ...(signal ? { signal } : {}),
     });
@@ -171,12 +197,18 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
         problem,
       );
     }
-    for await (const message of parseSse(response.body, signal)) {
+    yield* parseSse(response.body, signal);
+  }
+
+  async function* watch(id: string, signal?: AbortSignal): AsyncGenerator<WatchItem> {
+    for await (const message of stream(`/v1/jobs/${encodeURIComponent(id)}/events`, signal)) {
       if (message.event === 'snapshot') yield { kind: 'snapshot', job: JSON.parse(message.data) as JobView };
       else if (message.event === 'status')
         yield { kind: 'event', event: JSON.parse(message.data) as StatusEvent };
     }
   }
+
+  const flowPath = (id: string, action = '') => `/v1/flows/${encodeURIComponent(id)}${action}`;
 
   return {
     /** Submits one job; 202 and 200 (a repeated id or key) both resolve with the job. */
@@ -275,6 +307,53 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
       }>('GET', '/v1/queues'),
     /** The job's snapshot, then its status events as they happen, ending after the terminal one. */
     watch,
+    /**
+     * Submits a flow: `root` and its `children` (each of any type, each with children of its
+     * own and an `onFailure`), validated whole by the API before any is enqueued. 202 and 200
+     * (a repeated root id or key) both resolve with the flow, root first.
+     */
+    submitFlow(root: FlowNode<J>, options: SubmitFlowOptions = {}): Promise<FlowView> {
+      return call(
+        'POST',
+        '/v1/flows',
+        root,
+        options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
+      );
+    },
+    /** The flow and every node's status now, root first; FLOW_NOT_FOUND for an unknown id. */
+    getFlow: (id: string) => call<FlowView>('GET', flowPath(id)),
+    /** Cancels every node of the flow that has not ended, children first; 409 once the flow has ended. */
+    cancelFlow: (id: string) => call<FlowView>('POST', flowPath(id, '/cancel')),
+    /**
+     * Runs an ended flow's failed, cancelled and expired nodes again, with every node waiting
+     * on them; the completed rest stay as they are. Resolves with the flow.
+     */
+    retryFlow: (id: string) => call<FlowView>('POST', flowPath(id, '/retry')),
+    /**
+     * The flow's snapshot, then the status events of any of its nodes as they happen
+     * (GET /v1/flows/:id/events), ending after the root's terminal one.
+     */
+    async *watchFlow(id: string, signal?: AbortSignal): AsyncGenerator<FlowWatchItem> {
+      for await (const message of stream(flowPath(id, '/events'), signal)) {
+        if (message.event === 'snapshot')
+          yield { kind: 'snapshot', flow: JSON.parse(message.data) as FlowView };
+        else if (message.event === 'status')
+          yield { kind: 'event', event: JSON.parse(message.data) as StatusEvent };
+      }
+    },
+    /**
+     * Resolves with the flow once its root is terminal (completed, failed, cancelled or
+     * expired); its children ended before it. Polls GET /v1/flows/:id every 250 ms (no
+     * stream held open); `signal` aborting rejects it with the signal's reason.
+     */
+    async waitForFlow(id: string, signal?: AbortSignal): Promise<FlowView> {
+      for (;;) {
+        signal?.throwIfAborted();
+        const flow = await call<FlowView>('GET', flowPath(id), undefined, {}, signal);
+        if (isTerminalStatus(flow.status)) return flow;
+        await pause(FLOW_POLL_MS, signal);
+      }
+    },
     /** Resolves with the job once it is terminal (completed, failed, cancelled or expired). */
     async waitFor(id: string, signal?: AbortSignal): Promise<JobView> {
       for await (const item of watch(id, signal)) {

@@ -5,15 +5,22 @@
  * apart), live throughput counted from the tenant's event stream (GET /v1/events, read with
  * fetch so the API key goes in a header), failed and recent jobs from GET /v1/jobs, schedules
  * (pause/resume), webhooks and their failed deliveries (redeliver), with retry, cancel and
- * pause/resume buttons. Plain DOM (textContent only: job data can never inject markup),
- * no inline script or style, so it runs under the API's strict Content-Security-Policy.
+ * pause/resume buttons. A flow node's details show its flow's tree (GET /v1/flows/:id); a
+ * click on another node opens that job. Plain DOM (textContent only: job data can never
+ * inject markup), no inline script or style, so it runs under the API's strict
+ * Content-Security-Policy.
  */
 
 /**
  * @typedef {{ code: string, message: string, retryable?: boolean, attempt?: number, at?: string }} ErrorRecord
  * @typedef {{ id: string, type: string, queue: string, status: string, attempts: number, maxAttempts: number,
  *   error: ErrorRecord | null, attemptErrors: ErrorRecord[], data: unknown, result: unknown, logs: string[],
- *   createdAt: string, startedAt: string | null, finishedAt: string | null }} JobView
+ *   createdAt: string, startedAt: string | null, finishedAt: string | null,
+ *   flowId: string | null, parentId: string | null, childIds: string[] }} JobView
+ * @typedef {{ id: string, type: string, queue: string, parentId: string | null, path: string,
+ *   onFailure: string, status: string }} FlowNode
+ * @typedef {{ id: string, status: string, createdAt: string, nodes: FlowNode[] }} FlowView
+ * @typedef {Map<string, FlowView | string>} Flows each shown flow by id, or why it could not be read
  * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
  * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null, partitions: number }} QueueInfo
  * @typedef {{ completed: number, failed: number, cancelled: number, expired: number }} Outcomes
@@ -92,6 +99,12 @@ const state = {
   /** Job ids whose details row is open. */
   /** @type {Set<string>} */
   expanded: new Set(),
+  /** Jobs opened from a flow's tree: shown under "Opened jobs" while no list holds them. */
+  /** @type {Set<string>} */
+  opened: new Set(),
+  /** A job whose details to scroll into view once they are drawn. */
+  /** @type {string | undefined} */
+  reveal: undefined,
   refreshing: false,
   /** A refresh was asked for while one ran: run another when it ends (a click shows its effect at once). */
   again: false,
@@ -483,8 +496,9 @@ function fill(tableId, rows, columns, empty) {
  * @param {string} tableId
  * @param {JobView[]} jobs
  * @param {'createdAt' | 'finishedAt'} when
+ * @param {Flows} flows the flows of the jobs whose details are open
  */
-function renderJobs(tableId, jobs, when) {
+function renderJobs(tableId, jobs, when, flows) {
   const rows = jobs.flatMap((job) => {
     const actions = el('td', { className: 'actions' });
     if (['failed', 'cancelled', 'expired'].includes(job.status)) {
@@ -529,15 +543,101 @@ function renderJobs(tableId, jobs, when) {
     const details = el('tr', { className: 'details' }, [
       el('td', {}, []),
       el('td', {}, [
+        ...(job.flowId ? [renderFlow(job.flowId, flows.get(job.flowId), job.id)] : []),
         el('pre', {
           text: JSON.stringify({ data, result, error, attemptErrors, logs, startedAt, finishedAt }, null, 2),
         }),
       ]),
     ]);
     details.lastElementChild?.setAttribute('colspan', '7');
+    details.dataset.details = job.id;
     return [row, details];
   });
   fill(tableId, rows, 8, 'none');
+}
+
+/**
+ * A flow's tree in a job's details: nested lists in the order GET /v1/flows/:id gives (root
+ * first, depth-first), each node with its type, short id and status, the job `current` marked.
+ * A click on another node opens that job's details.
+ * @param {string} flowId @param {FlowView | string | undefined} flow @param {string} current
+ */
+function renderFlow(flowId, flow, current) {
+  const heading = el('h4', {}, [
+    'Flow ',
+    el('span', { className: 'mono', text: flowId.slice(0, 8), title: flowId }),
+    ...(typeof flow === 'object'
+      ? [el('span', { className: `pill ${flow.status}`, text: flow.status })]
+      : []),
+  ]);
+  const box = el('div', { className: 'flow' }, [heading]);
+  box.dataset.flow = flowId;
+  if (typeof flow !== 'object') {
+    box.append(el('p', { className: 'note', text: flow ?? 'Reading the flow…' }));
+    return box;
+  }
+  /** @type {Map<string | null, FlowNode[]>} */
+  const below = new Map();
+  const ids = new Set(flow.nodes.map((node) => node.id));
+  for (const node of flow.nodes) {
+    // A node whose parent is not listed would be lost: show it at the top instead.
+    const parent = node.parentId !== null && ids.has(node.parentId) ? node.parentId : null;
+    const siblings = below.get(parent);
+    if (siblings) siblings.push(node);
+    else below.set(parent, [node]);
+  }
+  /** @param {FlowNode} node */
+  const item = (node) => {
+    const parts = [
+      el('span', { className: 'type', text: node.type }),
+      el('span', { className: 'mono', text: node.id.slice(0, 8) }),
+      el('span', { className: `pill ${node.status}`, text: node.status }),
+    ];
+    /** @type {HTMLElement} */
+    let line;
+    if (node.id === current) {
+      line = el('span', { className: 'flow-node current', title: `${node.id} (this job)` }, parts);
+      line.setAttribute('aria-current', 'true');
+    } else {
+      const open = el('button', { className: 'flow-node', title: `Open job ${node.id}` }, parts);
+      open.type = 'button';
+      open.addEventListener('click', () => openJob(node.id));
+      line = open;
+    }
+    const li = el('li', {}, [line]);
+    const children = below.get(node.id);
+    if (children) li.append(el('ul', {}, children.map(item)));
+    li.dataset.job = node.id;
+    li.dataset.status = node.status;
+    return li;
+  };
+  box.append(el('ul', { className: 'flow-tree' }, (below.get(null) ?? []).map(item)));
+  return box;
+}
+
+/**
+ * Opens a job's details from a flow's tree, as a click on its row does: in the lists' rows
+ * that show it, else under "Opened jobs"; then scrolls to them.
+ * @param {string} id
+ */
+function openJob(id) {
+  state.expanded.add(id);
+  state.opened.add(id);
+  state.reveal = id;
+  void refresh();
+}
+
+/** Scrolls to the details `state.reveal` names, once drawn (a poll begun before the click may not draw them). */
+function reveal() {
+  if (!state.reveal) return;
+  if (!state.expanded.has(state.reveal)) {
+    state.reveal = undefined;
+    return;
+  }
+  const details = document.querySelector(`tr[data-details="${CSS.escape(state.reveal)}"]`);
+  if (!details) return;
+  details.scrollIntoView({ block: 'nearest' });
+  state.reveal = undefined;
 }
 
 /**
@@ -552,6 +652,51 @@ async function act(done, action) {
     if (error instanceof ApiError && error.status !== 401) toast(error.message);
   }
   await refresh(true);
+}
+
+/**
+ * The jobs opened from a flow's tree whose details are still open (GET /v1/jobs/:id each);
+ * a job that is gone (pruned) is forgotten.
+ * @returns {Promise<JobView[]>}
+ */
+async function readOpened() {
+  for (const id of state.opened) if (!state.expanded.has(id)) state.opened.delete(id);
+  const jobs = await Promise.all(
+    [...state.opened].map(async (id) => {
+      try {
+        return /** @type {JobView} */ (await api(`v1/jobs/${encodeURIComponent(id)}`));
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 404) throw error;
+        state.opened.delete(id);
+        state.expanded.delete(id);
+        return null;
+      }
+    }),
+  );
+  return jobs.filter((job) => job !== null);
+}
+
+/**
+ * The flows of the jobs among `jobs` whose details are open, each read once (GET /v1/flows/:id).
+ * A flow that cannot be read is shown as why, without failing the poll.
+ * @param {JobView[]} jobs
+ * @returns {Promise<Flows>}
+ */
+async function readFlows(jobs) {
+  const ids = new Set(jobs.flatMap((job) => (job.flowId && state.expanded.has(job.id) ? [job.flowId] : [])));
+  /** @type {Flows} */
+  const flows = new Map();
+  await Promise.all(
+    [...ids].map(async (id) => {
+      try {
+        flows.set(id, /** @type {FlowView} */ (await api(`v1/flows/${encodeURIComponent(id)}`)));
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) throw error;
+        flows.set(id, `The flow could not be read: ${error instanceof Error ? error.message : error}`);
+      }
+    }),
+  );
+  return flows;
 }
 
 /**
@@ -622,7 +767,7 @@ async function refresh(force = false) {
   state.refreshing = true;
   state.again = false;
   try {
-    const [queues, stats, failed, recent, schedules, hooks] = await Promise.all([
+    const [queues, stats, failed, recent, schedules, hooks, opened] = await Promise.all([
       api('v1/queues'),
       readStats(force),
       // Expired jobs never ran: like failed ones, they are worth a look and a retry.
@@ -630,17 +775,25 @@ async function refresh(force = false) {
       api(`v1/jobs?limit=${LIST_LIMIT}`),
       api('v1/schedules?limit=50'),
       readWebhooksThrottled(force),
+      readOpened(),
     ]);
+    /** @type {JobView[]} */
+    const listed = [...failed.items, ...recent.items];
+    const unlisted = opened.filter((job) => !listed.some((other) => other.id === job.id));
+    const flows = await readFlows([...listed, ...unlisted]);
     showApp();
     renderQueues(queues.items);
     renderStats(stats);
-    renderJobs('failed-jobs', failed.items, 'finishedAt');
+    renderJobs('failed-jobs', failed.items, 'finishedAt', flows);
     $('retry-all').hidden = failed.items.length === 0;
     $('retry-all').dataset.ids = failed.items.map((/** @type {JobView} */ j) => j.id).join(',');
-    renderJobs('recent-jobs', recent.items, 'createdAt');
+    renderJobs('recent-jobs', recent.items, 'createdAt', flows);
+    $('opened').hidden = unlisted.length === 0;
+    renderJobs('opened-jobs', unlisted, 'createdAt', flows);
     renderSchedules(schedules.items);
     renderWebhooks(hooks);
     renderRates();
+    reveal();
   } catch (error) {
     if (error instanceof ApiError && error.status !== 401) toast(error.message);
     else if (!(error instanceof ApiError)) toast('The API did not answer; retrying.');

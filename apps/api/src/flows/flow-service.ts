@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, type FlowNodeRecord, type FlowRow, flows, jobs } from '@conveyor/core/db';
 import { ConveyorError, isConveyorError } from '@conveyor/core/errors';
-import { type FlowPlace, type JobStatus, nameUuid, queueJobId, statusOfState } from '@conveyor/core/jobs';
+import {
+  type FlowPlace,
+  isTerminalStatus,
+  type JobEnvelope,
+  type JobStatus,
+  nameUuid,
+  queueJobId,
+  statusOfState,
+} from '@conveyor/core/jobs';
 import type { AddressGuard } from '@conveyor/core/net';
-import { isCluster, queuePrefix, type RedisClient } from '@conveyor/core/redis';
-import { type FlowJob, FlowProducer } from 'bullmq';
+import { createTenantInFlight, isCluster, queuePrefix, type RedisClient } from '@conveyor/core/redis';
+import { type FlowJob, FlowProducer, type JobsOptions } from 'bullmq';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { JobTypeRegistry } from '../job-types/job-type-registry.js';
 import { jobIdForKey, requestHash } from '../jobs/idempotency.js';
+import { type JobControl, retryToEnqueue } from '../jobs/job-control.js';
 import type { JobStore } from '../jobs/job-store.js';
 import { createSubmitPreparer, type PreparedJob, type SubmitOrigin } from '../jobs/prepare-submit.js';
 import { createTenantSlots } from '../jobs/tenant-slots.js';
@@ -50,17 +59,33 @@ export interface FlowService {
   get(tenant: string, id: string): Promise<FlowView>;
   /** The flow's row, if the tenant has it. */
   find(tenant: string, id: string): Promise<FlowRow | undefined>;
+  /** Cancels every unfinished node, children before parents; 409 once the flow has ended. */
+  cancel(tenant: string, id: string): Promise<FlowView>;
+  /**
+   * Runs the failed, cancelled and expired nodes of an ended flow again, with every node that
+   * waits on them (each as its next generation); the completed rest stay as they are.
+   */
+  retry(tenant: string, id: string, origin?: SubmitOrigin): Promise<FlowView>;
 }
 
 export interface FlowServiceDeps {
   registry: JobTypeRegistry;
   queues: QueueSet;
   store: JobStore;
+  control: Pick<JobControl, 'cancelAll'>;
   database: Database;
   /** The producer connection. */
   redis: RedisClient;
   guard: AddressGuard;
   tenantMaxInFlight?: number;
+}
+
+/** A node ready for BullMQ: its type, its BullMQ queue, its envelope and options. */
+interface Enqueued {
+  name: string;
+  queue: string;
+  envelope: JobEnvelope;
+  options: JobsOptions;
 }
 
 const flowLinks = (id: string) => ({ self: `/v1/flows/${id}`, events: `/v1/flows/${id}/events` });
@@ -72,7 +97,8 @@ const nodeLinks = (id: string) => ({ self: `/v1/jobs/${id}`, events: `/v1/jobs/$
  * enqueued in one step with BullMQ's FlowProducer (one MULTI).
  */
 export function createFlowService(deps: FlowServiceDeps): FlowService {
-  const { queues, store, database, redis } = deps;
+  const { registry, queues, store, control, database, redis } = deps;
+  const inFlight = createTenantInFlight(redis, queues.prefix);
   const { prepare, lookUpTypes } = createSubmitPreparer(deps);
   const slots = createTenantSlots(redis, queues.prefix, deps.tenantMaxInFlight ?? 0);
   const producer = new FlowProducer({ connection: redis, prefix: queues.prefix });
@@ -88,16 +114,19 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
     return row;
   }
 
-  /** Each node's status: its terminal row's, else BullMQ's state of it. */
+  /** Each node's status: its terminal row's (of its latest generation), else BullMQ's state of it. */
   async function view(tenant: string, row: FlowRow): Promise<FlowView> {
     const ids = row.nodes.map((node) => node.id);
     const ended = await orUnavailable('Postgres', () =>
       database.db
-        .select({ id: jobs.id, status: jobs.status })
+        .select({ id: jobs.id, status: jobs.status, generation: jobs.generation })
         .from(jobs)
         .where(and(eq(jobs.tenant, tenant), inArray(jobs.id, ids))),
     );
-    const statusOf = new Map<string, JobStatus>(ended.map((r) => [r.id, r.status]));
+    const latest = new Map(row.nodes.map((node) => [node.id, node.generation ?? 0]));
+    const statusOf = new Map<string, JobStatus>(
+      ended.filter((r) => r.generation >= (latest.get(r.id) ?? 0)).map((r) => [r.id, r.status]),
+    );
     const pending = row.nodes.filter((node) => !statusOf.has(node.id));
     if (pending.length > 0) {
       queues.assertConnected();
@@ -243,24 +272,158 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
     return { rootId, keyed, chosen, jobs: ready, records };
   }
 
-  /** The BullMQ flow of the prepared nodes: node `n` with its children below it. */
-  function flowJob(jobs: PreparedJob[], n: number, childOf: Map<number, number[]>): FlowJob {
-    const job = jobs[n] as PreparedJob;
-    const children = (childOf.get(n) ?? []).map((c): FlowJob => flowJob(jobs, c, childOf));
+  /** The BullMQ flow of `items` (the flow's nodes, root first): node `n` with its children below it. */
+  function flowJob(items: readonly Enqueued[], n: number, childOf: ReadonlyMap<number, number[]>): FlowJob {
+    const item = items[n] as Enqueued;
+    const children = (childOf.get(n) ?? []).map((c): FlowJob => flowJob(items, c, childOf));
     return {
-      name: job.definition.name,
-      queueName: job.queue,
-      prefix: queuePrefix(queues.prefix, job.queue, redis),
-      data: job.envelope,
+      name: item.name,
+      queueName: item.queue,
+      prefix: queuePrefix(queues.prefix, item.queue, redis),
+      data: item.envelope,
       // Every child's failure is noted, never BullMQ's to act on: the parent's worker applies
       // the child's onFailure once all have ended (see the worker's flow gate).
-      opts: n === 0 ? job.options : { ...job.options, ignoreDependencyOnFailure: true },
+      opts: n === 0 ? item.options : { ...item.options, ignoreDependencyOnFailure: true },
       ...(children.length > 0 ? { children } : {}),
     };
   }
 
+  /** Enqueues `items` (a flow's nodes, root first, in `records`' order) as one BullMQ flow: one MULTI. */
+  async function enqueueTree(items: readonly Enqueued[], records: readonly FlowNodeRecord[]): Promise<void> {
+    const childOf = new Map<number, number[]>();
+    records.forEach((record, n) => {
+      if (record.parentId === null) return;
+      const parent = records.findIndex((r) => r.id === record.parentId);
+      childOf.set(parent, [...(childOf.get(parent) ?? []), n]);
+    });
+    // All of the tree is in Redis, or none of it. BullMQ keeps one job per id, so a repeat
+    // racing this one adds nothing twice.
+    await orUnavailable('Redis', () => producer.add(flowJob(items, 0, childOf)));
+  }
+
+  /** The flow of `id`, or FLOW_NOT_FOUND. */
+  async function flowRow(tenant: string, id: string): Promise<FlowRow> {
+    const row = await find(tenant, id);
+    if (!row) throw new ConveyorError('FLOW_NOT_FOUND', `no flow with id ${id}`);
+    return row;
+  }
+
   return {
     find,
+    async cancel(tenant, id) {
+      const row = await flowRow(tenant, id);
+      const before = await view(tenant, row);
+      if (isTerminalStatus(before.status)) {
+        throw new ConveyorError('CONFLICT', `flow ${id} has already ended (${before.status})`);
+      }
+      // Children before parents (the node list reversed: every node comes after all of its
+      // descendants), so no parent is let go by a child's removal and then run.
+      const unfinished = before.nodes.filter((node) => !isTerminalStatus(node.status)).map((node) => node.id);
+      await control.cancelAll(tenant, unfinished.reverse());
+      return view(tenant, row);
+    },
+
+    async retry(tenant, id, origin = {}) {
+      const row = await flowRow(tenant, id);
+      const current = await view(tenant, row);
+      if (!isTerminalStatus(current.status)) {
+        throw new ConveyorError('CONFLICT', `flow ${id} is still in flight; retry it once it has ended`);
+      }
+      // The nodes that did not complete, and every node that waits on them up to the root.
+      const byId = new Map(row.nodes.map((node) => [node.id, node]));
+      const again = new Set<string>();
+      for (const node of current.nodes) {
+        if (node.status === 'completed') continue;
+        for (let at: FlowNodeRecord | undefined = byId.get(node.id); at && !again.has(at.id); ) {
+          again.add(at.id);
+          at = at.parentId === null ? undefined : byId.get(at.parentId);
+        }
+      }
+      if (again.size === 0) throw new ConveyorError('CONFLICT', `flow ${id} completed; nothing to retry`);
+      const records = row.nodes.filter((node) => again.has(node.id));
+      const ended = await orUnavailable('Postgres', () =>
+        database.db
+          .select()
+          .from(jobs)
+          .where(and(eq(jobs.tenant, tenant), inArray(jobs.id, [...again]))),
+      );
+      const rowOf = new Map(ended.map((r) => [r.id, r]));
+      const items = records.map((node): Enqueued => {
+        const last = rowOf.get(node.id);
+        if (!last) {
+          throw new ConveyorError(
+            'CONFLICT',
+            `node ${node.id} of flow ${id} is still stopping; retry in a moment`,
+            {
+              retryable: true,
+            },
+          );
+        }
+        const definition = registry.get(node.type);
+        if (!definition) throw new ConveyorError('CONFLICT', `job type ${node.type} is no longer registered`);
+        // Its place as submitted: its parent, and all of its children (the completed ones are
+        // read from their rows; the ones run again are waited for in their new generation).
+        const children = row.nodes
+          .filter((child) => child.parentId === node.id)
+          .map((child) => ({ id: child.id, onFailure: child.onFailure }));
+        const place: FlowPlace = {
+          id: row.id,
+          ...(node.parentId === null ? {} : { parentId: node.parentId }),
+          ...(children.length > 0 ? { children } : {}),
+        };
+        const { envelope, options } = retryToEnqueue(definition, last, origin, place);
+        return { name: node.type, queue: node.bullQueue, envelope, options };
+      });
+      queues.assertConnected();
+      // The previous runs leave Redis first (BullMQ keeps one job per id), children first.
+      for (const node of [...records].reverse()) {
+        const old = await orUnavailable('Redis', () =>
+          queues.get(node.bullQueue).getJob(queueJobId(tenant, node.id)),
+        );
+        const removed = old
+          ? await old.remove({ removeChildren: false }).then(
+              () => true,
+              () => false,
+            )
+          : true;
+        if (!removed) {
+          throw new ConveyorError(
+            'CONFLICT',
+            `node ${node.id} of flow ${id} is still stopping; retry in a moment`,
+            {
+              retryable: true,
+            },
+          );
+        }
+      }
+      const generations = new Map(items.map((item) => [item.envelope.id, item.envelope.generation ?? 0]));
+      const nodes = row.nodes.map((node) =>
+        generations.has(node.id) ? { ...node, generation: generations.get(node.id) } : node,
+      );
+      // In flight again, like a submit (not refused by the tenant's cap: they replace jobs
+      // that already counted).
+      const entries = records.map((node) => ({
+        queue: node.bullQueue,
+        jobId: queueJobId(tenant, node.id),
+        at: Date.now(),
+      }));
+      await orUnavailable('Redis', () => inFlight.reserve(tenant, entries));
+      try {
+        await enqueueTree(items, records);
+      } catch (error) {
+        await inFlight.release(tenant, entries).catch(() => {});
+        throw error;
+      }
+      // Recorded once enqueued: until then GET shows the last generation's rows.
+      await orUnavailable('Postgres', () =>
+        database.db
+          .update(flows)
+          .set({ nodes })
+          .where(and(eq(flows.tenant, tenant), eq(flows.id, row.id))),
+      );
+      return view(tenant, { ...row, nodes });
+    },
+
     async get(tenant, id) {
       const row = await find(tenant, id);
       if (!row) throw new ConveyorError('FLOW_NOT_FOUND', `no flow with id ${id}`);
@@ -317,15 +480,15 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
         );
         inserted = rows.length > 0;
         createdAt = rows[0]?.createdAt ?? new Date();
-        const childOf = new Map<number, number[]>();
-        records.forEach((record, n) => {
-          if (record.parentId === null) return;
-          const parent = records.findIndex((r) => r.id === record.parentId);
-          childOf.set(parent, [...(childOf.get(parent) ?? []), n]);
-        });
-        // One MULTI: the whole tree is in Redis, or none of it. BullMQ keeps one job per id, so
-        // a repeat racing this one adds nothing twice.
-        await orUnavailable('Redis', () => producer.add(flowJob(prepared, 0, childOf)));
+        await enqueueTree(
+          prepared.map((job) => ({
+            name: job.definition.name,
+            queue: job.queue,
+            envelope: job.envelope,
+            options: job.options,
+          })),
+          records,
+        );
       } catch (error) {
         await slots.release(tenant, prepared);
         if (inserted) {

@@ -1,11 +1,14 @@
 import type { Database, JobRow, NewJobRow } from '@conveyor/core/db';
 import { terminalRow, upsertTerminalRows } from '@conveyor/core/db';
 import { ConveyorError, toStorable } from '@conveyor/core/errors';
-import { broadcastCancel, type EventPublisher } from '@conveyor/core/events';
+import { broadcastCancel, type EventPublisher, type StatusEvent } from '@conveyor/core/events';
 import {
   announceOutcome,
   attemptCount,
+  type FlowPlace,
   type JobEnvelope,
+  type JobToEnqueue,
+  type JobTypeOptions,
   type JobView,
   jobToEnqueue,
   NOT_STARTED_STATES,
@@ -26,6 +29,13 @@ export interface JobControl {
   cancel(tenant: string, id: string): Promise<JobView>;
   /** Runs a failed, cancelled or expired job again under the same id; 409 otherwise. */
   retry(tenant: string, id: string, origin?: { requestId?: string | undefined }): Promise<JobView>;
+  /**
+   * Cancels several jobs together (a flow's unfinished nodes, children before parents):
+   * every row first, then each job removed if it has not started (its slot freed) or its
+   * worker told, then each end announced. Jobs that have ended or are gone are left as they
+   * are. Resolves to the ids it cancelled.
+   */
+  cancelAll(tenant: string, ids: readonly string[]): Promise<string[]>;
 }
 
 export interface JobControlDeps {
@@ -39,6 +49,50 @@ export interface JobControlDeps {
   logger: Logger;
   /** Enqueues the cancelled job's webhook deliveries. */
   webhooks?: WebhookDispatcher | undefined;
+}
+
+/**
+ * The next generation of a finished job, as a retry enqueues it: everything its submit chose
+ * (its timeout, its attempts, its priority, its callback), run again now (a retry does not
+ * expire, nor wait out the first delay); a flow node keeps its place in its flow.
+ */
+export function retryToEnqueue(
+  definition: Pick<JobTypeOptions, 'attempts' | 'backoff' | 'timeoutMs'>,
+  row: JobRow,
+  origin: { requestId?: string | undefined },
+  flow?: FlowPlace,
+): JobToEnqueue {
+  return jobToEnqueue(definition, {
+    tenant: row.tenant,
+    id: row.id,
+    input: row.input,
+    metadata: row.metadata,
+    timeoutMs: row.timeoutMs,
+    attempts: row.attemptLimit,
+    priority: row.priority,
+    at: Date.now(),
+    createdAt: row.createdAt.getTime(),
+    idempotencyKey: row.idempotencyKey,
+    requestId: origin.requestId,
+    callbackUrl: row.callbackUrl,
+    scheduleId: row.scheduleId,
+    flow,
+    previous: { generation: row.generation, attempts: row.attempts, attemptErrors: row.attemptErrors },
+  });
+}
+
+/** The status event of a job cancelled through the API. */
+function cancelledEvent(tenant: string, id: string, view: JobView): StatusEvent {
+  return {
+    jobId: id,
+    tenant,
+    type: view.type,
+    queue: view.queue,
+    status: 'cancelled',
+    attempt: view.attempts,
+    ...(view.error ? { error: view.error } : {}),
+    ts: new Date().toISOString(),
+  };
 }
 
 function notFound(id: string): ConveyorError {
@@ -119,20 +173,48 @@ export function createJobControl(deps: JobControlDeps): JobControl {
           `job ${id} finished (${view.status}) before it could be cancelled`,
         );
       }
-      const event = {
-        jobId: id,
-        tenant,
-        type: view.type,
-        queue: view.queue,
-        status: 'cancelled' as const,
-        attempt: view.attempts,
-        ...(view.error ? { error: view.error } : {}),
-        ts: new Date().toISOString(),
-      };
+      const event = cancelledEvent(tenant, id, view);
       // A job removed before it started has no worker to announce its end; for a running one
       // the worker announces it too, and each delivery is sent once.
       await announceOutcome({ publisher, webhooks, logger }, event, job.data);
       return view;
+    },
+
+    async cancelAll(tenant, ids) {
+      const located = await Promise.all(
+        ids.map(async (id) => ({ id, location: await store.locate(tenant, id) })),
+      );
+      const live = located.flatMap(({ id, location }) =>
+        !location.finished && location.job ? [{ id, job: location.job, state: location.state }] : [],
+      );
+      if (live.length === 0) return [];
+      await orUnavailable('Postgres', () =>
+        upsertTerminalRows(
+          database.db,
+          live.map(({ id, job }) => cancelledRow({ job }, id)),
+        ),
+      );
+      for (const { job, state } of live) {
+        const removed =
+          state !== undefined && NOT_STARTED_STATES.has(state)
+            ? await job.remove({ removeChildren: false }).then(
+                () => true,
+                () => false,
+              )
+            : false;
+        if (removed)
+          inFlight.release(tenant, [{ queue: job.queueName, jobId: job.id ?? '' }]).catch(() => {});
+        else await orUnavailable('Redis', () => broadcastCancel(redis, queues.prefix, job.id ?? ''));
+      }
+      const cancelled: string[] = [];
+      for (const { id, job } of live) {
+        const view = await store.find(tenant, id);
+        if (view?.status !== 'cancelled') continue;
+        cancelled.push(id);
+        const event = cancelledEvent(tenant, id, view);
+        await announceOutcome({ publisher, webhooks, logger }, event, job.data);
+      }
+      return cancelled;
     },
 
     async retry(tenant, id, origin = {}) {
@@ -175,24 +257,7 @@ export function createJobControl(deps: JobControlDeps): JobControl {
           });
         }
       }
-      // Everything the job's submit chose (its timeout, its attempts, its priority, its
-      // callback), run again now: a retry does not expire, nor wait out the first delay.
-      const { envelope, options } = jobToEnqueue(definition, {
-        tenant,
-        id,
-        input: row.input,
-        metadata: row.metadata,
-        timeoutMs: row.timeoutMs,
-        attempts: row.attemptLimit,
-        priority: row.priority,
-        at: Date.now(),
-        createdAt: row.createdAt.getTime(),
-        idempotencyKey: row.idempotencyKey,
-        requestId: origin.requestId,
-        callbackUrl: row.callbackUrl,
-        scheduleId: row.scheduleId,
-        previous: { generation: row.generation, attempts: row.attempts, attemptErrors: row.attemptErrors },
-      });
+      const { envelope, options } = retryToEnqueue(definition, row, origin);
       queues.assertConnected();
       // In flight again, like a submit (not refused by the tenant's cap: it replaces a job
       // that already counted).

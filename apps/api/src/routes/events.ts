@@ -59,7 +59,7 @@ const END_GRACE_MS = 1_000;
  * has its connection destroyed at once: it is not reading, so a graceful end would wait for
  * it forever; likewise a client whose credential is gone but who does not read the end.
  */
-async function pipeEvents(
+export async function pipeEvents(
   c: Context<ApiEnv>,
   stream: SSEStreamingApi,
   events: ClientQueue<StatusEvent>,

@@ -1,14 +1,22 @@
+import { ConveyorError } from '@conveyor/core/errors';
+import { eventChannels, type StatusEvent } from '@conveyor/core/events';
+import { isTerminalStatus } from '@conveyor/core/jobs';
 import type { Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
 import type { FlowService } from '../flows/flow-service.js';
 import { MAX_FLOW_DEPTH, MAX_FLOW_NODES } from '../flows/flow-tree.js';
 import { parseIdempotencyKey } from '../jobs/idempotency.js';
 import { readJsonBody } from '../middleware/json-body.js';
+import { sse } from '../openapi/operation-spec.js';
 import { flowViewSchema } from '../openapi/response-schemas.js';
 import { resourceId } from '../resource-id.js';
+import { createClientQueue } from '../streams/client-queue.js';
+import type { EventHub } from '../streams/event-hub.js';
 import { tenantOf } from '../tenant.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
+import { pipeEvents } from './events.js';
 
 const flowIdParam = {
   id: { description: "The flow id (its root job's id, a UUID).", schema: v.pipe(v.string(), v.uuid()) },
@@ -59,11 +67,109 @@ export const flowOperations = {
     responses: { 200: { description: 'The flow now.', schema: flowViewSchema } },
     problems: [404],
   },
+  cancelFlow: {
+    method: 'post',
+    path: '/v1/flows/:id/cancel',
+    operationId: 'cancelFlow',
+    tag: 'Flows',
+    summary: 'Cancel every unfinished node of a flow',
+    description:
+      'Children before parents, each as POST /v1/jobs/:id/cancel does (a node not started is removed, a running one aborted); finished nodes stay as they are. A flow that has ended is 409.',
+    scope: 'jobs:write',
+    pathParams: flowIdParam,
+    responses: { 200: { description: 'The flow, its unfinished nodes cancelled.', schema: flowViewSchema } },
+    problems: [404, 409],
+  },
+  retryFlow: {
+    method: 'post',
+    path: '/v1/flows/:id/retry',
+    operationId: 'retryFlow',
+    tag: 'Flows',
+    summary: 'Run the failed nodes of an ended flow again, and every node that waits on them',
+    description:
+      'Each such node runs again under its id as its next generation (attempt numbers continue, as POST /v1/jobs/:id/retry does); completed nodes below them are not run again, their parents read their recorded results. A flow still in flight, or completed, is 409.',
+    scope: 'jobs:write',
+    pathParams: flowIdParam,
+    responses: { 200: { description: 'The flow, those nodes queued again.', schema: flowViewSchema } },
+    problems: [404, 409],
+  },
+  streamFlowEvents: {
+    method: 'get',
+    path: '/v1/flows/:id/events',
+    operationId: 'streamFlowEvents',
+    tag: 'Streams',
+    summary: 'Follow every node of a flow (SSE)',
+    scope: 'jobs:read',
+    pathParams: flowIdParam,
+    responses: {
+      200: sse(
+        "Server-sent events: `event: snapshot` with the FlowView first, then `event: status` with a StatusEvent per change of any node; closed after the root's terminal one. Comment lines are heartbeats.",
+      ),
+    },
+    problems: [404],
+  },
 } satisfies Operations;
 
-/** Submit and read flows. */
-export function flowRoutes({ flows }: { flows: FlowService }): Hono<ApiEnv> {
+export interface FlowRouteDeps {
+  flows: FlowService;
+  hub: EventHub;
+  prefix: string;
+  /** @defaultValue 15 s */
+  heartbeatMs?: number;
+  /** @defaultValue 2.5 s */
+  recheckMs?: number;
+}
+
+/** Submit, read, follow, cancel and retry flows. */
+export function flowRoutes({
+  flows,
+  hub,
+  prefix,
+  heartbeatMs = 15_000,
+  recheckMs = 2_500,
+}: FlowRouteDeps): Hono<ApiEnv> {
   return declareRoutes(flowOperations, {
+    cancelFlow: async (c) => c.json(await flows.cancel(tenantOf(c), flowId(c))),
+    retryFlow: async (c) =>
+      c.json(await flows.retry(tenantOf(c), flowId(c), { requestId: c.get('requestId') })),
+    streamFlowEvents: async (c) => {
+      const tenant = tenantOf(c);
+      const id = flowId(c);
+      const row = await flows.find(tenant, id);
+      if (!row) throw new ConveyorError('FLOW_NOT_FOUND', `no flow with id ${id}`);
+      const nodes = new Set(row.nodes.map((node) => node.id));
+      // Subscribed before the snapshot is read, as a job's stream is: an event may repeat
+      // what the snapshot shows, none falls between the two.
+      const events = createClientQueue<StatusEvent>();
+      const unlisten = await hub.listen(eventChannels(prefix).tenant(tenant), (event) => {
+        if (event.tenant !== tenant || !nodes.has(event.jobId)) return;
+        events.push(event);
+        if (event.jobId === id && isTerminalStatus(event.status)) events.close('terminal');
+      });
+      const untrack = hub.track(events);
+      const stop = () => {
+        unlisten();
+        untrack();
+        events.close();
+      };
+      let snapshot: Awaited<ReturnType<FlowService['get']>>;
+      try {
+        snapshot = await flows.get(tenant, id);
+      } catch (error) {
+        stop();
+        throw error;
+      }
+      if (isTerminalStatus(snapshot.status)) events.close('terminal');
+      return streamSSE(c, async (stream) => {
+        stream.onAbort(stop);
+        try {
+          await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(snapshot) });
+          await pipeEvents(c, stream, events, { heartbeatMs, recheckMs });
+        } finally {
+          stop();
+        }
+      });
+    },
     submitFlow: async (c) => {
       const key = parseIdempotencyKey(c.req.header('idempotency-key'));
       const { created, flow } = await flows.submit(tenantOf(c), await readJsonBody(c), key, {

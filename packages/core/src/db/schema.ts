@@ -293,6 +293,8 @@ export interface FlowNodeRecord {
   path: string;
   /** What its failure does to its parent: fail it, or let it run (`ignore`: seeing it; `remove`: not). */
   onFailure: 'fail' | 'ignore' | 'remove';
+  /** The generation last enqueued (a retry of the flow runs a node again as the next one); 0 when absent. */
+  generation?: number;
 }
 
 /**
