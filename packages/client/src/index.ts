@@ -1,4 +1,4 @@
 export * from './client.js';
-export * from './flows.js';
+export type * from './flows.js';
 export * from './job-definitions.js';
 export * from './sse.js';
