@@ -313,7 +313,7 @@ const walkThrough = commands.filter((c) => c.file === 'README.md' && /^curl -s -
 describe("the README's walk-through, run in bash against a served API", () => {
   it('covers the sections from submit to expiry', () => {
     const routes = walkThrough.map((c) => /127\.0\.0\.1:3000(\/v1\/[a-z-]+)/.exec(c.text)?.[1]);
-    expect(new Set(routes)).toEqual(new Set(['/v1/jobs', '/v1/job-types', '/v1/stats']));
+    expect(new Set(routes)).toEqual(new Set(['/v1/jobs', '/v1/job-types', '/v1/stats', '/v1/queues']));
     expect(walkThrough.length).toBeGreaterThanOrEqual(10);
   });
 

@@ -131,6 +131,31 @@ describe('a queue with four partitions', () => {
     for (const id of ids) await waitForStatus(p.request, id, ['completed']);
   });
 
+  it('splits a limit over the partitions, so together they hold the queue’s, and refuses one too small to split', async () => {
+    const set = (body: unknown) =>
+      p.request('/v1/queues/default/limits', {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const tooSmall = await set({ concurrency: 3 });
+    expect(tooSmall.status).toBe(400);
+    expect(JSON.stringify(await tooSmall.json())).toContain('must be at least 4 (one per partition)');
+    const ok = await set({ concurrency: 10, rateLimit: { max: 6, durationMs: 1_000 } });
+    expect(ok.status).toBe(200);
+    const partitionQueues = p.queues.groups().find((g) => g.name === 'default')?.partitions ?? [];
+    expect(await Promise.all(partitionQueues.map((q) => q.getGlobalConcurrency()))).toEqual([3, 3, 2, 2]);
+    const rates = await Promise.all(partitionQueues.map((q) => q.getGlobalRateLimit()));
+    expect(rates.map((r) => r?.max)).toEqual([2, 2, 1, 1]);
+    expect((await set({ concurrency: null, rateLimit: null })).status).toBe(200);
+    expect(await Promise.all(partitionQueues.map((q) => q.getGlobalConcurrency()))).toEqual([
+      null,
+      null,
+      null,
+      null,
+    ]);
+  });
+
   it('reports the depth metric and workers once for the queue, not per partition', async () => {
     const metrics = await (await p.app.request('/metrics')).text();
     const depthQueues = new Set(

@@ -30,6 +30,7 @@ import { requestLog, requestLogger } from './middleware/request-log.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { storableQuery } from './middleware/storable-query.js';
 import { operations } from './openapi/operations.js';
+import { createQueueLimits } from './queue-limits.js';
 import type { QueueSet } from './queues.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { docsRoutes } from './routes/docs.js';
@@ -190,7 +191,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', webhookRoutes({ webhooks }));
   app.route('/', jobTypeRoutes(deps));
   app.route('/', keyRoutes({ keys: deps.auth.keys }));
-  app.route('/', queueRoutes(deps));
+  app.route('/', queueRoutes({ ...deps, limits: createQueueLimits(deps) }));
   const streams = { hub: deps.hub, store, prefix: deps.queues.prefix, recheckMs };
   app.route('/', eventRoutes({ ...streams, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) }));
   app.route(

@@ -9,6 +9,7 @@ import { createApp } from './app.js';
 import { createApiKeyStore } from './auth/api-keys.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createJobTypeRegistry } from './job-types/job-type-registry.js';
+import { createQueueLimits } from './queue-limits.js';
 import { createQueueSet } from './queues.js';
 import { createEventHub } from './streams/event-hub.js';
 import { createWebSocketServer } from './streams/websocket-server.js';
@@ -42,6 +43,16 @@ async function main(): Promise<void> {
     names: () => registry.queues(),
     partitions: config.QUEUE_PARTITIONS,
   });
+  // Queue limits live in Postgres: re-applied to Redis at start and every minute, so a Redis
+  // that lost its data (or a partition added since) holds them again.
+  const limits = createQueueLimits({ database });
+  const applyLimits = () =>
+    limits
+      .reconcile((name) => queues.groups().find((g) => g.name === name)?.partitions)
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not re-apply queue limits'));
+  void applyLimits();
+  const limitsTimer = setInterval(() => void applyLimits(), 60_000);
+  limitsTimer.unref();
   const keys = createApiKeyStore({ database, cacheTtlMs: config.AUTH_CACHE_TTL_MS });
   if (config.BOOTSTRAP_ADMIN_KEY) {
     await keys
@@ -112,6 +123,7 @@ async function main(): Promise<void> {
     // Reverse order of creation: stop taking requests, finish in-flight ones, then close clients.
     // Streams are long-lived: end them, or the server would wait for them forever.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    clearInterval(limitsTimer);
     await hub.close();
     await closed;
     registry.close();

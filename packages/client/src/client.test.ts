@@ -211,6 +211,22 @@ describe('flows against a served API and a worker (Redis, Postgres)', () => {
     await p?.close();
   });
 
+  it("setQueueLimits sets and removes a queue's limits, which queues() then lists", async () => {
+    const set = await client().setQueueLimits('default', {
+      concurrency: 5,
+      rateLimit: { max: 10, durationMs: 1_000 },
+    });
+    expect(set.limits).toEqual({ concurrency: 5, rateLimit: { max: 10, durationMs: 1_000 } });
+    const listed = (await client().queues()).items.find((q) => q.name === 'default');
+    expect(listed?.limits).toEqual(set.limits);
+    expect((await client().setQueueLimits('default', { concurrency: null })).limits).toEqual({
+      concurrency: null,
+      rateLimit: { max: 10, durationMs: 1_000 },
+    });
+    await client().setQueueLimits('default', { rateLimit: null });
+    expect(await p.queues.get('default').getGlobalRateLimit()).toBeNull();
+  });
+
   it('submitFlow answers the tree root first; waitForFlow resolves once the root completed, after its children', async () => {
     const conveyor = client();
     const submitted = await conveyor.submitFlow({

@@ -123,6 +123,23 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/** A queue's limits across every worker; null: none. */
+export interface QueueLimits {
+  rateLimit: { max: number; durationMs: number } | null;
+  concurrency: number | null;
+}
+
+/** A queue as GET /v1/queues lists it (a partitioned one as one). */
+export interface QueueInfo {
+  name: string;
+  internal: boolean;
+  counts: Record<string, number> | null;
+  paused: boolean;
+  workers: number | null;
+  partitions: number;
+  limits: QueueLimits;
+}
+
 /**
  * A client for the Conveyor API, on fetch: Node 20+ and browsers. Given the type of a
  * project's own job definitions, `submit`, `submitBatch` and `submitFlow` accept only their
@@ -294,17 +311,14 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
      * Every queue (a partitioned one as one: counts summed over its `partitions`); `counts`
      * and `workers` are null unless the key holds the `operator` scope.
      */
-    queues: () =>
-      call<{
-        items: {
-          name: string;
-          internal: boolean;
-          counts: Record<string, number> | null;
-          paused: boolean;
-          workers: number | null;
-          partitions: number;
-        }[];
-      }>('GET', '/v1/queues'),
+    queues: () => call<{ items: QueueInfo[] }>('GET', '/v1/queues'),
+    /**
+     * Sets a queue's limits across every worker (operator): `rateLimit` (at most `max` jobs
+     * started per `durationMs`) and `concurrency` (at most this many running); a field left
+     * out keeps its value, null removes it. Resolves with the queue.
+     */
+    setQueueLimits: (name: string, limits: Partial<QueueLimits>) =>
+      call<QueueInfo>('PATCH', `/v1/queues/${encodeURIComponent(name)}/limits`, limits),
     /** The job's snapshot, then its status events as they happen, ending after the terminal one. */
     watch,
     /**

@@ -160,6 +160,15 @@ export const queueInfoSchema = v.object({
       'Worker connections serving this queue (of a partitioned queue: the fewest any one partition has, so a partition no worker serves shows 0); null unless the caller holds the `operator` scope.',
     ),
   ),
+  limits: v.pipe(
+    v.object({
+      rateLimit: v.nullable(v.object({ max: count, durationMs: count })),
+      concurrency: v.nullable(count),
+    }),
+    v.description(
+      'Its rate limit and global concurrency across every worker (PATCH /v1/queues/:name/limits); null: none. Jobs they hold back wait in `waiting`.',
+    ),
+  ),
   partitions: v.pipe(
     v.pipe(v.number(), v.integer(), v.minValue(1)),
     v.description('BullMQ queues the queue is split into (QUEUE_PARTITIONS); counts are their sum.'),

@@ -1,12 +1,14 @@
-import { ConveyorError } from '@conveyor/core/errors';
+import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import { internalQueues, QUEUE_COUNT_STATES } from '@conveyor/core/jobs';
 import type { Queue } from 'bullmq';
 import type { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.js';
 import { hasScope } from '../auth/principal.js';
 import { orUnavailable } from '../jobs/unavailable.js';
+import { readJsonBody } from '../middleware/json-body.js';
 import { queueNameParam } from '../openapi/operation-spec.js';
 import { queueInfoSchema, queueListSchema } from '../openapi/response-schemas.js';
+import { NO_LIMITS, type QueueLimitStore, type QueueLimits, queueLimitsBody } from '../queue-limits.js';
 import type { QueueSet } from '../queues.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
 
@@ -35,6 +37,20 @@ export const queueOperations = {
     responses: { 200: { description: 'The queue, paused.', schema: queueInfoSchema } },
     problems: [404],
   },
+  setQueueLimits: {
+    method: 'patch',
+    path: '/v1/queues/:name/limits',
+    operationId: 'setQueueLimits',
+    tag: 'Queues',
+    summary: "Set a queue's rate limit and global concurrency, across every worker",
+    description:
+      "`rateLimit`: at most `max` jobs started per `durationMs`; `concurrency`: at most this many running at once; both across every worker, on top of each worker process's WORKER_CONCURRENCY. A field left out keeps its value, null removes it. Recorded in Postgres and applied to the queue in Redis at once: every worker holds it from its next job. A job held back stays queued (counted in `waiting`) and uses no attempt. A partitioned queue's limits are split over its partitions, so each needs at least one. Needs `operator`.",
+    scope: 'operator',
+    pathParams: queueNameParam,
+    body: queueLimitsBody,
+    responses: { 200: { description: 'The queue, with its limits now.', schema: queueInfoSchema } },
+    problems: [404],
+  },
   resumeQueue: {
     method: 'post',
     path: '/v1/queues/:name/resume',
@@ -56,7 +72,7 @@ export const queueOperations = {
  * `workers` null (their own jobs are in GET /v1/jobs). Conveyor's own queues (`schedules`,
  * `callbacks`) come last, marked `internal`.
  */
-export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
+export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: QueueLimitStore }): Hono<ApiEnv> {
   const named = (name: string) => {
     const group = queues.groups().find((g) => g.name === name);
     if (!group) {
@@ -75,9 +91,15 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
     { name, partitions }: { name: string; partitions: readonly Queue[] },
     operator: boolean,
     internal = false,
+    recorded?: Map<string, QueueLimits>,
   ) => {
     queues.assertConnected();
-    const base = { name, internal, partitions: partitions.length };
+    const base = {
+      name,
+      internal,
+      partitions: partitions.length,
+      limits: (recorded ?? (await limits.read())).get(name) ?? NO_LIMITS,
+    };
     if (!operator) {
       const paused = await orUnavailable('Redis', () => Promise.all(partitions.map((q) => q.isPaused())));
       return { ...base, counts: null, paused: paused.some(Boolean), workers: null };
@@ -100,11 +122,12 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
     listQueues: async (c) => {
       const principal = c.get('principal');
       const operator = principal !== undefined && hasScope(principal, 'operator');
+      const recorded = await limits.read();
       const items = await Promise.all([
-        ...queues.groups().map((g) => describe(g, operator)),
+        ...queues.groups().map((g) => describe(g, operator, false, recorded)),
         // Conveyor's own queues (schedule ticks, webhook deliveries): listed, not pausable here.
         ...internalQueues.map((name) =>
-          describe({ name, partitions: [queues.internal(name)] }, operator, true),
+          describe({ name, partitions: [queues.internal(name)] }, operator, true, recorded),
         ),
       ]);
       return c.json({ items });
@@ -112,6 +135,13 @@ export function queueRoutes({ queues }: { queues: QueueSet }): Hono<ApiEnv> {
     pauseQueue: async (c) => {
       const group = named(c.req.param('name') ?? '');
       await orUnavailable('Redis', () => Promise.all(group.partitions.map((q) => q.pause())));
+      return c.json(await describe(group, true));
+    },
+    setQueueLimits: async (c) => {
+      const group = named(c.req.param('name') ?? '');
+      const change = parseOrThrow(queueLimitsBody, await readJsonBody(c));
+      queues.assertConnected();
+      await limits.set(group.name, group.partitions, change);
       return c.json(await describe(group, true));
     },
     resumeQueue: async (c) => {

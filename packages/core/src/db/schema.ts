@@ -322,3 +322,18 @@ export const flows = pgTable(
 );
 
 export type FlowRow = typeof flows.$inferSelect;
+
+/**
+ * Limits an operator set on a queue (PUT /v1/queues/:name/limits), across every worker: the
+ * record, from which the API applies them to BullMQ's queue meta (and re-applies them after
+ * a Redis loss).
+ */
+export const queueLimits = pgTable('queue_limits', {
+  queue: text().primaryKey(),
+  /** At most this many jobs started per rateDurationMs; null: no rate limit. */
+  rateMax: integer(),
+  rateDurationMs: integer(),
+  /** At most this many jobs running at once; null: no global concurrency. */
+  concurrency: integer(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,128 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { useTestServices } from '@conveyor/dev/testing';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AppProcess, startApi, startWorker, stopApp } from './drills/drill-kit.js';
+import { authHeaders } from './processes.js';
+
+/**
+ * Per-queue limits set by an operator (PATCH /v1/queues/:name/limits) hold across worker
+ * processes: a global concurrency and a rate limit, on top of each process's own
+ * WORKER_CONCURRENCY. Held-back jobs stay queued and use no attempt.
+ */
+const services = useTestServices();
+let sql: postgres.Sql;
+let api: { url: string; process: AppProcess };
+const started: AppProcess[] = [];
+
+beforeAll(async () => {
+  sql = postgres(services.databaseUrl, { max: 2, onnotice: () => {} });
+  api = await startApi(services);
+  started.push(api.process);
+  // Two worker processes, each willing to run 8 jobs of a queue at once.
+  for (let i = 0; i < 2; i++) started.push(await startWorker(services, { WORKER_CONCURRENCY: '8' }));
+  // The API learns the queues from what the workers registered.
+  for (let tries = 0; tries < 100; tries++) {
+    const list = await fetch(`${api.url}/v1/queues`, { headers: authHeaders() });
+    const { items } = (await list.json()) as { items: { name: string }[] };
+    if (items.some((q) => q.name === 'default')) break;
+    await sleep(200);
+  }
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(started.map((p) => stopApp(p, 'SIGKILL')));
+  await sql.end();
+});
+
+const putLimits = (queue: string, body: unknown) =>
+  fetch(`${api.url}/v1/queues/${queue}/limits`, {
+    method: 'PATCH',
+    headers: authHeaders({ 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+  });
+
+async function submit(count: number, job: unknown): Promise<string[]> {
+  const response = await fetch(`${api.url}/v1/jobs/batch`, {
+    method: 'POST',
+    headers: authHeaders({ 'content-type': 'application/json' }),
+    body: JSON.stringify({ jobs: Array.from({ length: count }, () => job) }),
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { items: { id: string }[] }).items.map((i) => i.id);
+}
+
+interface Run {
+  started_at: string | Date;
+  finished_at: string | Date;
+  attempts: number;
+  status: string;
+}
+async function runsOf(ids: string[], timeoutMs = 60_000): Promise<Run[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await sql<
+      Run[]
+    >`select started_at, finished_at, attempts, status from jobs where id = any(${ids})`;
+    if (rows.length === ids.length || Date.now() > deadline) return rows;
+    await sleep(200);
+  }
+}
+
+describe('queue limits across two worker processes', { timeout: 120_000 }, () => {
+  it('holds a global concurrency: never more running than the limit, held-back jobs only wait', async () => {
+    const set = await putLimits('default', { concurrency: 2 });
+    expect(set.status, await set.clone().text()).toBe(200);
+    expect(((await set.json()) as { limits: unknown }).limits).toEqual({ concurrency: 2, rateLimit: null });
+    const ids = await submit(12, { type: 'sleep', data: { ms: 250 } });
+    const rows = await runsOf(ids);
+    expect(rows).toHaveLength(12);
+    expect(rows.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
+    // At no moment were more than two of them running (their recorded run intervals).
+    const points = rows.flatMap((r) => [
+      { t: new Date(r.started_at).getTime(), d: 1 },
+      { t: new Date(r.finished_at).getTime(), d: -1 },
+    ]);
+    points.sort((a, b) => a.t - b.t || a.d - b.d);
+    let running = 0;
+    let most = 0;
+    for (const p of points) {
+      running += p.d;
+      most = Math.max(most, running);
+    }
+    expect(most).toBe(2);
+    const list = (await (await fetch(`${api.url}/v1/queues`, { headers: authHeaders() })).json()) as {
+      items: { name: string; limits: unknown }[];
+    };
+    expect(list.items.find((q) => q.name === 'default')?.limits).toEqual({ concurrency: 2, rateLimit: null });
+    expect((await putLimits('default', { concurrency: null })).status).toBe(200);
+  });
+
+  it('holds a rate limit: at most max jobs started per window across both workers', async () => {
+    expect((await putLimits('default', { rateLimit: { max: 4, durationMs: 1_000 } })).status).toBe(200);
+    const t0 = Date.now();
+    const ids = await submit(12, { type: 'noop' });
+    const rows = await runsOf(ids);
+    expect(rows.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
+    const starts = rows.map((r) => new Date(r.started_at).getTime()).sort((a, b) => a - b);
+    // Twelve jobs at four a second take at least two more windows after the first.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);
+    expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(1_900);
+    expect((await putLimits('default', { rateLimit: null })).status).toBe(200);
+  });
+
+  it('refuses a limit of 0, absurd values and unknown fields with 400 naming the field', async () => {
+    for (const [body, field] of [
+      [{ concurrency: 0 }, 'concurrency'],
+      [{ rateLimit: { max: 5, durationMs: 10 } }, 'rateLimit.durationMs'],
+      [{ rateLimit: { max: 0, durationMs: 1_000 } }, 'rateLimit.max'],
+      [{ concurrency: 1.5 }, 'concurrency'],
+      [{ burst: 3 }, 'burst'],
+    ] as const) {
+      const response = await putLimits('default', body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      const problem = (await response.json()) as { errors: { path: string }[] };
+      expect(problem.errors.map((e) => e.path)).toContain(field);
+    }
+    expect((await putLimits('nope', { concurrency: 1 })).status).toBe(404);
+  });
+});
