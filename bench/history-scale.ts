@@ -10,13 +10,15 @@
  * - a filtered list page (a tenant's failed jobs of one type, newest first, 50), and a filter
  *   that matches nothing (the worst case: the whole tenant's range is read),
  * - a terminal-row batch (500 rows, the workers' upsert),
+ * - a search page: a tenant's jobs of one customer by `metadata.customer`, and by a tag
+ *   (2-3 rows of the tenant's 50,000), without migration 0012's GIN indexes and with them,
  * - one retention prune of a day's rows (the hourly DELETE, as the workers run it), with the
  *   reads and batches above going on during it, and what it leaves behind (dead tuples,
  *   table size, and whether autovacuum got to them). */
 import { randomUUID } from 'node:crypto';
 import { createDatabase, jobs, type NewJobRow, pruneHistory, upsertTerminalRows } from '@conveyor/core/db';
 import { startIsolatedRun } from '@conveyor/dev';
-import { and, desc, sql as dsql, eq, inArray } from 'drizzle-orm';
+import { and, arrayContains, desc, sql as dsql, eq, inArray, or, type SQL } from 'drizzle-orm';
 import postgres from 'postgres';
 import { percentile, root } from './kit.js';
 
@@ -27,6 +29,8 @@ if (!Number.isInteger(rows) || rows < 1_000) {
 }
 const TENANTS = 200;
 const DAYS = 30;
+/** Customers per tenant in metadata and tags: at 10 million rows, 2-3 jobs per tenant and customer. */
+const CUSTOMERS = 20_000;
 
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
@@ -44,14 +48,19 @@ async function main(): Promise<void> {
   const database = createDatabase(run.databaseUrl, { max: 8 });
   const now = Date.now();
   try {
-    // The fill: one INSERT … SELECT per million rows; the indexes are built as rows arrive,
-    // as they would be in production.
+    // The search indexes of migration 0012 are built after the fill, concurrently, as
+    // docs/scaling.md says to on a large history; the others are built as rows arrive, as
+    // they would be in production.
+    const searchIndexes = ['jobs_tags_idx', 'jobs_metadata_idx'];
+    const searchDefinitions = await sql<{ def: string }[]>`
+      select pg_get_indexdef(c.oid) as def from pg_class c where c.relname = any(${searchIndexes})`;
+    for (const index of searchIndexes) await sql.unsafe(`drop index ${index}`);
     const [fillMs] = await timed(async () => {
       for (let from = 0; from < rows; from += 1_000_000) {
         const to = Math.min(rows, from + 1_000_000);
         await sql`
           insert into jobs (id, tenant, type, queue, status, input, result, error, attempts, max_attempts,
-                            created_at, started_at, finished_at)
+                            metadata, tags, created_at, started_at, finished_at)
           select gen_random_uuid(),
                  'tenant-' || (i % ${TENANTS}::int),
                  'type-' || ((i / ${TENANTS}::int) % 5),
@@ -61,6 +70,8 @@ async function main(): Promise<void> {
                  case when (i / 1000) % 20 = 0 then null else jsonb_build_object('ok', true) end,
                  case when (i / 1000) % 20 = 0 then jsonb_build_object('code', 'HANDLER_FAILED', 'message', 'boom', 'retryable', false) end,
                  1, 1,
+                 jsonb_build_object('customer', (i / ${TENANTS}::int) % ${CUSTOMERS}::int, 'region', 'r' || (i % 7)),
+                 array['customer:' || ((i / ${TENANTS}::int) % ${CUSTOMERS}::int), 'region:r' || (i % 7)],
                  f - interval '20 milliseconds', f - interval '10 milliseconds', f
           from (select i, to_timestamp(${now / 1_000}::float8 - (i::float8 / ${rows}::float8) * ${DAYS * 86_400}::float8) as f
                 from generate_series(${from}::int, ${to - 1}::int) as i) as g`;
@@ -95,6 +106,19 @@ async function main(): Promise<void> {
         .where(and(eq(jobs.tenant, tenant), inArray(jobs.status, statuses), eq(jobs.type, type)))
         .orderBy(desc(jobs.createdAt), desc(jobs.id))
         .limit(51);
+    // GET /v1/jobs?metadata.customer=… and ?tag=customer:…, as job-list builds them.
+    const searchPage = (tenant: string, filter: SQL) =>
+      database.db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.tenant, tenant), filter))
+        .orderBy(desc(jobs.createdAt), desc(jobs.id))
+        .limit(51);
+    const byCustomer = (c: number) =>
+      or(
+        dsql`${jobs.metadata} @> ${JSON.stringify({ customer: c })}::jsonb`,
+        dsql`${jobs.metadata} @> ${JSON.stringify({ customer: String(c) })}::jsonb`,
+      ) as SQL;
     const batch = (): NewJobRow[] =>
       Array.from({ length: 500 }, (_, i) => ({
         id: randomUUID(),
@@ -121,11 +145,28 @@ async function main(): Promise<void> {
       const upserts: number[] = [];
       for (let i = 0; i < 20; i++)
         upserts.push((await timed(() => upsertTerminalRows(database.db, batch())))[0]);
+      const byMetadata: number[] = [];
+      const byTag: number[] = [];
+      let found = 0;
+      for (let i = 0; i < 20; i++) {
+        const tenant = `tenant-${(i * 37) % TENANTS}`;
+        const customer = (i * 7_919) % CUSTOMERS;
+        const [ms, page] = await timed(() => searchPage(tenant, byCustomer(customer)));
+        byMetadata.push(ms);
+        found += page.length;
+        byTag.push(
+          (await timed(() => searchPage(tenant, arrayContains(jobs.tags, [`customer:${customer}`]))))[0],
+        );
+      }
       console.log(`${label}:`);
       console.log(`  get by id                   ${summary(get)}`);
       console.log(`  list page (failed, a type)  ${summary(list)}`);
       console.log(`  list page matching nothing  ${summary(none)}`);
       console.log(`  terminal-row batch of 500   ${summary(upserts)}`);
+      console.log(
+        `  search by metadata.customer ${summary(byMetadata)} (${(found / 20).toFixed(1)} rows a page)`,
+      );
+      console.log(`  search by tag customer:…    ${summary(byTag)}`);
     };
     // Without the two list indexes of migration 0009 (a deployment before it), then with them
     // built as docs/scaling.md says to before upgrading: concurrently, writes going on.
@@ -133,13 +174,14 @@ async function main(): Promise<void> {
     const definitions = await sql<{ def: string }[]>`
       select pg_get_indexdef(c.oid) as def from pg_class c where c.relname = any(${listIndexes})`;
     for (const index of listIndexes) await sql.unsafe(`drop index ${index}`);
-    await measure('without the list indexes of migration 0009');
-    for (const { def } of definitions) {
+    await measure('without the list indexes of migration 0009 and the search indexes of 0012');
+    for (const { def } of [...definitions, ...searchDefinitions]) {
       const [buildMs] = await timed(() =>
         sql.unsafe(def.replace(/^CREATE INDEX/, 'CREATE INDEX CONCURRENTLY')),
       );
       console.log(`  ${def.split(' ')[2]} built concurrently in ${(buildMs / 1_000).toFixed(1)} s`);
     }
+    await sql`analyze jobs`;
     await measure('with them (as migrated)');
 
     // One retention prune of the oldest day, with the same reads and batches going on.

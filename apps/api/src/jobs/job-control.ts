@@ -76,6 +76,7 @@ export function retryToEnqueue(
     requestId: origin.requestId,
     callbackUrl: row.callbackUrl,
     scheduleId: row.scheduleId,
+    tags: row.tags,
     flow,
     previous: { generation: row.generation, attempts: row.attempts, attemptErrors: row.attemptErrors },
   });

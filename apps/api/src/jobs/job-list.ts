@@ -1,18 +1,20 @@
 import { type Database, type JobRow, jobs } from '@conveyor/core/db';
-import { parseOrThrow } from '@conveyor/core/errors';
+import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
 import {
   type JobEnvelope,
   type JobStatus,
   type JobView,
   jobStatuses,
   logicalQueueName,
+  MAX_TAGS,
   statusOfState,
+  tagSchema,
   terminalStatuses,
 } from '@conveyor/core/jobs';
 import type { RedisClient } from '@conveyor/core/redis';
 import { createTenantInFlight, type InFlightEntry } from '@conveyor/core/redis';
 import type { Job, JobState } from 'bullmq';
-import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, arrayContains, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import * as v from 'valibot';
 import { decodeCursorJson, invalidCursor, isCursorTime } from '../keyset-cursor.js';
 import { cursorParam, limitParam, type Page } from '../pagination.js';
@@ -43,9 +45,62 @@ export const listJobsQuery = v.strictObject({
   ),
   createdAfter: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or after this time.'))),
   createdBefore: v.optional(v.pipe(isoTime, v.description('Only jobs submitted at or before this time.'))),
+  tag: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.split(',').map((p) => p.trim())),
+      v.array(tagSchema),
+      v.maxLength(MAX_TAGS, `at most ${MAX_TAGS} tags`),
+      v.description('Only jobs with every one of these tags, comma-separated.'),
+    ),
+  ),
   limit: limitParam('Jobs', 500),
   cursor: cursorParam(512),
 });
+
+/** Most `metadata.<key>=<value>` filters in one list request. */
+export const MAX_METADATA_FILTERS = 5;
+
+/**
+ * The `metadata.<key>=<value>` filters of a list query (a job matches when its metadata's
+ * `key` is that value: the string, or the number or boolean it spells), and the rest of the
+ * query. A bad key or value is a 400 naming the parameter.
+ */
+export function metadataFilters(raw: Record<string, string>): {
+  filters: { key: string; value: string }[];
+  rest: Record<string, string>;
+} {
+  const filters: { key: string; value: string }[] = [];
+  const rest: Record<string, string> = {};
+  const issues: { path: string; message: string }[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    if (!name.startsWith('metadata.')) {
+      rest[name] = value;
+      continue;
+    }
+    const key = name.slice('metadata.'.length);
+    if (key.length < 1 || key.length > 128)
+      issues.push({ path: name, message: 'the key must be 1-128 characters' });
+    else if (value.length > 1_024)
+      issues.push({ path: name, message: 'the value must be at most 1024 characters' });
+    else filters.push({ key, value });
+  }
+  if (filters.length > MAX_METADATA_FILTERS) {
+    issues.push({ path: 'metadata', message: `at most ${MAX_METADATA_FILTERS} metadata filters` });
+  }
+  if (issues.length > 0) {
+    const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new ConveyorError('VALIDATION_FAILED', `invalid query: ${summary}`, { issues });
+  }
+  return { filters, rest };
+}
+
+/** The values a metadata filter's text matches: itself, and the number or boolean it spells. */
+function matchValues(text: string): unknown[] {
+  if (text === 'true' || text === 'false') return [text, text === 'true'];
+  const n = Number(text);
+  return text.trim() !== '' && Number.isFinite(n) && String(n) === text ? [text, n] : [text];
+}
 
 /**
  * Where a page ends. Listing runs in two phases: first the tenant's in-flight jobs (newest
@@ -145,7 +200,11 @@ export function createJobLister({
   }
 
   return async function list(tenant: string, rawQuery: Record<string, string>): Promise<JobPage> {
-    const query = parseOrThrow(listJobsQuery, rawQuery);
+    const { filters: metadata, rest } = metadataFilters(rawQuery);
+    const query = parseOrThrow(listJobsQuery, rest);
+    const tags = query.tag ?? [];
+    const metadataMatches = (m: Record<string, unknown> | null | undefined) =>
+      metadata.every(({ key, value }) => m != null && matchValues(value).some((want) => m[key] === want));
     const statuses = new Set(query.status ?? jobStatuses);
     const after = query.createdAfter ? Date.parse(query.createdAfter) : Number.NEGATIVE_INFINITY;
     const before = query.createdBefore ? Date.parse(query.createdBefore) : Number.POSITIVE_INFINITY;
@@ -160,6 +219,8 @@ export function createJobLister({
         (query.queue === undefined || logicalQueueName(job.queueName) === query.queue) &&
         (query.type === undefined || job.name === query.type) &&
         (query.scheduleId === undefined || job.data.scheduleId === query.scheduleId) &&
+        tags.every((tag) => job.data.tags?.includes(tag)) &&
+        metadataMatches(job.data.metadata) &&
         job.timestamp >= after &&
         job.timestamp <= before;
       let { o } = cursor;
@@ -187,6 +248,15 @@ export function createJobLister({
       query.scheduleId === undefined ? undefined : eq(jobs.scheduleId, query.scheduleId),
       query.createdAfter === undefined ? undefined : gte(jobs.createdAt, new Date(query.createdAfter)),
       query.createdBefore === undefined ? undefined : lte(jobs.createdAt, new Date(query.createdBefore)),
+      tags.length === 0 ? undefined : arrayContains(jobs.tags, tags),
+      // Containment, so the GIN index on metadata answers it (jsonb_path_ops).
+      ...metadata.map(({ key, value }) =>
+        or(
+          ...matchValues(value).map(
+            (want) => sql`${jobs.metadata} @> ${JSON.stringify({ [key]: want })}::jsonb`,
+          ),
+        ),
+      ),
     ];
     if (cursor.p === 'h' && cursor.t !== '') {
       const t = new Date(cursor.t);

@@ -117,6 +117,7 @@ export function createSubmitPreparer(deps: {
       requestId: origin.requestId,
       callbackUrl: body.callbackUrl,
       flow,
+      tags: body.tags,
     });
     return {
       definition,

@@ -74,6 +74,7 @@ export const jobViewSchema = v.object({
   result: v.pipe(v.unknown(), v.description("The handler's result once completed, else null.")),
   error: v.nullable(errorRecordSchema),
   metadata: v.nullable(v.record(v.string(), v.unknown())),
+  tags: v.pipe(v.array(v.string()), v.description('Labels the submit gave it.')),
   attemptErrors: v.pipe(
     v.array(errorRecordSchema),
     v.description("Every failed attempt's error, oldest first."),

@@ -79,7 +79,7 @@ export const jobOperations = {
     tag: 'Jobs',
     summary: 'List jobs',
     description:
-      'In-flight jobs (from BullMQ) first, then finished ones (from Postgres, newest first), with cursor pagination.',
+      'In-flight jobs (from BullMQ) first, then finished ones (from Postgres, newest first), with cursor pagination. Besides the parameters below, `metadata.<key>=<value>` (up to 5) keeps the jobs whose metadata has that key with that value (the string, or the number or boolean it spells), e.g. `metadata.customer=42`.',
     scope: 'jobs:read',
     query: listJobsQuery,
     responses: { 200: { description: 'One page.', schema: jobPageSchema } },

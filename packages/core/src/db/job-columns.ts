@@ -15,6 +15,7 @@ export type JobColumns = Pick<
   | 'input'
   | 'priority'
   | 'metadata'
+  | 'tags'
   | 'progress'
   | 'idempotencyKey'
   | 'generation'
@@ -42,6 +43,7 @@ export function jobColumns(job: Job<JobEnvelope>, envelope: JobEnvelope = job.da
     input: envelope.input,
     priority: job.opts.priority || null,
     metadata: envelope.metadata,
+    tags: envelope.tags?.length ? envelope.tags : null,
     progress: job.progress === 0 ? null : job.progress,
     idempotencyKey: envelope.idempotencyKey ?? null,
     generation: envelope.generation ?? 0,

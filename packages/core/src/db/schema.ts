@@ -46,6 +46,8 @@ export const jobs = pgTable(
     runs: integer().notNull().default(1),
     priority: integer(),
     metadata: jsonb().$type<Record<string, unknown>>(),
+    /** Labels the submit gave it, to find it by. */
+    tags: text().array(),
     progress: jsonb(),
     idempotencyKey: text(),
     /** Times the job was retried through the API; a higher generation's row replaces a lower one's. */
@@ -84,6 +86,9 @@ export const jobs = pgTable(
       .on(t.tenant, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
     index('jobs_schedule_idx').on(t.scheduleId, t.createdAt.desc()).where(sql`${t.scheduleId} is not null`),
+    // GET /v1/jobs?tag=… and ?metadata.<key>=…: a tenant's few matching rows among millions.
+    index('jobs_tags_idx').using('gin', t.tags),
+    index('jobs_metadata_idx').using('gin', sql`${t.metadata} jsonb_path_ops`),
     // GET /v1/flows/:id: the rows of a flow's finished nodes.
     index('jobs_tenant_flow_idx').on(t.tenant, t.flowId).where(sql`${t.flowId} is not null`),
   ],

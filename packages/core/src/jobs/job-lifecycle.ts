@@ -39,6 +39,7 @@ export interface JobRequest {
   scheduleId?: string | null | undefined;
   /** Its place in a flow, for a node of one. */
   flow?: FlowPlace | undefined;
+  tags?: readonly string[] | null | undefined;
   /** For a retry: what the generation it replaces used. */
   previous?: { generation: number; attempts: number; attemptErrors: ErrorRecord[] } | undefined;
 }
@@ -76,6 +77,7 @@ export function jobToEnqueue(
     ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
     ...(request.scheduleId ? { scheduleId: request.scheduleId } : {}),
     ...(request.flow ? { flow: request.flow } : {}),
+    ...(request.tags?.length ? { tags: [...request.tags] } : {}),
   };
   const options = jobOptions(definition, {
     tenant: request.tenant,

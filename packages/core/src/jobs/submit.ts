@@ -28,6 +28,14 @@ export function metadataSchema() {
   );
 }
 
+/** Most tags on one job. */
+export const MAX_TAGS = 10;
+/** A tag: 1-64 of letters, digits and `_ . : = / -` (e.g. `customer:42`, `region=eu`). */
+export const tagSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_.:=/-]{1,64}$/, 'must be 1-64 of letters, digits and _ . : = / -'),
+);
+
 /**
  * The bounds of what a submit and a schedule both say about a job; each body adds its own
  * description, so a bound is changed in one place.
@@ -82,6 +90,14 @@ export const submitJobBody = v.strictObject({
   ),
   metadata: v.optional(
     v.pipe(jobFields.metadata(), v.description('Free-form client data kept with the job (at most 64 keys).')),
+  ),
+  tags: v.optional(
+    v.pipe(
+      v.array(tagSchema),
+      v.maxLength(MAX_TAGS, `at most ${MAX_TAGS} tags`),
+      v.check((tags) => new Set(tags).size === tags.length, 'must not repeat a tag'),
+      v.description(`Up to ${MAX_TAGS} short labels to find the job by (GET /v1/jobs?tag=…).`),
+    ),
   ),
   ttlMs: v.optional(
     v.pipe(
@@ -164,6 +180,8 @@ export interface JobEnvelope {
   handBacks?: number;
   /** The job's place in a flow (POST /v1/flows), if it is a node of one. */
   flow?: FlowPlace;
+  /** Labels to find it by. */
+  tags?: string[];
 }
 
 /** What a child's failure does to its parent: fail it (default), or let it run seeing it (`ignore`) or not (`remove`). */
@@ -196,6 +214,7 @@ export const jobEnvelope = v.object({
   callbackUrl: v.optional(v.string()),
   scheduleId: v.optional(v.string()),
   handBacks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  tags: v.optional(v.array(v.string())),
   flow: v.optional(
     v.object({
       id: v.string(),
@@ -233,6 +252,8 @@ export interface JobView {
   result: unknown;
   error: ErrorRecord | null;
   metadata: Record<string, unknown> | null;
+  /** Labels to find it by; [] when none. */
+  tags: string[];
   /** Every failed attempt's error, oldest first. */
   attemptErrors: ErrorRecord[];
   /** Lines the handler appended with ctx.appendLog. */
