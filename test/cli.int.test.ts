@@ -118,6 +118,42 @@ describe('conveyor CLI', () => {
     expect(queues.stdout).toMatch(/^default {2}waiting \d+/m);
   });
 
+  it('lists jobs by tag and metadata (--tag, --metadata key=value, repeatable)', async () => {
+    const submit = async (body: unknown) => {
+      const response = await fetch(`${url}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return ((await response.json()) as { id: string }).id;
+    };
+    const mine = await submit({
+      type: 'noop',
+      metadata: { customer: 42, plan: 'pro' },
+      tags: ['cli-search'],
+    });
+    const other = await submit({ type: 'noop', metadata: { customer: 7 }, tags: ['cli-search'] });
+    const byMetadata = await conveyor([
+      'list',
+      '--metadata',
+      'customer=42',
+      '--metadata',
+      'plan=pro',
+      '--json',
+    ]);
+    expect(byMetadata.code, byMetadata.stderr).toBe(0);
+    expect((JSON.parse(byMetadata.stdout) as { items: { id: string }[] }).items.map((j) => j.id)).toEqual([
+      mine,
+    ]);
+    const byTag = await conveyor(['list', '--tag', 'cli-search', '--json']);
+    expect(new Set((JSON.parse(byTag.stdout) as { items: { id: string }[] }).items.map((j) => j.id))).toEqual(
+      new Set([mine, other]),
+    );
+    const bad = await conveyor(['list', '--metadata', 'nokey']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--metadata takes key=value (got "nokey")');
+  });
+
   it('gives usage and exit 2 for wrong arguments', async () => {
     for (const args of [
       [],

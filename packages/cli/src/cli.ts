@@ -21,7 +21,8 @@ commands:
   watch <id>               follow a job live until it ends
   cancel <id>              cancel a queued, delayed or running job
   retry <id>               run a failed, cancelled or expired job again
-  list                     list jobs  --status <s[,s]> --type <t> --queue <q> --limit <n> --cursor <c>
+  list                     list jobs  --status <s[,s]> --type <t> --queue <q> --tag <t[,t]>
+                           --metadata <key=value> (repeatable) --limit <n> --cursor <c>
   queues                   queue depth per state
   flow submit <file.json>  submit a flow (a tree of jobs: the root job with its children) from a
                            JSON file, or stdin for "-"; prints the flow as JSON
@@ -67,6 +68,8 @@ const options = {
   status: { type: 'string' },
   type: { type: 'string' },
   queue: { type: 'string' },
+  tag: { type: 'string' },
+  metadata: { type: 'string', multiple: true },
   limit: { type: 'string' },
   cursor: { type: 'string' },
   name: { type: 'string' },
@@ -74,6 +77,17 @@ const options = {
   expires: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** `--metadata key=value` (repeatable) as the list's metadata filters. */
+function metadataFilters(pairs: readonly string[]): Record<string, string> {
+  const filters: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new UsageError(`--metadata takes key=value (got "${pair}")`);
+    filters[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return filters;
+}
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -262,11 +276,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           ...(values.status ? { status: values.status.split(',') as JobStatus[] } : {}),
           ...(values.type ? { type: values.type } : {}),
           ...(values.queue ? { queue: values.queue } : {}),
+          ...(values.tag ? { tag: values.tag.split(',') } : {}),
+          ...(values.metadata ? { metadata: metadataFilters(values.metadata) } : {}),
           ...(limit === undefined ? {} : { limit }),
           ...(values.cursor ? { cursor: values.cursor } : {}),
         });
         if (json) io.out(JSON.stringify(page));
         else {
+          if (page.items.length === 0) io.out('no jobs match');
           for (const job of page.items) print(job);
           if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}`);
         }

@@ -72,6 +72,10 @@ export interface ListQuery extends PageQuery {
   createdBefore?: string;
   /** Only the jobs this schedule produced. */
   scheduleId?: string;
+  /** Only jobs with every one of these tags. */
+  tag?: string | string[];
+  /** Only jobs whose metadata has each key with that value (`metadata.<key>=<value>`). */
+  metadata?: Record<string, string | number | boolean>;
 }
 
 /** Query of a webhook's deliveries, newest first. */
@@ -260,7 +264,16 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
     get: (id: string) => call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
     /** The tenant's finished jobs per outcome over the last `minutes` (default 60), in total and per minute. */
     stats: (minutes?: number) => call<JobStats>('GET', withQuery('/v1/stats', { minutes })),
-    list: (query: ListQuery = {}) => call<Page<JobView>>('GET', withQuery('/v1/jobs', query)),
+    list: ({ metadata = {}, ...query }: ListQuery = {}) =>
+      call<Page<JobView>>(
+        'GET',
+        withQuery('/v1/jobs', {
+          ...query,
+          ...Object.fromEntries(
+            Object.entries(metadata).map(([key, value]) => [`metadata.${key}`, String(value)]),
+          ),
+        }),
+      ),
     cancel: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
     retry: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`),
     /** Recurring jobs of the caller's tenant. */
