@@ -1,4 +1,5 @@
 import { type Database, jobs } from '@conveyor/core/db';
+import { errorCodes } from '@conveyor/core/errors';
 import type { ChildOutcome } from '@conveyor/sdk';
 import { and, eq, inArray } from 'drizzle-orm';
 import { type Attempt, errorAt, failure, type Outcome } from './attempt.js';
@@ -59,7 +60,9 @@ export async function gateOnChildren(
   );
   const own = ended.get(base.jobId);
   if (own && own.generation >= (envelope.generation ?? 0) && own.status !== 'completed') {
-    const error = errorAt(attempt, 'CANCELLED', own.error?.message ?? `recorded ${own.status}`, false);
+    // The row wins in the finish step; this outcome only says the same.
+    const code = errorCodes.find((known) => known === own.error?.code) ?? 'CANCELLED';
+    const error = errorAt(attempt, code, own.error?.message ?? `recorded ${own.status}`, false);
     return { outcome: { status: own.status, error } };
   }
   const children: ChildOutcome[] = [];

@@ -38,6 +38,8 @@ export interface SubmitOptions {
   attempts?: number;
   timeoutMs?: number;
   metadata?: Record<string, unknown>;
+  /** Up to 10 labels to find the job by (list({ tag })). */
+  tags?: string[];
   /** Expire the job if not started this many ms after it is due; not with expiresAt. */
   ttlMs?: number;
   /** Expire the job if not started by this ISO 8601 time. */

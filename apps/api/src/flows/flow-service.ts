@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type Database, type FlowNodeRecord, type FlowRow, flows, jobs } from '@conveyor/core/db';
 import { ConveyorError, isConveyorError } from '@conveyor/core/errors';
 import {
+  type FlowNodeView,
   type FlowPlace,
+  type FlowView,
   isTerminalStatus,
   type JobEnvelope,
   type JobStatus,
@@ -23,29 +25,6 @@ import { createTenantSlots } from '../jobs/tenant-slots.js';
 import { orUnavailable } from '../jobs/unavailable.js';
 import type { QueueSet } from '../queues.js';
 import { at, flowNodes } from './flow-tree.js';
-
-/** One node of a flow as GET /v1/flows/:id shows it. */
-export interface FlowNodeView {
-  id: string;
-  type: string;
-  queue: string;
-  /** Its parent's id; null for the root. */
-  parentId: string | null;
-  /** Where it was in the submitted body: '' for the root, `children.1.children.0` below. */
-  path: string;
-  onFailure: FlowNodeRecord['onFailure'];
-  status: JobStatus;
-  links: { self: string; events: string };
-}
-
-/** A flow: its root's status and every node's, root first in depth-first order. */
-export interface FlowView {
-  id: string;
-  status: JobStatus;
-  createdAt: string;
-  nodes: FlowNodeView[];
-  links: { self: string; events: string };
-}
 
 export interface FlowService {
   /** Submits a flow: 202 (created) with every node's id, or the flow its id or key already names. */
@@ -89,7 +68,17 @@ interface Enqueued {
 }
 
 const flowLinks = (id: string) => ({ self: `/v1/flows/${id}`, events: `/v1/flows/${id}/events` });
-const nodeLinks = (id: string) => ({ self: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` });
+/** A node as the API shows it, with its status now. */
+const nodeView = (node: FlowNodeRecord, status: JobStatus): FlowNodeView => ({
+  id: node.id,
+  type: node.type,
+  queue: node.queue,
+  parentId: node.parentId,
+  path: node.path,
+  onFailure: node.onFailure,
+  status,
+  links: { self: `/v1/jobs/${node.id}`, events: `/v1/jobs/${node.id}/events` },
+});
 
 /**
  * Flows: a tree of jobs submitted at once (POST /v1/flows), each node a normal job that runs
@@ -140,16 +129,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
         statusOf.set(node.id, statusOfState[states[n] ?? 'unknown'] ?? 'queued');
       });
     }
-    const nodes = row.nodes.map((node) => ({
-      id: node.id,
-      type: node.type,
-      queue: node.queue,
-      parentId: node.parentId,
-      path: node.path,
-      onFailure: node.onFailure,
-      status: statusOf.get(node.id) ?? 'queued',
-      links: nodeLinks(node.id),
-    }));
+    const nodes = row.nodes.map((node) => nodeView(node, statusOf.get(node.id) ?? 'queued'));
     return {
       id: row.id,
       status: nodes[0]?.status ?? 'queued',
@@ -499,16 +479,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
         }
         throw error;
       }
-      const nodes = records.map((node) => ({
-        id: node.id,
-        type: node.type,
-        queue: node.queue,
-        parentId: node.parentId,
-        path: node.path,
-        onFailure: node.onFailure,
-        status: 'queued' as const,
-        links: nodeLinks(node.id),
-      }));
+      const nodes = records.map((node) => nodeView(node, 'queued'));
       return {
         created: true,
         flow: {

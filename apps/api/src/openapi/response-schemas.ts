@@ -4,6 +4,7 @@ import type { StatusEvent } from '@conveyor/core/events';
 import {
   type BatchItemResult,
   childFailurePolicies,
+  type FlowView,
   type JobView,
   jobStatuses,
   type SubmitJobResponse,
@@ -15,7 +16,6 @@ import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
-import type { FlowView } from '../flows/flow-service.js';
 import type { JobPage } from '../jobs/job-list.js';
 import type { JobStats } from '../jobs/job-stats.js';
 import type { SchedulePage } from '../schedules/schedule-service.js';

@@ -26,6 +26,7 @@
 export * from './bullmq-vocabulary.js';
 export * from './canonical-json.js';
 export * from './define-job.js';
+export * from './flow-view.js';
 export * from './input-json-schema.js';
 export * from './internal-queues.js';
 export * from './job-key.js';
