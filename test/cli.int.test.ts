@@ -154,6 +154,42 @@ describe('conveyor CLI', () => {
     expect(bad.stderr).toContain('--metadata takes key=value (got "nokey")');
   });
 
+  it('retries by filter: --dry-run counts, then every match is retried (retry --status failed --tag …)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${url}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'test.fail', data: {}, attempts: 1, tags: ['cli-bulk'] }),
+      });
+      ids.push(((await response.json()) as { id: string }).id);
+    }
+    for (const id of ids) {
+      await expect
+        .poll(async () => JSON.parse((await conveyor(['get', id, '--json'])).stdout).status, {
+          timeout: 10_000,
+        })
+        .toBe('failed');
+    }
+    const dry = await conveyor(['retry', '--status', 'failed', '--tag', 'cli-bulk', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout.trim()).toBe('3 jobs match');
+    const run = await conveyor(['retry', '--status', 'failed', '--tag', 'cli-bulk']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe('retried 3 jobs, skipped 0');
+    const got = JSON.parse((await conveyor(['get', ids[0] ?? '', '--json'])).stdout) as { attempts: number };
+    await expect
+      .poll(
+        async () =>
+          (JSON.parse((await conveyor(['get', ids[0] ?? '', '--json'])).stdout) as { attempts: number })
+            .attempts,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBeGreaterThanOrEqual(Math.max(2, got.attempts));
+  });
+
   it('gives usage and exit 2 for wrong arguments', async () => {
     for (const args of [
       [],
@@ -162,6 +198,7 @@ describe('conveyor CLI', () => {
       ['submit'],
       ['submit', 'echo', '{not json'],
       ['list', '--limit', 'ten'],
+      ['retry'],
       ['get', 'a', '--bogus'],
     ]) {
       const run = await conveyor(args);

@@ -126,7 +126,7 @@ const coverage: Coverage[] = [
   { match: /^curl -s -H "authorization: Bearer \$CONVEYOR_KEY" /, by: HERE },
   { match: /^curl -N -H "authorization: Bearer \$CONVEYOR_KEY" /, by: HERE },
   { match: /^export CONVEYOR_URL=/, by: HERE },
-  { match: /^(echo .* \| )?npx conveyor (submit|watch|get|list|cancel|queues|keys create)/, by: HERE },
+  { match: /^(echo .* \| )?npx conveyor (submit|watch|get|list|cancel|retry|queues|keys create)/, by: HERE },
   // The schedules and webhooks blocks (headers in H).
   {
     match: /^H=\(|^curl -s "\$\{H\[@\]\}" |^(id|job|delivery)=\S+$/,

@@ -19,6 +19,7 @@ import { rateLimit } from './auth/rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './errors/problem.js';
 import { createFlowService } from './flows/flow-service.js';
 import type { JobTypeRegistry } from './job-types/job-type-registry.js';
+import { createBulkRetry } from './jobs/bulk-retry.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
 import { createJobStats } from './jobs/job-stats.js';
@@ -176,7 +177,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   // Every route below is declared once, next to its handler, with its path, scope and
   // documentation (routes/declare-routes.ts); openapi/operations.ts gathers the declarations.
   app.route('/', healthRoutes({ ...deps, metrics: metrics.registry }));
-  app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks }));
+  const bulkRetry = createBulkRetry({ list, control, database: deps.database });
+  app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks, bulkRetry }));
   app.route(
     '/',
     flowRoutes({

@@ -21,6 +21,8 @@ commands:
   watch <id>               follow a job live until it ends
   cancel <id>              cancel a queued, delayed or running job
   retry <id>               run a failed, cancelled or expired job again
+  retry --status <s[,s]> --type <t> --queue <q> --tag <t> --metadata <k=v> [--dry-run]
+                           retry every failed, cancelled or expired job they match
   list                     list jobs  --status <s[,s]> --type <t> --queue <q> --tag <t[,t]>
                            --metadata <key=value> (repeatable) --limit <n> --cursor <c>
   queues                   queue depth per state
@@ -57,6 +59,7 @@ const options = {
   url: { type: 'string' },
   'api-key': { type: 'string' },
   json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   id: { type: 'string' },
   'idempotency-key': { type: 'string' },
   priority: { type: 'string' },
@@ -267,9 +270,44 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'cancel':
         print(await client.cancel(one('job id')));
         return 0;
-      case 'retry':
-        print(await client.retry(one('job id')));
+      case 'retry': {
+        if (args.length > 0) {
+          print(await client.retry(one('job id')));
+          return 0;
+        }
+        // No id: every failed, cancelled or expired job the filters match, 1,000 a request.
+        const filter = {
+          ...(values.status
+            ? { status: values.status.split(',') as ('failed' | 'cancelled' | 'expired')[] }
+            : {}),
+          ...(values.type ? { type: values.type } : {}),
+          ...(values.queue ? { queue: values.queue } : {}),
+          ...(values.tag ? { tag: values.tag.split(',') } : {}),
+          ...(values.metadata ? { metadata: metadataFilters(values.metadata) } : {}),
+        };
+        if (Object.keys(filter).length === 0) {
+          throw new UsageError(
+            'retry takes a job id, or filters (--status, --type, --queue, --tag, --metadata)',
+          );
+        }
+        if (values['dry-run']) {
+          const { matched } = await client.retryMatching({ ...filter, dryRun: true });
+          io.out(json ? JSON.stringify({ matched }) : `${matched} jobs match`);
+          return 0;
+        }
+        let cursor: string | null = null;
+        let retried = 0;
+        let skipped = 0;
+        do {
+          const answer = await client.retryMatching({ ...filter, ...(cursor ? { cursor } : {}) });
+          retried += answer.retried;
+          skipped += answer.skipped.length;
+          for (const s of answer.skipped) io.err(`skipped ${s.id}: ${s.reason}`);
+          cursor = answer.nextCursor;
+        } while (cursor !== null);
+        io.out(json ? JSON.stringify({ retried, skipped }) : `retried ${retried} jobs, skipped ${skipped}`);
         return 0;
+      }
       case 'list': {
         const limit = integer('limit', values.limit);
         const page = await client.list({

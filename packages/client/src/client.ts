@@ -80,6 +80,29 @@ export interface ListQuery extends PageQuery {
   metadata?: Record<string, string | number | boolean>;
 }
 
+/** What POST /v1/jobs/retry retries: finished jobs that did not complete, by the list's filters. */
+export interface BulkRetryFilter {
+  status?: ('failed' | 'cancelled' | 'expired')[];
+  type?: string;
+  queue?: string;
+  scheduleId?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  tag?: string[];
+  metadata?: Record<string, string | number | boolean>;
+  dryRun?: boolean;
+  cursor?: string;
+}
+
+/** What one POST /v1/jobs/retry did. */
+export interface BulkRetryResult {
+  matched: number;
+  retried: number;
+  skipped: { id: string; reason: string }[];
+  nextCursor: string | null;
+  dryRun: boolean;
+}
+
 /** Query of a webhook's deliveries, newest first. */
 export interface DeliveryQuery extends PageQuery {
   status?: DeliveryView['status'] | DeliveryView['status'][];
@@ -278,6 +301,11 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
       ),
     cancel: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
     retry: (id: string) => call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`),
+    /**
+     * Retries the failed, cancelled or expired jobs a filter matches (the list's filters), up
+     * to 1,000 a call: pass `nextCursor` back as `cursor` until it is null. `dryRun` counts.
+     */
+    retryMatching: (filter: BulkRetryFilter) => call<BulkRetryResult>('POST', '/v1/jobs/retry', filter),
     /** Recurring jobs of the caller's tenant. */
     schedules: {
       create: (body: CreateScheduleBody) => call<ScheduleView>('POST', '/v1/schedules', body),

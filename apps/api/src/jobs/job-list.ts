@@ -8,6 +8,7 @@ import {
   logicalQueueName,
   MAX_TAGS,
   statusOfState,
+  type TerminalStatus,
   tagSchema,
   terminalStatuses,
 } from '@conveyor/core/jobs';
@@ -22,7 +23,7 @@ import type { QueueSet } from '../queues.js';
 import { viewFromQueue, viewFromRow } from './job-view.js';
 import { orUnavailable } from './unavailable.js';
 
-const isoTime = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'));
+export const isoTime = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp with a time zone'));
 
 /** Query of GET /v1/jobs. `status` may list several, comma-separated. */
 export const listJobsQuery = v.strictObject({
@@ -200,9 +201,8 @@ export function createJobLister({
   }
 
   return async function list(tenant: string, rawQuery: Record<string, string>): Promise<JobPage> {
-    const { filters: metadata, rest } = metadataFilters(rawQuery);
-    const query = parseOrThrow(listJobsQuery, rest);
-    const tags = query.tag ?? [];
+    const parsed = parseListQuery(rawQuery);
+    const { query, metadata, tags } = parsed;
     const metadataMatches = (m: Record<string, unknown> | null | undefined) =>
       metadata.every(({ key, value }) => m != null && matchValues(value).some((want) => m[key] === want));
     const statuses = new Set(query.status ?? jobStatuses);
@@ -240,24 +240,7 @@ export function createJobLister({
     if (historyStatuses.length === 0) return { items, nextCursor: null };
     const want = query.limit - items.length;
     if (want === 0) return { items, nextCursor: encodeCursor({ p: 'h', t: '', i: '' }) };
-    const filters: (SQL | undefined)[] = [
-      eq(jobs.tenant, tenant),
-      inArray(jobs.status, historyStatuses),
-      query.type === undefined ? undefined : eq(jobs.type, query.type),
-      query.queue === undefined ? undefined : eq(jobs.queue, query.queue),
-      query.scheduleId === undefined ? undefined : eq(jobs.scheduleId, query.scheduleId),
-      query.createdAfter === undefined ? undefined : gte(jobs.createdAt, new Date(query.createdAfter)),
-      query.createdBefore === undefined ? undefined : lte(jobs.createdAt, new Date(query.createdBefore)),
-      tags.length === 0 ? undefined : arrayContains(jobs.tags, tags),
-      // Containment, so the GIN index on metadata answers it (jsonb_path_ops).
-      ...metadata.map(({ key, value }) =>
-        or(
-          ...matchValues(value).map(
-            (want) => sql`${jobs.metadata} @> ${JSON.stringify({ [key]: want })}::jsonb`,
-          ),
-        ),
-      ),
-    ];
+    const filters = historyConditions(tenant, parsed, historyStatuses);
     if (cursor.p === 'h' && cursor.t !== '') {
       const t = new Date(cursor.t);
       filters.push(or(lt(jobs.createdAt, t), and(eq(jobs.createdAt, t), lt(jobs.id, cursor.i))));
@@ -279,6 +262,68 @@ export function createJobLister({
       nextCursor: more ? encodeCursor({ p: 'h', t: last.createdAt.toISOString(), i: last.id }) : null,
     };
   };
+}
+
+/** A list query, checked: its parameters, its metadata filters and its tags. */
+type ListQuery = {
+  query: v.InferOutput<typeof listJobsQuery>;
+  metadata: { key: string; value: string }[];
+  tags: string[];
+};
+
+function parseListQuery(rawQuery: Record<string, string>): ListQuery {
+  const { filters: metadata, rest } = metadataFilters(rawQuery);
+  const query = parseOrThrow(listJobsQuery, rest);
+  return { query, metadata, tags: query.tag ?? [] };
+}
+
+/** The conditions on the history of a list query's filters (all but the cursor). */
+function historyConditions(
+  tenant: string,
+  { query, metadata, tags }: ListQuery,
+  statuses: readonly TerminalStatus[],
+): (SQL | undefined)[] {
+  return [
+    eq(jobs.tenant, tenant),
+    inArray(jobs.status, [...statuses]),
+    query.type === undefined ? undefined : eq(jobs.type, query.type),
+    query.queue === undefined ? undefined : eq(jobs.queue, query.queue),
+    query.scheduleId === undefined ? undefined : eq(jobs.scheduleId, query.scheduleId),
+    query.createdAfter === undefined ? undefined : gte(jobs.createdAt, new Date(query.createdAfter)),
+    query.createdBefore === undefined ? undefined : lte(jobs.createdAt, new Date(query.createdBefore)),
+    tags.length === 0 ? undefined : arrayContains(jobs.tags, tags),
+    // Containment, so the GIN index on metadata answers it (jsonb_path_ops).
+    ...metadata.map(({ key, value }) =>
+      or(
+        ...matchValues(value).map(
+          (want) => sql`${jobs.metadata} @> ${JSON.stringify({ [key]: want })}::jsonb`,
+        ),
+      ),
+    ),
+  ];
+}
+
+/**
+ * How many of the tenant's finished jobs a list query matches (its `status` among the
+ * terminal ones; every terminal one without it).
+ */
+export async function countHistory(
+  database: Database,
+  tenant: string,
+  rawQuery: Record<string, string>,
+): Promise<number> {
+  const parsed = parseListQuery(rawQuery);
+  const statuses = terminalStatuses.filter(
+    (s) => parsed.query.status === undefined || parsed.query.status.includes(s),
+  );
+  if (statuses.length === 0) return 0;
+  const [row] = await orUnavailable('Postgres', () =>
+    database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(and(...historyConditions(tenant, parsed, statuses))),
+  );
+  return row?.n ?? 0;
 }
 
 /** The status of an in-flight job's BullMQ state; undefined once it ended. */

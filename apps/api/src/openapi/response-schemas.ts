@@ -16,6 +16,7 @@ import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
+import type { BulkRetryResult } from '../jobs/bulk-retry.js';
 import type { JobPage } from '../jobs/job-list.js';
 import type { JobStats } from '../jobs/job-stats.js';
 import type { SchedulePage } from '../schedules/schedule-service.js';
@@ -471,3 +472,20 @@ export const flowViewSchema = v.object({
   ),
   links,
 }) satisfies v.GenericSchema<unknown, FlowView>;
+
+export const bulkRetryResultSchema = v.object({
+  matched: v.pipe(
+    count,
+    v.description('A dry run: every matching job; otherwise the ones this request went through.'),
+  ),
+  retried: count,
+  skipped: v.pipe(
+    v.array(v.object({ id, reason: v.string() })),
+    v.description('Matching jobs not retried, each with why.'),
+  ),
+  nextCursor: v.pipe(
+    v.nullable(v.string()),
+    v.description('Send it back as `cursor` for the next ones; null: done.'),
+  ),
+  dryRun: v.boolean(),
+}) satisfies v.GenericSchema<unknown, BulkRetryResult>;

@@ -3,6 +3,7 @@ import { MAX_BATCH_SIZE } from '@conveyor/core/jobs';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
+import { bulkRetryBody, type createBulkRetry, MAX_BULK_RETRY } from '../jobs/bulk-retry.js';
 import { parseIdempotencyKey } from '../jobs/idempotency.js';
 import type { JobControl } from '../jobs/job-control.js';
 import { type createJobLister, listJobsQuery } from '../jobs/job-list.js';
@@ -13,6 +14,7 @@ import { readJsonBody } from '../middleware/json-body.js';
 import { jobIdParam } from '../openapi/operation-spec.js';
 import {
   batchResponseSchema,
+  bulkRetryResultSchema,
   deliveryListSchema,
   jobPageSchema,
   jobViewSchema,
@@ -71,6 +73,17 @@ export const jobOperations = {
     scope: 'jobs:write',
     body: 'batch',
     responses: { 202: { description: 'Every job enqueued, or known already.', schema: batchResponseSchema } },
+  },
+  retryJobs: {
+    method: 'post',
+    path: '/v1/jobs/retry',
+    operationId: 'retryJobs',
+    tag: 'Jobs',
+    summary: `Retry the failed, cancelled or expired jobs a filter matches (up to ${MAX_BULK_RETRY} a request)`,
+    description: `The filters of GET /v1/jobs (\`status\` among failed, cancelled and expired, \`type\`, \`queue\`, \`scheduleId\`, a time range, \`tag\`, \`metadata\`), for the caller's tenant only. Each match is retried as POST /v1/jobs/:id/retry does, newest first, at most ${MAX_BULK_RETRY} per request: send \`nextCursor\` back as \`cursor\` until it is null. A job that cannot be retried (a flow node, a type no longer registered) is listed in \`skipped\` with the reason. \`dryRun: true\` counts every match and retries none.`,
+    scope: 'jobs:write',
+    body: bulkRetryBody,
+    responses: { 200: { description: 'What the request did.', schema: bulkRetryResultSchema } },
   },
   listJobs: {
     method: 'get',
@@ -140,6 +153,7 @@ export interface JobRouteDeps {
   control: JobControl;
   list: ReturnType<typeof createJobLister>;
   webhooks: WebhookService;
+  bulkRetry: ReturnType<typeof createBulkRetry>;
 }
 
 /** Submit, batch submit, list, get, cancel and retry jobs. */
@@ -150,6 +164,7 @@ export function jobRoutes({
   list,
   metrics,
   webhooks,
+  bulkRetry,
 }: JobRouteDeps): Hono<ApiEnv> {
   return declareRoutes(jobOperations, {
     submitJob: async (c) => {
@@ -179,6 +194,8 @@ export function jobRoutes({
       return c.json({ items }, 202);
     },
     listJobs: async (c) => c.json(await list(tenantOf(c), c.req.query())),
+    retryJobs: async (c) =>
+      c.json(await bulkRetry(tenantOf(c), await readJsonBody(c), { requestId: c.get('requestId') })),
     getJob: async (c) => c.json(await store.get(tenantOf(c), jobId(c))),
     cancelJob: async (c) => c.json(await control.cancel(tenantOf(c), jobId(c))),
     retryJob: async (c) =>

@@ -1,0 +1,132 @@
+import type { Database } from '@conveyor/core/db';
+import { isConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { MAX_TAGS, tagSchema } from '@conveyor/core/jobs';
+import * as v from 'valibot';
+import type { JobControl } from './job-control.js';
+import { countHistory, type createJobLister, isoTime, MAX_METADATA_FILTERS } from './job-list.js';
+
+/** Most jobs one POST /v1/jobs/retry retries; past it, `nextCursor` continues. */
+export const MAX_BULK_RETRY = 1_000;
+/** Retries run at once within one request. */
+const CONCURRENCY = 25;
+
+const retryableStatuses = ['failed', 'cancelled', 'expired'] as const;
+
+/** The body of POST /v1/jobs/retry: the list's filters, for finished jobs that did not complete. */
+export const bulkRetryBody = v.strictObject({
+  status: v.optional(
+    v.pipe(
+      v.array(v.picklist(retryableStatuses)),
+      v.minLength(1),
+      v.description('Which to retry: failed, cancelled, expired (default all three).'),
+    ),
+  ),
+  type: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  queue: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  scheduleId: v.optional(v.pipe(v.string(), v.uuid('must be a UUID'))),
+  createdAfter: v.optional(isoTime),
+  createdBefore: v.optional(isoTime),
+  tag: v.optional(v.pipe(v.array(tagSchema), v.maxLength(MAX_TAGS))),
+  metadata: v.optional(
+    v.pipe(
+      v.record(
+        v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+        v.union([v.string(), v.number(), v.boolean()]),
+      ),
+      v.check((m) => Object.keys(m).length <= MAX_METADATA_FILTERS, `at most ${MAX_METADATA_FILTERS} keys`),
+    ),
+  ),
+  dryRun: v.optional(
+    v.pipe(v.boolean(), v.description('Only count the matching jobs (all of them); retry none.')),
+  ),
+  cursor: v.optional(
+    v.pipe(v.string(), v.maxLength(512), v.description('The `nextCursor` of the previous answer.')),
+  ),
+});
+
+/** What one POST /v1/jobs/retry did. */
+export interface BulkRetryResult {
+  /** A dry run: how many jobs match; otherwise how many this request went through. */
+  matched: number;
+  retried: number;
+  /** Matching jobs not retried, each with why (a flow node, a type no longer registered, …). */
+  skipped: { id: string; reason: string }[];
+  /** Send it back as `cursor` to retry the next ones; null once every match was gone through. */
+  nextCursor: string | null;
+  dryRun: boolean;
+}
+
+/**
+ * Retry by filter, for the caller's tenant only: the matching failed, cancelled and expired
+ * jobs (newest first, as GET /v1/jobs lists them), each retried as POST /v1/jobs/:id/retry
+ * does, at most MAX_BULK_RETRY per request; `nextCursor` goes on from there.
+ */
+export function createBulkRetry({
+  list,
+  control,
+  database,
+}: {
+  list: ReturnType<typeof createJobLister>;
+  control: Pick<JobControl, 'retry'>;
+  database: Database;
+}) {
+  return async function retryMatching(
+    tenant: string,
+    raw: unknown,
+    origin: { requestId?: string | undefined } = {},
+  ): Promise<BulkRetryResult> {
+    const body = parseOrThrow(bulkRetryBody, raw);
+    // The same filters as GET /v1/jobs, in its query's words.
+    const query: Record<string, string> = {
+      status: (body.status ?? retryableStatuses).join(','),
+      ...(body.type === undefined ? {} : { type: body.type }),
+      ...(body.queue === undefined ? {} : { queue: body.queue }),
+      ...(body.scheduleId === undefined ? {} : { scheduleId: body.scheduleId }),
+      ...(body.createdAfter === undefined ? {} : { createdAfter: body.createdAfter }),
+      ...(body.createdBefore === undefined ? {} : { createdBefore: body.createdBefore }),
+      ...(body.tag?.length ? { tag: body.tag.join(',') } : {}),
+      ...Object.fromEntries(
+        Object.entries(body.metadata ?? {}).map(([k, value]) => [`metadata.${k}`, String(value)]),
+      ),
+    };
+    if (body.dryRun) {
+      return {
+        matched: await countHistory(database, tenant, query),
+        retried: 0,
+        skipped: [],
+        nextCursor: null,
+        dryRun: true,
+      };
+    }
+    let cursor = body.cursor ?? null;
+    let matched = 0;
+    let retried = 0;
+    const skipped: { id: string; reason: string }[] = [];
+    do {
+      const page = await list(tenant, {
+        ...query,
+        limit: String(Math.min(500, MAX_BULK_RETRY - matched)),
+        ...(cursor ? { cursor } : {}),
+      });
+      matched += page.items.length;
+      for (let at = 0; at < page.items.length; at += CONCURRENCY) {
+        await Promise.all(
+          page.items.slice(at, at + CONCURRENCY).map(async ({ id }) => {
+            try {
+              await control.retry(tenant, id, origin);
+              retried++;
+            } catch (error) {
+              // A job that cannot be retried is reported, not fatal to the rest; Redis or
+              // Postgres failing is (the answer's 503 says so, and the cursor is not lost:
+              // the client sends the same request again).
+              if (!isConveyorError(error) || error.code === 'UNAVAILABLE') throw error;
+              skipped.push({ id, reason: error.message });
+            }
+          }),
+        );
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== null && matched < MAX_BULK_RETRY);
+    return { matched, retried, skipped, nextCursor: cursor, dryRun: false };
+  };
+}
