@@ -3,7 +3,7 @@ import { useTestServices } from '@conveyor/dev/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, postJson, withKey } from './harness.js';
 
-/** POST /v1/jobs/retry: retry by filter, after an outage left thousands of jobs failed. */
+/** POST /v1/jobs/retry and /cancel: retry or cancel by filter, not one request a job. */
 const services = useTestServices();
 let p: Pipeline;
 
@@ -124,6 +124,65 @@ describe('POST /v1/jobs/retry', () => {
         answer.body.errors?.map((e) => e.path),
         JSON.stringify(body),
       ).toContain(field);
+    }
+  });
+});
+
+describe('POST /v1/jobs/cancel', () => {
+  const cancel = async (body: unknown) => {
+    const response = await postJson(p, '/v1/jobs/cancel', body);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it("cancels the tenant's queued jobs a filter matches, together, and nothing else", async () => {
+    const submit = async (body: unknown) =>
+      ((await (await postJson(p, '/v1/jobs', body)).json()) as { id: string }).id;
+    const doomed: string[] = [];
+    for (let i = 0; i < 30; i++)
+      doomed.push(await submit({ type: 'noop', delayMs: 600_000, tags: ['doomed'] }));
+    const kept = await submit({ type: 'noop', delayMs: 600_000, tags: ['kept'] });
+    const { key } = await p.keys.create({
+      tenant: 'fourth',
+      name: 'fourth',
+      scopes: ['jobs:write', 'jobs:read'],
+    });
+    const theirs = await p.app.request(
+      '/v1/jobs',
+      withKey(key, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'noop', delayMs: 600_000, tags: ['doomed'] }),
+      }),
+    );
+    const theirId = ((await theirs.json()) as { id: string }).id;
+
+    expect((await cancel({ tag: ['doomed'], dryRun: true })).body).toMatchObject({
+      matched: 30,
+      dryRun: true,
+    });
+    const done = await cancel({ tag: ['doomed'] });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ matched: 30, cancelled: 30, more: false });
+    const rows = await p.database.sql<{ status: string }[]>`
+      select status from jobs where tenant = 'default' and id = any(${doomed})`;
+    expect(rows.map((r) => r.status)).toEqual(Array(30).fill('cancelled'));
+    expect(((await (await p.request(`/v1/jobs/${kept}`)).json()) as { status: string }).status).toBe(
+      'queued',
+    );
+    const their = await p.app.request(`/v1/jobs/${theirId}`, withKey(key));
+    expect(((await their.json()) as { status: string }).status).toBe('queued');
+    expect((await cancel({ tag: ['doomed'] })).body).toMatchObject({ matched: 0, cancelled: 0, more: false });
+  });
+
+  it('refuses a finished status, a cursor and unknown filters with 400 naming the field', async () => {
+    for (const [body, field] of [
+      [{ status: ['failed'] }, 'status.0'],
+      [{ cursor: 'x' }, 'cursor'],
+      [{ color: 'red' }, 'color'],
+    ] as const) {
+      const answer = await cancel(body);
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      expect((answer.body.errors as { path: string }[]).map((e) => e.path)).toContain(field);
     }
   });
 });

@@ -190,6 +190,25 @@ describe('conveyor CLI', () => {
       .toBeGreaterThanOrEqual(Math.max(2, got.attempts));
   });
 
+  it('cancels by filter: --dry-run counts, then every queued match is cancelled (cancel --tag …)', async () => {
+    for (let i = 0; i < 2; i++) {
+      await fetch(`${url}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'noop', delayMs: 600_000, tags: ['cli-cancel'] }),
+      });
+    }
+    const dry = await conveyor(['cancel', '--tag', 'cli-cancel', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout.trim()).toBe('2 jobs match');
+    const run = await conveyor(['cancel', '--tag', 'cli-cancel']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe('cancelled 2 jobs');
+    expect((await conveyor(['cancel', '--tag', 'cli-cancel', '--dry-run'])).stdout.trim()).toBe(
+      '0 jobs match',
+    );
+  });
+
   it('gives usage and exit 2 for wrong arguments', async () => {
     for (const args of [
       [],
@@ -199,6 +218,7 @@ describe('conveyor CLI', () => {
       ['submit', 'echo', '{not json'],
       ['list', '--limit', 'ten'],
       ['retry'],
+      ['cancel'],
       ['get', 'a', '--bogus'],
     ]) {
       const run = await conveyor(args);

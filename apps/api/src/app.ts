@@ -19,7 +19,7 @@ import { rateLimit } from './auth/rate-limit.js';
 import { PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './errors/problem.js';
 import { createFlowService } from './flows/flow-service.js';
 import type { JobTypeRegistry } from './job-types/job-type-registry.js';
-import { createBulkRetry } from './jobs/bulk-retry.js';
+import { createBulkCancel, createBulkRetry } from './jobs/bulk-retry.js';
 import { createJobControl } from './jobs/job-control.js';
 import { createJobLister } from './jobs/job-list.js';
 import { createJobStats } from './jobs/job-stats.js';
@@ -178,7 +178,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   // documentation (routes/declare-routes.ts); openapi/operations.ts gathers the declarations.
   app.route('/', healthRoutes({ ...deps, metrics: metrics.registry }));
   const bulkRetry = createBulkRetry({ list, control, database: deps.database });
-  app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks, bulkRetry }));
+  const bulkCancel = createBulkCancel({ list, control });
+  app.route('/', jobRoutes({ submitter, store, control, list, metrics, webhooks, bulkRetry, bulkCancel }));
   app.route(
     '/',
     flowRoutes({

@@ -23,6 +23,8 @@ commands:
   retry <id>               run a failed, cancelled or expired job again
   retry --status <s[,s]> --type <t> --queue <q> --tag <t> --metadata <k=v> [--dry-run]
                            retry every failed, cancelled or expired job they match
+  cancel --status <s[,s]> --type <t> --queue <q> --tag <t> --metadata <k=v> [--dry-run]
+                           cancel every queued or running job they match
   list                     list jobs  --status <s[,s]> --type <t> --queue <q> --tag <t[,t]>
                            --metadata <key=value> (repeatable) --limit <n> --cursor <c>
   queues                   queue depth per state
@@ -232,6 +234,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`${command} takes exactly one ${what}`);
       return value;
     };
+    /** --type, --queue, --tag and --metadata, as a bulk action's filters. */
+    const jobFilters = () => ({
+      ...(values.type ? { type: values.type } : {}),
+      ...(values.queue ? { queue: values.queue } : {}),
+      ...(values.tag ? { tag: values.tag.split(',') } : {}),
+      ...(values.metadata ? { metadata: metadataFilters(values.metadata) } : {}),
+    });
     const print = (job: JobView) => io.out(json ? JSON.stringify(job) : describe(job));
 
     switch (command) {
@@ -267,9 +276,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       case 'watch':
         return follow(client, one('job id'), io, json);
-      case 'cancel':
-        print(await client.cancel(one('job id')));
+      case 'cancel': {
+        if (args.length > 0) {
+          print(await client.cancel(one('job id')));
+          return 0;
+        }
+        // No id: every queued or running job the filters match, 1,000 a request.
+        const filter = {
+          ...(values.status ? { status: values.status.split(',') as ('queued' | 'active')[] } : {}),
+          ...jobFilters(),
+        };
+        if (Object.keys(filter).length === 0) {
+          throw new UsageError(
+            'cancel takes a job id, or filters (--status, --type, --queue, --tag, --metadata)',
+          );
+        }
+        if (values['dry-run']) {
+          const { matched } = await client.cancelMatching({ ...filter, dryRun: true });
+          io.out(json ? JSON.stringify({ matched }) : `${matched} jobs match`);
+          return 0;
+        }
+        let cancelled = 0;
+        for (let more = true; more; ) {
+          const answer = await client.cancelMatching(filter);
+          cancelled += answer.cancelled;
+          more = answer.more && answer.cancelled > 0;
+        }
+        io.out(json ? JSON.stringify({ cancelled }) : `cancelled ${cancelled} jobs`);
         return 0;
+      }
       case 'retry': {
         if (args.length > 0) {
           print(await client.retry(one('job id')));
@@ -280,10 +315,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           ...(values.status
             ? { status: values.status.split(',') as ('failed' | 'cancelled' | 'expired')[] }
             : {}),
-          ...(values.type ? { type: values.type } : {}),
-          ...(values.queue ? { queue: values.queue } : {}),
-          ...(values.tag ? { tag: values.tag.split(',') } : {}),
-          ...(values.metadata ? { metadata: metadataFilters(values.metadata) } : {}),
+          ...jobFilters(),
         };
         if (Object.keys(filter).length === 0) {
           throw new UsageError(

@@ -94,6 +94,11 @@ export interface BulkRetryFilter {
   cursor?: string;
 }
 
+/** What POST /v1/jobs/cancel cancels: queued or running jobs, by the list's filters. */
+export type BulkCancelFilter = Omit<BulkRetryFilter, 'status' | 'cursor'> & {
+  status?: ('queued' | 'active')[];
+};
+
 /** What one POST /v1/jobs/retry did. */
 export interface BulkRetryResult {
   matched: number;
@@ -306,6 +311,16 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
      * to 1,000 a call: pass `nextCursor` back as `cursor` until it is null. `dryRun` counts.
      */
     retryMatching: (filter: BulkRetryFilter) => call<BulkRetryResult>('POST', '/v1/jobs/retry', filter),
+    /**
+     * Cancels the queued or running jobs a filter matches, up to 1,000 a call: call again while
+     * `more` is true. `dryRun` counts.
+     */
+    cancelMatching: (filter: BulkCancelFilter) =>
+      call<{ matched: number; cancelled: number; more: boolean; dryRun: boolean }>(
+        'POST',
+        '/v1/jobs/cancel',
+        filter,
+      ),
     /** Recurring jobs of the caller's tenant. */
     schedules: {
       create: (body: CreateScheduleBody) => call<ScheduleView>('POST', '/v1/schedules', body),

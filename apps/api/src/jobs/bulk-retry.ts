@@ -44,6 +44,26 @@ export const bulkRetryBody = v.strictObject({
   ),
 });
 
+/** A bulk body's filters as GET /v1/jobs's query. */
+function listQueryOf(
+  body: Omit<v.InferOutput<typeof bulkRetryBody>, 'status' | 'cursor'> & {
+    status: readonly string[];
+  },
+): Record<string, string> {
+  return {
+    status: body.status.join(','),
+    ...(body.type === undefined ? {} : { type: body.type }),
+    ...(body.queue === undefined ? {} : { queue: body.queue }),
+    ...(body.scheduleId === undefined ? {} : { scheduleId: body.scheduleId }),
+    ...(body.createdAfter === undefined ? {} : { createdAfter: body.createdAfter }),
+    ...(body.createdBefore === undefined ? {} : { createdBefore: body.createdBefore }),
+    ...(body.tag?.length ? { tag: body.tag.join(',') } : {}),
+    ...Object.fromEntries(
+      Object.entries(body.metadata ?? {}).map(([k, value]) => [`metadata.${k}`, String(value)]),
+    ),
+  };
+}
+
 /** What one POST /v1/jobs/retry did. */
 export interface BulkRetryResult {
   /** A dry run: how many jobs match; otherwise how many this request went through. */
@@ -128,5 +148,66 @@ export function createBulkRetry({
       cursor = page.nextCursor;
     } while (cursor !== null && matched < MAX_BULK_RETRY);
     return { matched, retried, skipped, nextCursor: cursor, dryRun: false };
+  };
+}
+
+/** Most jobs one POST /v1/jobs/cancel cancels; send it again for the next ones. */
+export const MAX_BULK_CANCEL = 1_000;
+
+/** The body of POST /v1/jobs/cancel: the list's filters, for jobs still queued or running. */
+export const bulkCancelBody = v.strictObject({
+  ...bulkRetryBody.entries,
+  status: v.optional(
+    v.pipe(
+      v.array(v.picklist(['queued', 'active'] as const)),
+      v.minLength(1),
+      v.description('Which to cancel: queued, active (default both).'),
+    ),
+  ),
+  cursor: v.optional(v.never('cancel takes no cursor: send the same request again for the next ones')),
+});
+
+/** What one POST /v1/jobs/cancel did. */
+export interface BulkCancelResult {
+  /** A dry run: how many jobs match; otherwise how many this request went through. */
+  matched: number;
+  cancelled: number;
+  /** True when more may match: send the same request again. */
+  more: boolean;
+  dryRun: boolean;
+}
+
+/**
+ * Cancel by filter, for the caller's tenant only: its queued and running jobs that match
+ * (as GET /v1/jobs lists them), cancelled together as POST /v1/jobs/:id/cancel does (rows
+ * first), at most MAX_BULK_CANCEL per request. Cancelled jobs leave the in-flight list, so the
+ * same request again goes on with the rest; `dryRun` counts every match.
+ */
+export function createBulkCancel({
+  list,
+  control,
+}: {
+  list: ReturnType<typeof createJobLister>;
+  control: Pick<JobControl, 'cancelAll'>;
+}) {
+  return async function cancelMatching(tenant: string, raw: unknown): Promise<BulkCancelResult> {
+    const body = parseOrThrow(bulkCancelBody, raw);
+    const query = listQueryOf({ ...body, status: body.status ?? ['queued', 'active'] });
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await list(tenant, { ...query, limit: '500', ...(cursor ? { cursor } : {}) });
+      ids.push(...page.items.map((job) => job.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null && (body.dryRun || ids.length < MAX_BULK_CANCEL));
+    if (body.dryRun) return { matched: ids.length, cancelled: 0, more: false, dryRun: true };
+    const batch = ids.slice(0, MAX_BULK_CANCEL);
+    const cancelled = await control.cancelAll(tenant, batch);
+    return {
+      matched: batch.length,
+      cancelled: cancelled.length,
+      more: ids.length > batch.length || cursor !== null,
+      dryRun: false,
+    };
   };
 }

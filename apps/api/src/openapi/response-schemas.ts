@@ -16,7 +16,7 @@ import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
-import type { BulkRetryResult } from '../jobs/bulk-retry.js';
+import type { BulkCancelResult, BulkRetryResult } from '../jobs/bulk-retry.js';
 import type { JobPage } from '../jobs/job-list.js';
 import type { JobStats } from '../jobs/job-stats.js';
 import type { SchedulePage } from '../schedules/schedule-service.js';
@@ -489,3 +489,13 @@ export const bulkRetryResultSchema = v.object({
   ),
   dryRun: v.boolean(),
 }) satisfies v.GenericSchema<unknown, BulkRetryResult>;
+
+export const bulkCancelResultSchema = v.object({
+  matched: v.pipe(
+    count,
+    v.description('A dry run: every matching job; otherwise the ones this request went through.'),
+  ),
+  cancelled: count,
+  more: v.pipe(v.boolean(), v.description('More may match: send the same request again.')),
+  dryRun: v.boolean(),
+}) satisfies v.GenericSchema<unknown, BulkCancelResult>;

@@ -3,7 +3,14 @@ import { MAX_BATCH_SIZE } from '@conveyor/core/jobs';
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { ApiEnv } from '../api-env.js';
-import { bulkRetryBody, type createBulkRetry, MAX_BULK_RETRY } from '../jobs/bulk-retry.js';
+import {
+  bulkCancelBody,
+  bulkRetryBody,
+  type createBulkCancel,
+  type createBulkRetry,
+  MAX_BULK_CANCEL,
+  MAX_BULK_RETRY,
+} from '../jobs/bulk-retry.js';
 import { parseIdempotencyKey } from '../jobs/idempotency.js';
 import type { JobControl } from '../jobs/job-control.js';
 import { type createJobLister, listJobsQuery } from '../jobs/job-list.js';
@@ -14,6 +21,7 @@ import { readJsonBody } from '../middleware/json-body.js';
 import { jobIdParam } from '../openapi/operation-spec.js';
 import {
   batchResponseSchema,
+  bulkCancelResultSchema,
   bulkRetryResultSchema,
   deliveryListSchema,
   jobPageSchema,
@@ -85,6 +93,17 @@ export const jobOperations = {
     body: bulkRetryBody,
     responses: { 200: { description: 'What the request did.', schema: bulkRetryResultSchema } },
   },
+  cancelJobs: {
+    method: 'post',
+    path: '/v1/jobs/cancel',
+    operationId: 'cancelJobs',
+    tag: 'Jobs',
+    summary: `Cancel the queued or running jobs a filter matches (up to ${MAX_BULK_CANCEL} a request)`,
+    description: `The filters of GET /v1/jobs (\`status\` among queued and active, \`type\`, \`queue\`, \`scheduleId\`, a time range, \`tag\`, \`metadata\`), for the caller's tenant only. The matches are cancelled together as POST /v1/jobs/:id/cancel does (their rows first), at most ${MAX_BULK_CANCEL} per request; \`more: true\` says to send the same request again. \`dryRun: true\` counts every match and cancels none.`,
+    scope: 'jobs:write',
+    body: bulkCancelBody,
+    responses: { 200: { description: 'What the request did.', schema: bulkCancelResultSchema } },
+  },
   listJobs: {
     method: 'get',
     path: '/v1/jobs',
@@ -154,6 +173,7 @@ export interface JobRouteDeps {
   list: ReturnType<typeof createJobLister>;
   webhooks: WebhookService;
   bulkRetry: ReturnType<typeof createBulkRetry>;
+  bulkCancel: ReturnType<typeof createBulkCancel>;
 }
 
 /** Submit, batch submit, list, get, cancel and retry jobs. */
@@ -165,6 +185,7 @@ export function jobRoutes({
   metrics,
   webhooks,
   bulkRetry,
+  bulkCancel,
 }: JobRouteDeps): Hono<ApiEnv> {
   return declareRoutes(jobOperations, {
     submitJob: async (c) => {
@@ -194,6 +215,7 @@ export function jobRoutes({
       return c.json({ items }, 202);
     },
     listJobs: async (c) => c.json(await list(tenantOf(c), c.req.query())),
+    cancelJobs: async (c) => c.json(await bulkCancel(tenantOf(c), await readJsonBody(c))),
     retryJobs: async (c) =>
       c.json(await bulkRetry(tenantOf(c), await readJsonBody(c), { requestId: c.get('requestId') })),
     getJob: async (c) => c.json(await store.get(tenantOf(c), jobId(c))),
