@@ -1,5 +1,16 @@
 import type { StatusEvent } from '@conveyor/core/events';
-import type { BatchItemResult, JobStats, JobStatus, JobView, SubmitJobResponse } from '@conveyor/core/jobs';
+import type {
+  BatchItemResult,
+  BulkCancelResult,
+  BulkRetryResult,
+  JobStats,
+  JobStatus,
+  JobView,
+  SubmitJobResponse,
+} from '@conveyor/core/jobs';
+
+export type { BulkCancelResult, BulkRetryResult } from '@conveyor/core/jobs';
+
 import type { CreateScheduleBody, ScheduleView, UpdateScheduleBody } from '@conveyor/core/schedules';
 import { isTerminalStatus } from '@conveyor/core/status';
 import type {
@@ -98,15 +109,6 @@ export interface BulkRetryFilter {
 export type BulkCancelFilter = Omit<BulkRetryFilter, 'status' | 'cursor'> & {
   status?: ('queued' | 'active')[];
 };
-
-/** What one POST /v1/jobs/retry did. */
-export interface BulkRetryResult {
-  matched: number;
-  retried: number;
-  skipped: { id: string; reason: string }[];
-  nextCursor: string | null;
-  dryRun: boolean;
-}
 
 /** Query of a webhook's deliveries, newest first. */
 export interface DeliveryQuery extends PageQuery {
@@ -315,12 +317,7 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
      * Cancels the queued or running jobs a filter matches, up to 1,000 a call: call again while
      * `more` is true. `dryRun` counts.
      */
-    cancelMatching: (filter: BulkCancelFilter) =>
-      call<{ matched: number; cancelled: number; more: boolean; dryRun: boolean }>(
-        'POST',
-        '/v1/jobs/cancel',
-        filter,
-      ),
+    cancelMatching: (filter: BulkCancelFilter) => call<BulkCancelResult>('POST', '/v1/jobs/cancel', filter),
     /** Recurring jobs of the caller's tenant. */
     schedules: {
       create: (body: CreateScheduleBody) => call<ScheduleView>('POST', '/v1/schedules', body),

@@ -1,6 +1,6 @@
 import type { Database } from '@conveyor/core/db';
 import { isConveyorError, parseOrThrow } from '@conveyor/core/errors';
-import { MAX_TAGS, tagSchema } from '@conveyor/core/jobs';
+import { type BulkCancelResult, type BulkRetryResult, MAX_TAGS, tagSchema } from '@conveyor/core/jobs';
 import * as v from 'valibot';
 import type { JobControl } from './job-control.js';
 import { countHistory, type createJobLister, isoTime, MAX_METADATA_FILTERS } from './job-list.js';
@@ -64,18 +64,6 @@ function listQueryOf(
   };
 }
 
-/** What one POST /v1/jobs/retry did. */
-export interface BulkRetryResult {
-  /** A dry run: how many jobs match; otherwise how many this request went through. */
-  matched: number;
-  retried: number;
-  /** Matching jobs not retried, each with why (a flow node, a type no longer registered, …). */
-  skipped: { id: string; reason: string }[];
-  /** Send it back as `cursor` to retry the next ones; null once every match was gone through. */
-  nextCursor: string | null;
-  dryRun: boolean;
-}
-
 /**
  * Retry by filter, for the caller's tenant only: the matching failed, cancelled and expired
  * jobs (newest first, as GET /v1/jobs lists them), each retried as POST /v1/jobs/:id/retry
@@ -96,19 +84,7 @@ export function createBulkRetry({
     origin: { requestId?: string | undefined } = {},
   ): Promise<BulkRetryResult> {
     const body = parseOrThrow(bulkRetryBody, raw);
-    // The same filters as GET /v1/jobs, in its query's words.
-    const query: Record<string, string> = {
-      status: (body.status ?? retryableStatuses).join(','),
-      ...(body.type === undefined ? {} : { type: body.type }),
-      ...(body.queue === undefined ? {} : { queue: body.queue }),
-      ...(body.scheduleId === undefined ? {} : { scheduleId: body.scheduleId }),
-      ...(body.createdAfter === undefined ? {} : { createdAfter: body.createdAfter }),
-      ...(body.createdBefore === undefined ? {} : { createdBefore: body.createdBefore }),
-      ...(body.tag?.length ? { tag: body.tag.join(',') } : {}),
-      ...Object.fromEntries(
-        Object.entries(body.metadata ?? {}).map(([k, value]) => [`metadata.${k}`, String(value)]),
-      ),
-    };
+    const query = listQueryOf({ ...body, status: body.status ?? retryableStatuses });
     if (body.dryRun) {
       return {
         matched: await countHistory(database, tenant, query),
@@ -166,16 +142,6 @@ export const bulkCancelBody = v.strictObject({
   ),
   cursor: v.optional(v.never('cancel takes no cursor: send the same request again for the next ones')),
 });
-
-/** What one POST /v1/jobs/cancel did. */
-export interface BulkCancelResult {
-  /** A dry run: how many jobs match; otherwise how many this request went through. */
-  matched: number;
-  cancelled: number;
-  /** True when more may match: send the same request again. */
-  more: boolean;
-  dryRun: boolean;
-}
 
 /**
  * Cancel by filter, for the caller's tenant only: its queued and running jobs that match

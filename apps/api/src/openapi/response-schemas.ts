@@ -3,6 +3,8 @@ import { type ErrorRecord, errorCodes, type FieldIssue } from '@conveyor/core/er
 import type { StatusEvent } from '@conveyor/core/events';
 import {
   type BatchItemResult,
+  type BulkCancelResult,
+  type BulkRetryResult,
   childFailurePolicies,
   type FlowView,
   type JobView,
@@ -16,7 +18,6 @@ import * as v from 'valibot';
 import type { ApiKeyInfo } from '../auth/api-keys.js';
 import { scopes } from '../auth/principal.js';
 import type { Problem } from '../errors/problem.js';
-import type { BulkCancelResult, BulkRetryResult } from '../jobs/bulk-retry.js';
 import type { JobPage } from '../jobs/job-list.js';
 import type { JobStats } from '../jobs/job-stats.js';
 import type { SchedulePage } from '../schedules/schedule-service.js';

@@ -23,6 +23,7 @@
  *   field, the internal `callbacks` queue, the `CALLBACK_*` variables and the
  *   `conveyor_callback_attempts_total` metric.
  */
+export * from './bulk-results.js';
 export * from './bullmq-vocabulary.js';
 export * from './canonical-json.js';
 export * from './define-job.js';
