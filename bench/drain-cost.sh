@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where a drain's CPU goes: Redis commands per job (INFO commandstats) and CPU ms per 1,000
 # jobs of redis-server, Postgres and the worker (/proc), raw BullMQ worker vs Conveyor worker,
-# both at concurrency 64. Needs the machine's Redis (127.0.0.1:6379) and Postgres (trust auth),
+# both at concurrency 64. Needs redis-server (the run starts its own), the machine's Postgres (trust auth),
 # redis-cli and psql, and a build (npm run build). It counts everything those servers do, so
 # run it on an otherwise quiet machine. Usage: bench/drain-cost.sh [jobs]
 # WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Conveyor worker (bench/profile-top.mjs reads it),

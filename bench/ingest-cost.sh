@@ -2,9 +2,9 @@
 # Where a submit's CPU goes: Redis commands per submit (INFO commandstats) and CPU µs per
 # submit of the HTTP server, redis-server and Postgres (/proc), the bare Hono + queue.add
 # route (bench/baselines/ingest-server.ts) vs Conveyor's POST /v1/jobs, both under autocannon
-# with 50 connections for a fixed number of requests. Needs the machine's Redis
-# (127.0.0.1:6379) and Postgres (trust auth), redis-cli and psql, and a build (npm run build).
-# It counts everything those servers do, so run it on an otherwise quiet machine.
+# with 50 connections for a fixed number of requests. Needs redis-server, the machine's
+# Postgres (trust auth), redis-cli and psql, and a build (npm run build). The Redis is the
+# run's own; Postgres counts everything the server does, so run it on an otherwise quiet machine.
 # Usage: bench/ingest-cost.sh [requests]
 # API_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Conveyor API (bench/profile-top.mjs reads it).
 set -euo pipefail
@@ -33,6 +33,6 @@ for kind in base conveyor; do
   echo "== $kind: per submit (calls, redis usec)"
   per_unit $N
   kill -INT $S; wait $S || true
-  redis-cli --scan --pattern "$QUEUE_PREFIX:*" | xargs -r -n 1000 redis-cli del >/dev/null
+  redis-cli flushall >/dev/null
 done
 cost_cleanup
