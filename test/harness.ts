@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createDatabase, type Database, readJobTypes, registerJobTypes } from '@conveyor/core/db';
+import type { EventRetention } from '@conveyor/core/events';
 import {
   createJobRegistry,
   type JobDefinition,
@@ -98,7 +99,10 @@ export async function createPipeline(
     streamMaxSubscriptions,
     wsMaxSubscriptions,
     partitions,
+    eventRetention,
   }: {
+    /** EVENT_RETENTION_COUNT/MS of the API and every worker. @defaultValue 10,000, 10 min */
+    eventRetention?: EventRetention;
     /** QUEUE_PARTITIONS of the API, and of every worker unless it is given its own. */
     partitions?: QueuePartitions;
     /** Accept JWT bearer tokens too. */
@@ -156,6 +160,7 @@ export async function createPipeline(
     hub,
     heartbeatMs,
     ...(wsMaxSubscriptions ? { wsMaxSubscriptions } : {}),
+    ...(eventRetention ? { eventRetention } : {}),
     logger,
     registry: types,
     queues,
@@ -210,6 +215,7 @@ export async function createPipeline(
         ...(served ? { queues: served } : {}),
         ...(unserved ? { unserved } : {}),
         ...(workerPartitions ? { partitions: workerPartitions } : {}),
+        ...(eventRetention ? { eventRetention } : {}),
       });
       pipeline.workers.push(pipeline.worker);
       return pipeline.worker;

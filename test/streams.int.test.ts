@@ -168,6 +168,7 @@ describe('SSE firehose: GET /v1/events', () => {
     const reading = (async () => {
       if (!response.body) return;
       for await (const message of parseSse(response.body, controller.signal)) {
+        if (message.event !== 'status') continue;
         received.push(JSON.parse(message.data) as { type: string; status: string });
         if (received.length >= 2) return;
       }

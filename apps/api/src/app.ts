@@ -1,6 +1,6 @@
 import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
-import { createEventPublisher } from '@conveyor/core/events';
+import { createEventLog, createEventPublisher, type EventRetention } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import type { RedisClient } from '@conveyor/core/redis';
@@ -94,6 +94,11 @@ export interface ApiDeps {
   heartbeatMs?: number;
   /** Most jobs plus types one WebSocket follows (WS_MAX_SUBSCRIPTIONS). @defaultValue 100 */
   wsMaxSubscriptions?: number;
+  /**
+   * How many of each tenant's status events its log keeps, and how far back a reconnecting
+   * stream is replayed (EVENT_RETENTION_COUNT, EVENT_RETENTION_MS). @defaultValue 10,000, 10 min
+   */
+  eventRetention?: EventRetention;
   /** Where the API's metrics are registered (served at /metrics). @defaultValue a new Registry */
   metricsRegistry?: Registry;
   /**
@@ -118,7 +123,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const store = createJobStore(deps);
   const guard = deps.guard ?? createAddressGuard([]);
   const submitter = createJobSubmitter({ ...deps, store, guard });
-  const publisher = createEventPublisher(deps.redis, deps.queues.prefix);
+  const publisher = createEventPublisher(deps.redis, deps.queues.prefix, deps.eventRetention);
+  const eventLog = createEventLog(deps.redis, deps.queues.prefix, deps.eventRetention);
   // Cancels are rare: read the tenant's webhooks every time rather than cache them.
   const dispatcher = createWebhookDispatcher({
     database: deps.database,
@@ -185,6 +191,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     flowRoutes({
       flows,
       hub: deps.hub,
+      log: eventLog,
       prefix: deps.queues.prefix,
       ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     }),
@@ -195,7 +202,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route('/', jobTypeRoutes(deps));
   app.route('/', keyRoutes({ keys: deps.auth.keys }));
   app.route('/', queueRoutes({ ...deps, limits: createQueueLimits(deps) }));
-  const streams = { hub: deps.hub, store, prefix: deps.queues.prefix, recheckMs };
+  const streams = { hub: deps.hub, log: eventLog, store, prefix: deps.queues.prefix, recheckMs };
   app.route('/', eventRoutes({ ...streams, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) }));
   app.route(
     '/',

@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     corsOrigins: config.CORS_ORIGINS,
     hub,
     wsMaxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+    eventRetention: { count: config.EVENT_RETENTION_COUNT, maxAgeMs: config.EVENT_RETENTION_MS },
     deliveries: { maxAttempts: config.CALLBACK_MAX_ATTEMPTS, backoffMs: config.CALLBACK_BACKOFF_MS },
     guard: createAddressGuard(config.HTTP_ALLOWLIST),
   });

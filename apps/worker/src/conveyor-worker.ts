@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Database } from '@conveyor/core/db';
-import { cancelChannel, createEventPublisher } from '@conveyor/core/events';
+import { cancelChannel, createEventPublisher, type EventRetention } from '@conveyor/core/events';
 import {
   CALLBACKS_QUEUE,
   createProducerQueue,
@@ -80,6 +80,8 @@ export interface ConveyorWorkerDeps {
   registryHeartbeatMs?: number;
   /** Hand-backs of a job whose type this worker does not serve. @defaultValue 10, from 1 s doubling to 30 s */
   unserved?: UnservedPolicy;
+  /** How many of each tenant's status events its log keeps, and for how long (EVENT_RETENTION_*). @defaultValue 10,000, 10 min */
+  eventRetention?: EventRetention;
 }
 
 export interface ConveyorWorker {
@@ -174,7 +176,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
     registry,
     handlers,
     writer,
-    publisher: createEventPublisher(connection, prefix),
+    publisher: createEventPublisher(connection, prefix, deps.eventRetention),
     logger,
     shutdown: shutdown.signal,
     metrics: deps.metrics,

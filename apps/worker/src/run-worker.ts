@@ -111,6 +111,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
         timeoutMs: config.CALLBACK_TIMEOUT_MS,
       },
       scheduleReconcileIntervalMs: config.SCHEDULE_RECONCILE_INTERVAL_MS,
+      eventRetention: { count: config.EVENT_RETENTION_COUNT, maxAgeMs: config.EVENT_RETENTION_MS },
     });
   } catch (error) {
     await closeConnections();

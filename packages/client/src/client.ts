@@ -21,7 +21,7 @@ import type {
 } from '@conveyor/core/webhooks';
 import type { FlowNode, FlowView, FlowWatchItem, SubmitFlowOptions } from './flows.js';
 import type { JobDefinitions, SubmitData, TypeName, UntypedJobs } from './job-definitions.js';
-import { parseSse } from './sse.js';
+import { parseSse, type SseMessage } from './sse.js';
 
 /** A problem+json answer of the API, as an Error. */
 export class ConveyorApiError extends Error {
@@ -147,8 +147,34 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** A status stream item: the snapshot first, then events. */
+/**
+ * A status stream item: the snapshot first, then events. After a reconnect whose gap was
+ * longer than the API's event window, a fresh snapshot comes again.
+ */
 export type WatchItem = { kind: 'snapshot'; job: JobView } | { kind: 'event'; event: StatusEvent };
+
+/**
+ * An item of the tenant's event stream (watchEvents). `reset`: the connection was away
+ * longer than the API's event window, so events may have been missed; re-read the state
+ * you follow (list, get).
+ */
+export type EventsWatchItem =
+  | { kind: 'event'; event: StatusEvent }
+  | { kind: 'reset'; lastEventId: string; message: string };
+
+/** Filters of watchEvents, as GET /v1/events takes them. */
+export interface EventsQuery {
+  type?: string | string[];
+  queue?: string | string[];
+  status?: JobStatus | JobStatus[];
+  /** Start after this event id (one a previous stream gave) rather than now. */
+  lastEventId?: string;
+}
+
+/** Reconnects in a row a stream may fail before it gives up with the error. */
+const STREAM_RECONNECTS = 10;
+/** Wait before the n-th reconnect in a row: 250 ms doubling, at most 5 s. */
+const reconnectDelay = (n: number) => Math.min(250 * 2 ** (n - 1), 5_000);
 
 export interface ClientOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:3000 */
@@ -235,29 +261,82 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
     );
   }
 
-  /** The SSE messages of `path` (a job's or a flow's events). */
-  async function* stream(path: string, signal?: AbortSignal) {
-    const response = await doFetch(`${base}${path}`, {
-      headers: { accept: 'text/event-stream', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-      ...(signal ? { signal } : {}),
-    });
-    if (!response.ok || !response.body) {
-      const problem = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-      throw new ConveyorApiError(
-        response.status,
-        String(problem.code ?? 'HTTP_ERROR'),
-        String(problem.detail ?? 'watch failed'),
-        problem,
-      );
+  const problemOf = async (response: Response) => {
+    const problem = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    return new ConveyorApiError(
+      response.status,
+      String(problem.code ?? 'HTTP_ERROR'),
+      String(problem.detail ?? 'watch failed'),
+      problem,
+    );
+  };
+
+  /**
+   * The SSE messages of `path` (a job's, a flow's or the tenant's events). A connection that
+   * drops, or ends while `ended()` is false, is opened again with Last-Event-ID, so the API
+   * sends what was missed and nothing twice; up to STREAM_RECONNECTS failures in a row,
+   * then the last error is thrown. A 4xx answer, an `event: error`, or any failure before
+   * the stream sent its first id, is thrown at once.
+   */
+  async function* stream(
+    path: string,
+    signal: AbortSignal | undefined,
+    ended: () => boolean,
+    lastEventId?: string,
+  ): AsyncGenerator<SseMessage> {
+    let last = lastEventId;
+    for (let failures = 0; ; ) {
+      let failure: unknown;
+      try {
+        const response = await doFetch(`${base}${path}`, {
+          headers: {
+            accept: 'text/event-stream',
+            ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+            ...(last === undefined ? {} : { 'last-event-id': last }),
+          },
+          ...(signal ? { signal } : {}),
+        });
+        // A resume after the end: nothing more will come.
+        if (response.status === 204) return;
+        if (!response.ok || !response.body) {
+          const error = await problemOf(response);
+          if (response.status < 500 || last === undefined) throw error;
+          failure = error;
+        } else {
+          failures = 0;
+          for await (const message of parseSse(response.body, signal)) {
+            if (message.id !== undefined) last = message.id;
+            if (message.event === 'error') {
+              const problem = JSON.parse(message.data) as Record<string, unknown>;
+              throw new ConveyorApiError(401, String(problem.code), String(problem.message), problem);
+            }
+            yield message;
+          }
+          if (ended()) return;
+        }
+      } catch (error) {
+        // Before the first id there is nowhere to resume from: the error is the answer.
+        if (signal?.aborted || error instanceof ConveyorApiError || last === undefined) throw error;
+        failure = error;
+      }
+      if (++failures > STREAM_RECONNECTS) throw failure ?? new Error(`${path}: the stream kept ending`);
+      await pause(reconnectDelay(failures), signal);
     }
-    yield* parseSse(response.body, signal);
   }
 
   async function* watch(id: string, signal?: AbortSignal): AsyncGenerator<WatchItem> {
-    for await (const message of stream(`/v1/jobs/${encodeURIComponent(id)}/events`, signal)) {
-      if (message.event === 'snapshot') yield { kind: 'snapshot', job: JSON.parse(message.data) as JobView };
-      else if (message.event === 'status')
-        yield { kind: 'event', event: JSON.parse(message.data) as StatusEvent };
+    let done = false;
+    const path = `/v1/jobs/${encodeURIComponent(id)}/events`;
+    for await (const message of stream(path, signal, () => done)) {
+      if (message.event === 'snapshot') {
+        const job = JSON.parse(message.data) as JobView;
+        done = isTerminalStatus(job.status);
+        yield { kind: 'snapshot', job };
+      } else if (message.event === 'status') {
+        const event = JSON.parse(message.data) as StatusEvent;
+        done = isTerminalStatus(event.status);
+        yield { kind: 'event', event };
+      }
     }
   }
 
@@ -403,11 +482,40 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
      * (GET /v1/flows/:id/events), ending after the root's terminal one.
      */
     async *watchFlow(id: string, signal?: AbortSignal): AsyncGenerator<FlowWatchItem> {
-      for await (const message of stream(flowPath(id, '/events'), signal)) {
-        if (message.event === 'snapshot')
-          yield { kind: 'snapshot', flow: JSON.parse(message.data) as FlowView };
-        else if (message.event === 'status')
+      let done = false;
+      for await (const message of stream(flowPath(id, '/events'), signal, () => done)) {
+        if (message.event === 'snapshot') {
+          const flow = JSON.parse(message.data) as FlowView;
+          done = isTerminalStatus(flow.status);
+          yield { kind: 'snapshot', flow };
+        } else if (message.event === 'status') {
+          const event = JSON.parse(message.data) as StatusEvent;
+          done = event.jobId === id && isTerminalStatus(event.status);
+          yield { kind: 'event', event };
+        }
+      }
+    },
+    /**
+     * The tenant's status events as they happen (GET /v1/events), filtered; it never ends by
+     * itself (abort `signal` to stop). A dropped connection resumes where it left off; a gap
+     * longer than the API's event window yields `reset`.
+     */
+    async *watchEvents(
+      { lastEventId, ...filters }: EventsQuery = {},
+      signal?: AbortSignal,
+    ): AsyncGenerator<EventsWatchItem> {
+      for await (const message of stream(
+        withQuery('/v1/events', filters),
+        signal,
+        () => false,
+        lastEventId,
+      )) {
+        if (message.event === 'status')
           yield { kind: 'event', event: JSON.parse(message.data) as StatusEvent };
+        else if (message.event === 'reset') {
+          const notice = JSON.parse(message.data) as { lastEventId: string; message: string };
+          yield { kind: 'reset', lastEventId: notice.lastEventId, message: notice.message };
+        }
       }
     },
     /**

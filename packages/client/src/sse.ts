@@ -2,6 +2,8 @@
 export interface SseMessage {
   event: string;
   data: string;
+  /** The message's `id:` (a Conveyor event id), when it has one: what Last-Event-ID resumes after. */
+  id?: string;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function* parseSse(
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
         let event = 'message';
+        let id: string | undefined;
         const data: string[] = [];
         for (const line of block.split(/\r?\n/)) {
           if (line.startsWith(':')) continue;
@@ -35,8 +38,9 @@ export async function* parseSse(
           const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
           if (field === 'event') event = text;
           else if (field === 'data') data.push(text);
+          else if (field === 'id' && !text.includes('\0')) id = text;
         }
-        if (data.length > 0) yield { event, data: data.join('\n') };
+        if (data.length > 0) yield { event, data: data.join('\n'), ...(id === undefined ? {} : { id }) };
         end = buffer.search(/\r?\n\r?\n/);
       }
     }

@@ -1,6 +1,6 @@
 import { parseOrThrow } from '@conveyor/core/errors';
-import { eventChannels, type StatusEvent } from '@conveyor/core/events';
-import { jobStatuses } from '@conveyor/core/jobs';
+import { type EventLog, eventChannels, type StatusEvent } from '@conveyor/core/events';
+import { isTerminalStatus, jobStatuses } from '@conveyor/core/jobs';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
@@ -13,6 +13,15 @@ import { type ClientQueue, createClientQueue } from '../streams/client-queue.js'
 import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
+import {
+  alreadyCovered,
+  lastEventIdOf,
+  lastEventIdQuery,
+  skipThrough,
+  startStream,
+  writeStart,
+  writeStatus,
+} from '../streams/resume.js';
 import { tenantOf } from '../tenant.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
 
@@ -35,10 +44,20 @@ export const firehoseQuery = v.strictObject({
     `Only events with these statuses (${jobStatuses.join(', ')}), comma-separated.`,
     jobStatuses,
   ),
+  ...lastEventIdQuery,
 });
+
+/** The query of a job's or a flow's event stream. */
+export const resumeQuery = v.strictObject(lastEventIdQuery);
+
+/** What every SSE stream's description says about ids and resuming. */
+export const RESUME_WORDS =
+  "Every status event carries `id:`, its id in the tenant's event log. A client that reconnects with `Last-Event-ID` (or `?lastEventId=`) is sent what it missed, then live events, nothing twice; when that id is older than the window (EVENT_RETENTION_COUNT events, EVENT_RETENTION_MS) it gets `event: reset` instead and must re-read state. A malformed id is a 400.";
 
 export interface EventRouteDeps {
   hub: EventHub;
+  /** The tenants' event logs: a reconnecting stream's catch-up. */
+  log: EventLog;
   store: JobStore;
   prefix: string;
   /** A comment line every this often keeps proxies from closing an idle stream. @defaultValue 15 s */
@@ -63,7 +82,16 @@ export async function pipeEvents(
   c: Context<ApiEnv>,
   stream: SSEStreamingApi,
   events: ClientQueue<StatusEvent>,
-  { heartbeatMs, recheckMs }: { heartbeatMs: number; recheckMs: number },
+  {
+    heartbeatMs,
+    recheckMs,
+    skip,
+  }: {
+    heartbeatMs: number;
+    recheckMs: number;
+    /** Live events up to this id were already written (a resumed stream's catch-up): dropped. */
+    skip?: string | undefined;
+  },
 ): Promise<void> {
   // Only a response still being written: a finished one's socket may serve the next request.
   const destroy = () => {
@@ -81,7 +109,7 @@ export async function pipeEvents(
     : () => {};
   try {
     for (let event = await events.next(); event; event = await events.next()) {
-      await stream.writeSSE({ event: 'status', data: JSON.stringify(event) });
+      if (!alreadyCovered(event, skip)) await writeStatus(stream, event);
     }
     if (events.reason === CREDENTIAL_LOST && !stream.aborted) {
       const problem = { code: 'UNAUTHENTICATED', message: `the API key or token was ${CREDENTIAL_LOST}` };
@@ -105,10 +133,12 @@ export const eventOperations = {
     pathParams: jobIdParam,
     responses: {
       200: sse(
-        'Server-sent events: `event: snapshot` with the JobView first, then `event: status` with a StatusEvent per change; closed after the terminal one. Comment lines are heartbeats.',
+        `Server-sent events: \`event: snapshot\` with the JobView first, then \`event: status\` with a StatusEvent per change; closed after the terminal one. Comment lines are heartbeats. ${RESUME_WORDS} A resumed stream sends no snapshot (after a reset it does); a job that ended before the id answers 204, which stops an EventSource from reconnecting.`,
       ),
+      204: { description: 'Resumed after the job had already ended: nothing more will come.' },
     },
-    problems: [404],
+    query: resumeQuery,
+    problems: [400, 404],
   },
   streamEvents: {
     method: 'get',
@@ -119,13 +149,17 @@ export const eventOperations = {
     scope: 'jobs:read',
     query: firehoseQuery,
     responses: {
-      200: sse('Server-sent events: `event: status` with a StatusEvent per change of any matching job.'),
+      200: sse(
+        `Server-sent events: \`event: connected\` first (its id is where the stream starts), then \`event: status\` with a StatusEvent per change of any matching job. ${RESUME_WORDS}`,
+      ),
     },
+    problems: [400],
   },
 } satisfies Operations;
 
 export function eventRoutes({
   hub,
+  log,
   store,
   prefix,
   heartbeatMs = 15_000,
@@ -135,13 +169,30 @@ export function eventRoutes({
   return declareRoutes(eventOperations, {
     streamJobEvents: async (c) => {
       const id = resourceId('job', c.req.param('id'));
-      // Opened (and a 404 thrown) before the response starts streaming.
-      const { snapshot, events, stop } = await openJobStream({ hub, store, prefix }, tenantOf(c), id);
+      parseOrThrow(resumeQuery, c.req.query());
+      const tenant = tenantOf(c);
+      // Opened (and a 404 or 400 thrown) before the response starts streaming.
+      const { snapshot, events, stop } = await openJobStream({ hub, store, prefix }, tenant, id);
+      let start: Awaited<ReturnType<typeof startStream>>;
+      try {
+        start = await startStream(log, tenant, lastEventIdOf(c), (event) => event.jobId === id);
+      } catch (error) {
+        stop();
+        throw error;
+      }
+      if (start.kind === 'resumed' && start.events.length === 0 && isTerminalStatus(snapshot.status)) {
+        stop();
+        return c.body(null, 204);
+      }
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {
-          await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(snapshot) });
-          await pipeEvents(c, stream, events, timing);
+          if (await writeStart(stream, start, log)) {
+            await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await store.get(tenant, id)) });
+          } else if (start.kind === 'fresh') {
+            await stream.writeSSE({ event: 'snapshot', id: start.id, data: JSON.stringify(snapshot) });
+          }
+          await pipeEvents(c, stream, events, { ...timing, skip: skipThrough(start) });
         } finally {
           stop();
         }
@@ -164,11 +215,26 @@ export function eventRoutes({
         untrack();
         events.close();
       };
+      let start: Awaited<ReturnType<typeof startStream>>;
+      try {
+        start = await startStream(log, tenant, lastEventIdOf(c), matches);
+      } catch (error) {
+        stop();
+        throw error;
+      }
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {
-          await stream.write(': connected\n\n');
-          await pipeEvents(c, stream, events, timing);
+          if (start.kind === 'fresh') {
+            await stream.writeSSE({
+              event: 'connected',
+              id: start.id,
+              data: JSON.stringify({ lastEventId: start.id }),
+            });
+          } else {
+            await writeStart(stream, start, log);
+          }
+          await pipeEvents(c, stream, events, { ...timing, skip: skipThrough(start) });
         } finally {
           stop();
         }

@@ -1,5 +1,5 @@
-import { ConveyorError } from '@conveyor/core/errors';
-import { eventChannels, type StatusEvent } from '@conveyor/core/events';
+import { ConveyorError, parseOrThrow } from '@conveyor/core/errors';
+import { type EventLog, eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { isTerminalStatus } from '@conveyor/core/jobs';
 import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -14,9 +14,10 @@ import { flowViewSchema } from '../openapi/response-schemas.js';
 import { resourceId } from '../resource-id.js';
 import { createClientQueue } from '../streams/client-queue.js';
 import type { EventHub } from '../streams/event-hub.js';
+import { lastEventIdOf, skipThrough, startStream, writeStart } from '../streams/resume.js';
 import { tenantOf } from '../tenant.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
-import { pipeEvents } from './events.js';
+import { pipeEvents, RESUME_WORDS, resumeQuery } from './events.js';
 
 const flowIdParam = {
   id: { description: "The flow id (its root job's id, a UUID).", schema: v.pipe(v.string(), v.uuid()) },
@@ -103,16 +104,20 @@ export const flowOperations = {
     pathParams: flowIdParam,
     responses: {
       200: sse(
-        "Server-sent events: `event: snapshot` with the FlowView first, then `event: status` with a StatusEvent per change of any node; closed after the root's terminal one. Comment lines are heartbeats.",
+        `Server-sent events: \`event: snapshot\` with the FlowView first, then \`event: status\` with a StatusEvent per change of any node; closed after the root's terminal one. Comment lines are heartbeats. ${RESUME_WORDS} A resumed stream sends no snapshot (after a reset it does); a flow that ended before the id answers 204.`,
       ),
+      204: { description: 'Resumed after the flow had already ended: nothing more will come.' },
     },
-    problems: [404],
+    query: resumeQuery,
+    problems: [400, 404],
   },
 } satisfies Operations;
 
 export interface FlowRouteDeps {
   flows: FlowService;
   hub: EventHub;
+  /** The tenants' event logs: a reconnecting stream's catch-up. */
+  log: EventLog;
   prefix: string;
   /** @defaultValue 15 s */
   heartbeatMs?: number;
@@ -124,6 +129,7 @@ export interface FlowRouteDeps {
 export function flowRoutes({
   flows,
   hub,
+  log,
   prefix,
   heartbeatMs = 15_000,
   recheckMs = 2_500,
@@ -135,6 +141,7 @@ export function flowRoutes({
     streamFlowEvents: async (c) => {
       const tenant = tenantOf(c);
       const id = flowId(c);
+      parseOrThrow(resumeQuery, c.req.query());
       const row = await flows.find(tenant, id);
       if (!row) throw new ConveyorError('FLOW_NOT_FOUND', `no flow with id ${id}`);
       const nodes = new Set(row.nodes.map((node) => node.id));
@@ -153,18 +160,28 @@ export function flowRoutes({
         events.close();
       };
       let snapshot: Awaited<ReturnType<FlowService['get']>>;
+      let start: Awaited<ReturnType<typeof startStream>>;
       try {
         snapshot = await flows.get(tenant, id);
+        start = await startStream(log, tenant, lastEventIdOf(c), (event) => nodes.has(event.jobId));
       } catch (error) {
         stop();
         throw error;
       }
       if (isTerminalStatus(snapshot.status)) events.close('terminal');
+      if (start.kind === 'resumed' && start.events.length === 0 && isTerminalStatus(snapshot.status)) {
+        stop();
+        return c.body(null, 204);
+      }
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {
-          await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(snapshot) });
-          await pipeEvents(c, stream, events, { heartbeatMs, recheckMs });
+          if (await writeStart(stream, start, log)) {
+            await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await flows.get(tenant, id)) });
+          } else if (start.kind === 'fresh') {
+            await stream.writeSSE({ event: 'snapshot', id: start.id, data: JSON.stringify(snapshot) });
+          }
+          await pipeEvents(c, stream, events, { heartbeatMs, recheckMs, skip: skipThrough(start) });
         } finally {
           stop();
         }

@@ -1,5 +1,5 @@
 import { isConveyorError } from '@conveyor/core/errors';
-import { eventChannels, type StatusEvent } from '@conveyor/core/events';
+import { type EventLog, eventChannels, isEventId, type StatusEvent } from '@conveyor/core/events';
 import { upgradeWebSocket } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
@@ -9,6 +9,7 @@ import type { JobStore } from '../jobs/job-store.js';
 import { watchCredential } from '../streams/credential-watch.js';
 import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
+import { alreadyCovered, resetNotice, resumeAfter } from '../streams/resume.js';
 import { tenantOf } from '../tenant.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
 
@@ -19,6 +20,12 @@ export const wsClientMessage = v.variant('op', [
     op: v.picklist(['subscribe', 'unsubscribe']),
     jobs: v.optional(v.pipe(v.array(uuid), v.maxLength(100))),
     types: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(100))),
+    /**
+     * Resume after this event id (the last event's `event.id`, or a `subscribed` answer's
+     * `lastEventId`): the subscribed jobs' and types' events since are sent first, then live
+     * ones, nothing twice; older than the window answers `{"type":"reset"}` and snapshots.
+     */
+    after: v.optional(v.pipe(v.string(), v.check(isEventId, 'must be an event id (<ms>-<n>)'))),
   }),
 ]);
 
@@ -26,11 +33,15 @@ export const wsClientMessage = v.variant('op', [
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Messages of one socket waiting to be handled (they are handled one at a time, in order). */
 const MAX_PENDING_MESSAGES = 16;
+/** Live events of resuming subscriptions waiting for the catch-up to be sent. */
+const MAX_HELD_EVENTS = 1_000;
 /** How long a client may take to answer the server's close before its socket is cut. */
 const CLOSE_GRACE_MS = 1_000;
 
 export interface WsRouteDeps {
   hub: EventHub;
+  /** The tenants' event logs: a resumed subscription's catch-up. */
+  log: EventLog;
   store: JobStore;
   prefix: string;
   /** Most jobs plus types one socket follows at once (WS_MAX_SUBSCRIPTIONS). @defaultValue 100 */
@@ -44,9 +55,11 @@ type RawSocket = { bufferedAmount?: number; terminate?: () => void } | undefined
 /**
  * GET /v1/ws: subscribe and unsubscribe to job ids and job types over one WebSocket.
  *
- * Client → server: `{"op":"subscribe","jobs":["<id>"],"types":["sleep"]}` (or "unsubscribe").
- * Server → client: `{"type":"snapshot","job":…}` per subscribed job, `{"type":"event","event":…}`,
- * `{"type":"subscribed"|"unsubscribed","jobs":[…],"types":[…]}`, `{"type":"error","message":…}`.
+ * Client → server: `{"op":"subscribe","jobs":["<id>"],"types":["sleep"],"after":"<event id>"}`
+ * (or "unsubscribe"; `after` optional). Server → client: `{"type":"snapshot","job":…}` per
+ * subscribed job (unless resumed), `{"type":"event","event":…}`, `{"type":"reset",…}`,
+ * `{"type":"subscribed","jobs":[…],"types":[…],"lastEventId":…}`, `{"type":"unsubscribed",…}`,
+ * `{"type":"error","message":…}`.
  * A socket's messages are handled one at a time, in order, so subscribes, unsubscribes and a
  * close racing each other leave nothing subscribed behind.
  */
@@ -58,7 +71,7 @@ export const wsOperations = {
     tag: 'Streams',
     summary: 'Subscribe to jobs and types over a WebSocket',
     description:
-      'Send WsClientMessage objects (`{"op":"subscribe","jobs":[ids],"types":[names]}`); receive `{"type":"snapshot","job"}`, `{"type":"event","event"}`, `{"type":"subscribed"|"unsubscribed"}` and `{"type":"error","message"}`.',
+      'Send WsClientMessage objects (`{"op":"subscribe","jobs":[ids],"types":[names]}`); receive `{"type":"snapshot","job"}`, `{"type":"event","event"}`, `{"type":"subscribed"|"unsubscribed"}` and `{"type":"error","message"}`. Every event has an `id`; `subscribed` carries `lastEventId`. A client that reconnects sends `"after": "<the last id it saw>"` with its subscribe: it is sent the events of those jobs and types it missed (no snapshots), then live ones, nothing twice; an id older than the window (EVENT_RETENTION_COUNT, EVENT_RETENTION_MS) gets `{"type":"reset","lastEventId","through","message"}` and snapshots instead.',
     scope: 'jobs:read',
     responses: { 101: { description: 'Switching protocols: the WebSocket is open.' } },
   },
@@ -66,6 +79,7 @@ export const wsOperations = {
 
 export function wsRoutes({
   hub,
+  log,
   store,
   prefix,
   maxSubscriptions = 100,
@@ -112,20 +126,35 @@ export function wsRoutes({
         }
         socket.send(JSON.stringify(payload));
       };
+      /** Per subscription (`job:<id>`, `type:<name>`): live events up to this id were covered by its resume. */
+      const covered = new Map<string, string>();
+      /** Subscriptions whose resume is being sent: their live events wait here until it is. */
+      const held = new Map<string, StatusEvent[]>();
+      let heldCount = 0;
+      const sendEvent = (key: string, event: StatusEvent) => {
+        if (alreadyCovered(event, covered.get(key))) return;
+        const waiting = held.get(key);
+        if (!waiting) {
+          send({ type: 'event', event });
+          return;
+        }
+        waiting.push(event);
+        if (++heldCount > MAX_HELD_EVENTS) end(1008, 'client too slow');
+      };
       const following = () => jobStops.size + types.size;
       const limitMessage = `subscription limit reached: a socket follows at most ${maxSubscriptions} jobs and types together (WS_MAX_SUBSCRIPTIONS); unsubscribe first`;
 
-      async function subscribeJob(id: string) {
+      async function subscribeJob(id: string, resuming: boolean) {
         const stream = await openJobStream({ hub, store, prefix }, tenant, id);
         if (released) {
           stream.stop();
           return;
         }
         jobStops.set(id, stream.stop);
-        send({ type: 'snapshot', job: stream.snapshot });
+        if (!resuming) send({ type: 'snapshot', job: stream.snapshot });
         void (async () => {
           for (let event = await stream.events.next(); event; event = await stream.events.next()) {
-            send({ type: 'event', event });
+            sendEvent(`job:${id}`, event);
           }
           if (stream.events.reason?.startsWith('client too slow')) end(1008, 'client too slow');
           stream.stop();
@@ -133,8 +162,47 @@ export function wsRoutes({
         })();
       }
 
-      async function subscribe(jobs: string[], names: string[]) {
+      /**
+       * Sends a resumed subscription's catch-up (the events of `jobs` and `names` after
+       * `after`) or a reset with fresh snapshots, then the live events held meanwhile that
+       * it did not cover. Answers the id the socket now stands at.
+       */
+      async function resume(after: string, jobs: string[], names: string[]): Promise<string> {
+        const keys = [...jobs.map((id) => `job:${id}`), ...names.map((name) => `type:${name}`)];
+        const resumedJobs = new Set(jobs);
+        const resumedTypes = new Set(names);
+        try {
+          const start = await resumeAfter(
+            log,
+            tenant,
+            { after, field: 'after' },
+            (event) => resumedJobs.has(event.jobId) || resumedTypes.has(event.type),
+          );
+          for (const key of keys) covered.set(key, start.through);
+          if (start.kind === 'resumed') {
+            for (const event of start.events) send({ type: 'event', event });
+          } else if (start.kind === 'reset') {
+            send({ type: 'reset', through: start.through, ...resetNotice(start, log.retention) });
+            for (const id of jobs) send({ type: 'snapshot', job: await store.get(tenant, id) });
+          }
+          return start.through;
+        } finally {
+          for (const key of keys) {
+            const waiting = held.get(key) ?? [];
+            held.delete(key);
+            heldCount -= waiting.length;
+            for (const event of waiting) sendEvent(key, event);
+          }
+        }
+      }
+
+      async function subscribe(jobs: string[], names: string[], after: string | undefined) {
         const accepted: { jobs: string[]; types: string[] } = { jobs: [], types: [] };
+        // Only what this message adds is resumed: what the socket already follows has no gap.
+        const resumedJobs = after === undefined ? [] : jobs.filter((id) => !jobStops.has(id));
+        const resumedTypes = after === undefined ? [] : names.filter((name) => !types.has(name));
+        for (const id of resumedJobs) held.set(`job:${id}`, []);
+        for (const name of resumedTypes) held.set(`type:${name}`, []);
         for (const id of jobs) {
           if (released) return;
           if (!jobStops.has(id) && following() >= maxSubscriptions) {
@@ -142,7 +210,7 @@ export function wsRoutes({
             continue;
           }
           try {
-            if (!jobStops.has(id)) await subscribeJob(id);
+            if (!jobStops.has(id)) await subscribeJob(id, resumedJobs.includes(id));
             accepted.jobs.push(id);
           } catch (error) {
             send({
@@ -166,7 +234,7 @@ export function wsRoutes({
         if (types.size > 0 && !stopTypes && !released) {
           try {
             const stop = await hub.listen(eventChannels(prefix).tenant(tenant), (event: StatusEvent) => {
-              if (event.tenant === tenant && types.has(event.type)) send({ type: 'event', event });
+              if (event.tenant === tenant && types.has(event.type)) sendEvent(`type:${event.type}`, event);
             });
             if (released) stop();
             else stopTypes = stop;
@@ -177,15 +245,35 @@ export function wsRoutes({
           }
         }
         accepted.types.push(...added);
-        send({ type: 'subscribed', ...accepted });
+        let lastEventId: string;
+        try {
+          lastEventId =
+            after === undefined
+              ? await log.lastId(tenant)
+              : await resume(
+                  after,
+                  resumedJobs.filter((id) => accepted.jobs.includes(id)),
+                  resumedTypes.filter((name) => accepted.types.includes(name)),
+                );
+        } catch (error) {
+          for (const key of [...held.keys()]) held.delete(key);
+          heldCount = 0;
+          send({ type: 'error', message: isConveyorError(error) ? error.message : 'could not resume' });
+          return;
+        }
+        send({ type: 'subscribed', ...accepted, lastEventId });
       }
 
       function unsubscribe(jobs: string[], names: string[]) {
         for (const id of jobs) {
           jobStops.get(id)?.();
           jobStops.delete(id);
+          covered.delete(`job:${id}`);
         }
-        for (const name of names) types.delete(name);
+        for (const name of names) {
+          types.delete(name);
+          covered.delete(`type:${name}`);
+        }
         if (types.size === 0) {
           stopTypes?.();
           stopTypes = undefined;
@@ -208,7 +296,7 @@ export function wsRoutes({
         const jobs = [...new Set((parsed.jobs ?? []).map((id) => id.toLowerCase()))];
         const names = [...new Set(parsed.types ?? [])];
         if (parsed.op === 'unsubscribe') unsubscribe(jobs, names);
-        else await subscribe(jobs, names);
+        else await subscribe(jobs, names, parsed.after);
       }
 
       return {

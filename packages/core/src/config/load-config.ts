@@ -36,6 +36,13 @@ const commonEnv = {
    * every worker must be given the same value. Unset: one per queue.
    */
   QUEUE_PARTITIONS: partitionsVar(MAX_PARTITIONS),
+  /**
+   * Status events kept per tenant for streams to replay to a client that reconnects with
+   * Last-Event-ID (the writer of an event trims; Redis holds about this many per tenant).
+   */
+  EVENT_RETENTION_COUNT: intVar(10_000, 100, 1_000_000),
+  /** How far back a reconnecting stream is replayed what it missed; older gets a `reset`. */
+  EVENT_RETENTION_MS: intVar(600_000, 1_000, 86_400_000),
   /** pino level. */
   LOG_LEVEL: enumVar(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   /** Apply database migrations at start-up (under an advisory lock, so replicas may all do it). */

@@ -1,35 +1,49 @@
 import { isCluster, type RedisClient } from '../redis/connect.js';
+import { createEventLog, type EventRetention, withEventId } from './event-log.js';
 import { eventChannels, type StatusEvent } from './status-event.js';
 
 /** Publishes status events; the one place that knows which channels an event goes to. */
 export interface EventPublisher {
   /**
-   * Sends the event to its job's channel and its tenant's channel. A caller holding the job's
-   * BullMQ id (`queueJobId(event.tenant, event.jobId)`) passes it, saving the hash that
-   * names the job's channel: the worker publishes twice per job.
+   * Appends the event to its tenant's event log (which gives it its id) and sends it, with
+   * the id, to its job's channel and its tenant's channel. A caller holding the job's BullMQ
+   * id (`queueJobId(event.tenant, event.jobId)`) passes it, saving the hash that names the
+   * job's channel: the worker publishes twice per job. Resolves with the event's id.
    */
-  publish(event: StatusEvent, queueJobId?: string): Promise<void>;
+  publish(event: StatusEvent, queueJobId?: string): Promise<string>;
 }
 
-export function createEventPublisher(redis: RedisClient, prefix: string): EventPublisher {
+export function createEventPublisher(
+  redis: RedisClient,
+  prefix: string,
+  retention?: EventRetention,
+): EventPublisher {
   const channels = eventChannels(prefix);
-  // On a cluster, sharded pub/sub: an event goes to the one shard its channel hashes to (a
-  // plain PUBLISH is copied to every node of the cluster). Subscribers use SSUBSCRIBE.
-  const send = isCluster(redis)
-    ? (channel: string, payload: string) => redis.spublish(channel, payload)
-    : (channel: string, payload: string) => redis.publish(channel, payload);
+  const log = createEventLog(redis, prefix, retention);
+  const jobChannel = (event: StatusEvent, queueJobId: string | undefined) =>
+    queueJobId === undefined ? channels.job(event.tenant, event.jobId) : channels.queueJob(queueJobId);
+  if (isCluster(redis)) {
+    // Sharded pub/sub: an event goes to the one shard its channel hashes to (a plain PUBLISH
+    // is copied to every node). The script publishes to the tenant's channel, which shares
+    // the log's slot; the job's channel lives elsewhere, so it is sent once the id is known.
+    return {
+      async publish(event, queueJobId) {
+        const json = JSON.stringify(event);
+        const id = await log.append(event.tenant, json, [channels.tenant(event.tenant)], 'spublish');
+        await redis.spublish(jobChannel(event, queueJobId), withEventId(id, json));
+        return id;
+      },
+    };
+  }
   return {
-    async publish(event, queueJobId) {
-      const payload = JSON.stringify(event);
-      // Two plain commands, no MULTI: on an auto-pipelined connection they join the same
-      // write as every other command of this tick (a MULTI would be a socket write of its own).
-      await Promise.all([
-        send(
-          queueJobId === undefined ? channels.job(event.tenant, event.jobId) : channels.queueJob(queueJobId),
-          payload,
-        ),
-        send(channels.tenant(event.tenant), payload),
-      ]);
-    },
+    // One script call: on an auto-pipelined connection it joins the same write as every
+    // other command of this tick.
+    publish: (event, queueJobId) =>
+      log.append(
+        event.tenant,
+        JSON.stringify(event),
+        [jobChannel(event, queueJobId), channels.tenant(event.tenant)],
+        'publish',
+      ),
   };
 }

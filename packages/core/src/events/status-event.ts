@@ -8,6 +8,12 @@ import type { JobStatus } from '../jobs/job-status.js';
  * retried is a `queued` event with `error`.
  */
 export interface StatusEvent {
+  /**
+   * The event's id in its tenant's event log (`<ms>-<n>`, increasing within the tenant):
+   * SSE sends it as `id:`, and Last-Event-ID or a WebSocket's `after` resumes after it. Set
+   * by the publisher; absent on an event not yet published (a webhook's payload).
+   */
+  id?: string;
   jobId: string;
   tenant: string;
   type: string;
@@ -37,6 +43,8 @@ export function eventChannels(prefix: string): EventChannels {
   return {
     job: (tenant, jobId) => `${prefix}:events:job:${queueJobId(tenant, jobId)}`,
     queueJob: (id) => `${prefix}:events:job:${id}`,
-    tenant: (tenant) => `${prefix}:events:tenant:${tenant}`,
+    // The tenant's event log's hash tag (eventLogKey): on a cluster one script appends to
+    // the log and publishes here.
+    tenant: (tenant) => `${prefix}:events:{${tenant}}`,
   };
 }
