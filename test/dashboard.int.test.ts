@@ -45,7 +45,8 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking'],
   });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // en-US: counts the page shows read "1,010".
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, locale: 'en-US' });
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()} (${message.location().url})`);
   });
@@ -157,6 +158,31 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     await row.getByRole('button', { name: 'Resume' }).click();
     await row.locator('.pill.paused').waitFor({ state: 'detached' });
     expect(await p.queues.get('http').isPaused()).toBe(false);
+    expect(problems).toEqual([]);
+  });
+
+  it("shows each queue's rate limit and global concurrency as PATCH /v1/queues/:name/limits sets them", async () => {
+    const limits = page.locator('#queues tr[data-queue="http"] td.limits');
+    await until(text(limits), '–');
+    const patch = (body: unknown) =>
+      p.request('/v1/queues/http/limits', {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await patch({ rateLimit: { max: 100, durationMs: 60_000 }, concurrency: 4 })).status).toBe(200);
+    await until(text(limits), '100 / 1 min · 4 at once');
+    expect(await limits.getAttribute('title')).toBe(
+      'at most 100 jobs started per 1 min, at most 4 running at once, across every worker',
+    );
+    expect(await text(page.locator('#queues tr[data-queue="default"] td.limits'))()).toBe('–');
+
+    // Each limit removed in turn (null), for the tests after this one.
+    expect((await patch({ concurrency: null })).status).toBe(200);
+    await until(text(limits), '100 / 1 min');
+    expect((await patch({ rateLimit: null })).status).toBe(200);
+    await until(text(limits), '–');
+    expect(await limits.getAttribute('title')).toBe('No rate limit or global concurrency');
     expect(problems).toEqual([]);
   });
 
@@ -437,6 +463,91 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('retries every failed or expired job of the tenant, not only those listed, once a confirmation says how many', async () => {
+    const get = (path: string) => p.request(path);
+    const statusOf = async (id: string) =>
+      ((await (await get(`/v1/jobs/${id}`)).json()) as { status: string }).status;
+    /** Every job of the tenant GET /v1/jobs lists with `query`, page by page. */
+    const listAll = async (query: string) => {
+      const all: { id: string; attempts: number }[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = (await (
+          await get(`/v1/jobs?${query}&limit=500${cursor ? `&cursor=${cursor}` : ''}`)
+        ).json()) as { items: { id: string; attempts: number }[]; nextCursor: string | null };
+        all.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      return all;
+    };
+    // Far more failures than the failed list shows (20), and more than one POST /v1/jobs/retry
+    // takes (1,000), so the page follows `nextCursor`. Each fails its only attempt and would
+    // succeed on a second one.
+    const ids = new Set<string>();
+    for (let batch = 0; batch < 2; batch++) {
+      const submitted = await postJson(p, '/v1/jobs/batch', {
+        jobs: Array.from({ length: 505 }, () => ({ type: 'test.flaky', data: { failures: 1 }, attempts: 1 })),
+      });
+      expect(submitted.status).toBe(202);
+      for (const { id } of ((await submitted.json()) as { items: { id: string }[] }).items) ids.add(id);
+    }
+    const ours = <T extends { id: string }>(jobs: T[]) => jobs.filter((job) => ids.has(job.id));
+    await until(async () => ours(await listAll('status=failed')).length, ids.size, 60_000);
+
+    // Left alone: another tenant's failed job, and a cancelled job of this tenant.
+    const { key: otherKey } = await p.keys.create({ tenant: 'other', name: 'other', scopes: ['admin'] });
+    const asOther = { authorization: `Bearer ${otherKey}` };
+    const theirs = await postJson(
+      p,
+      '/v1/jobs',
+      { type: 'test.flaky', data: { failures: 1 }, attempts: 1 },
+      asOther,
+    );
+    const theirId = ((await theirs.json()) as { id: string }).id;
+    const getAsOther = (path: string) => p.request(path, { headers: asOther });
+    await waitForStatus(getAsOther, theirId, ['failed']);
+    const held = await postJson(p, '/v1/jobs', { type: 'noop', delayMs: 60_000 });
+    const cancelledId = ((await held.json()) as { id: string }).id;
+    expect((await p.request(`/v1/jobs/${cancelledId}/cancel`, { method: 'POST' })).status).toBe(200);
+    await waitForStatus(get, cancelledId, ['cancelled']);
+
+    // The tenant's failed and expired jobs: these 1,010 and the earlier tests' ones.
+    const listed = await listAll('status=failed,expired');
+    expect(ours(listed)).toHaveLength(ids.size);
+    const count = listed.length.toLocaleString('en-US');
+    await until(() => page.locator('#failed-jobs tr[data-job]').count(), 20);
+
+    // The count comes first, and retries nothing until it is confirmed.
+    const button = page.getByRole('button', { name: 'Retry all failed…' });
+    const confirm = page.locator('#retry-confirm');
+    await button.click();
+    await until(text(confirm.locator('#retry-confirm-text')), `Retry ${count} failed or expired jobs?`);
+    await confirm.getByRole('button', { name: 'Keep them' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    expect(ours(await listAll('status=failed'))).toHaveLength(ids.size);
+
+    await button.click();
+    await until(text(confirm.locator('#retry-confirm-text')), `Retry ${count} failed or expired jobs?`);
+    await confirm.screenshot({ path: `${artifacts}dashboard-retry-all.png` });
+    // A job submitted after the count is not among those it counted, so it is not retried.
+    const later = await postJson(p, '/v1/jobs', { type: 'test.flaky', data: { failures: 1 }, attempts: 1 });
+    const laterId = ((await later.json()) as { id: string }).id;
+    await waitForStatus(get, laterId, ['failed']);
+    await confirm.getByRole('button', { name: `Retry ${count} jobs` }).click();
+    await until(text(page.locator('#toast.ok')), `${count} failed or expired jobs queued again`, 60_000);
+    await confirm.waitFor({ state: 'hidden' });
+
+    // Every one ran again (attempt 2, which this type lets succeed), not only the 20 listed.
+    await until(async () => ours(await listAll('status=completed&type=test.flaky')).length, ids.size, 60_000);
+    const completed = ours(await listAll('status=completed&type=test.flaky'));
+    expect(completed.every((job) => job.attempts === 2)).toBe(true);
+    expect(await waitForStatus(get, laterId, ['failed'])).toMatchObject({ attempts: 1 });
+    expect(await waitForStatus(getAsOther, theirId, ['failed'])).toMatchObject({ attempts: 1 });
+    expect(await statusOf(cancelledId)).toBe('cancelled');
+    await page.locator(`#failed-jobs tr[data-job="${laterId}"]`).waitFor();
+    expect(problems).toEqual([]);
+  });
+
   it('says webhooks need the admin scope to a key without it', async () => {
     const { key } = await p.keys.create({ tenant: 'default', name: 'reader', scopes: ['jobs:read'] });
     await page.getByRole('button', { name: 'Forget key' }).click();
@@ -449,6 +560,8 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     // Without the operator scope, depth shows as unknown, not as zero.
     expect(await text(page.locator('#stat-waiting'))()).toBe('–');
     expect(await text(page.locator('#internal-queues tr[data-queue="callbacks"] td').nth(1))()).toBe('–');
+    // Limits are no secret: each queue's row still shows them (none here).
+    expect(await text(page.locator('#queues tr[data-queue="http"] td.limits'))()).toBe('–');
     // The browser logs each refused request (403 on /v1/webhooks); nothing else.
     expect(problems.every((line) => line.includes('status of 403'))).toBe(true);
     problems.length = 0;

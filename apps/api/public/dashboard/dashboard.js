@@ -5,10 +5,11 @@
  * apart), live throughput counted from the tenant's event stream (GET /v1/events, read with
  * fetch so the API key goes in a header), failed and recent jobs from GET /v1/jobs, schedules
  * (pause/resume), webhooks and their failed deliveries (redeliver), with retry, cancel and
- * pause/resume buttons. A flow node's details show its flow's tree (GET /v1/flows/:id); a
- * click on another node opens that job. Plain DOM (textContent only: job data can never
- * inject markup), no inline script or style, so it runs under the API's strict
- * Content-Security-Policy.
+ * pause/resume buttons; each queue's rate limit and global concurrency; "Retry all failed…"
+ * (POST /v1/jobs/retry by filter, once the dry run's count is confirmed). A flow node's
+ * details show its flow's tree (GET /v1/flows/:id); a click on another node opens that job.
+ * Plain DOM (textContent only: job data can never inject markup), no inline script or style,
+ * so it runs under the API's strict Content-Security-Policy.
  */
 
 /**
@@ -22,7 +23,12 @@
  * @typedef {{ id: string, status: string, createdAt: string, nodes: FlowNode[] }} FlowView
  * @typedef {Map<string, FlowView | string>} Flows each shown flow by id, or why it could not be read
  * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
- * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null, partitions: number }} QueueInfo
+ * @typedef {{ rateLimit: { max: number, durationMs: number } | null, concurrency: number | null }} QueueLimits
+ * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null,
+ *   partitions: number, limits: QueueLimits }} QueueInfo
+ * @typedef {{ matched: number, retried: number, skipped: { id: string, reason: string }[], nextCursor: string | null,
+ *   dryRun: boolean }} BulkRetryResult
+ * @typedef {{ status: string[], createdBefore: string }} RetryFilter
  * @typedef {{ completed: number, failed: number, cancelled: number, expired: number }} Outcomes
  * @typedef {{ minutes: number, totals: Outcomes, perMinute: (Outcomes & { at: string })[] }} JobStats
  * @typedef {{ id: string, name: string | null, type: string, cron: string | null, tz: string | null,
@@ -32,7 +38,7 @@
  * @typedef {{ id: string, webhookId: string | null, jobId: string, url: string, status: string, attempts: number,
  *   lastStatusCode: number | null, lastError: string | null, event: StatusEvent, updatedAt: string,
  *   redeliveryOf: string | null, redelivering?: boolean }} DeliveryView
- * @typedef {{ jobId: string, status: string, type: string, queue: string }} StatusEvent
+ * @typedef {{ jobId: string, status: string, type: string, queue: string, ts: string }} StatusEvent
  */
 
 const KEY_STORAGE = 'conveyor.apiKey';
@@ -41,6 +47,8 @@ const WINDOW_S = 120;
 /** Polls of backlog history kept per queue. */
 const BACKLOG_POINTS = 60;
 const LIST_LIMIT = 20;
+/** What the failed list shows, and so what "Retry all failed…" retries (every match, not only those listed). */
+const FAILED_STATUSES = ['failed', 'expired'];
 /** Minutes of history in the per-minute chart and the "last hour" figures. */
 const STATS_MINUTES = 60;
 /** GET /v1/stats is read at most this often (it counts an hour of rows). */
@@ -108,6 +116,9 @@ const state = {
   refreshing: false,
   /** A refresh was asked for while one ran: run another when it ends (a click shows its effect at once). */
   again: false,
+  /** "Retry all failed…" between its dry run and the end of its run: the filter it counted. */
+  /** @type {{ filter: RetryFilter, matched: number } | undefined} */
+  pendingRetry: undefined,
 };
 
 /**
@@ -260,9 +271,29 @@ function restrictedQueueRow(queue) {
   const cells = Array.from({ length: 7 }, () =>
     el('td', { className: 'num', text: '–', title: 'needs the operator scope' }),
   );
-  const row = el('tr', {}, [name, ...cells, el('td'), el('td')]);
+  const row = el('tr', {}, [name, ...cells, limitsCell(queue.limits), el('td'), el('td')]);
   row.dataset.queue = queue.name;
   return row;
+}
+
+/** "100 / 1 min · 4 at once", or "–" for a queue without limits. @param {QueueLimits} limits */
+function limitsCell({ rateLimit, concurrency }) {
+  const parts = [];
+  const said = [];
+  if (rateLimit) {
+    parts.push(`${rateLimit.max} / ${duration(rateLimit.durationMs)}`);
+    said.push(`at most ${rateLimit.max} jobs started per ${duration(rateLimit.durationMs)}`);
+  }
+  if (concurrency !== null) {
+    parts.push(`${concurrency} at once`);
+    said.push(`at most ${concurrency} running at once`);
+  }
+  return el('td', {
+    className: 'limits',
+    text: parts.length === 0 ? '–' : parts.join(' · '),
+    title:
+      said.length === 0 ? 'No rate limit or global concurrency' : `${said.join(', ')}, across every worker`,
+  });
 }
 
 /** @param {QueueInfo[]} queues */
@@ -315,6 +346,7 @@ function renderQueues(queues) {
           counts.completed,
           queue.workers,
         ].map((n) => el('td', { className: 'num', text: String(n) })),
+        limitsCell(queue.limits),
         el('td', {}, [spark]),
         el('td', {}, [toggle]),
       ]);
@@ -360,10 +392,14 @@ function renderInternalQueues(queues) {
 /** "every 30 s", "0 9 * * 1-5 (Europe/Paris)". @param {ScheduleView} schedule */
 function when(schedule) {
   if (schedule.cron) return schedule.tz ? `${schedule.cron} (${schedule.tz})` : schedule.cron;
-  const ms = schedule.everyMs ?? 0;
-  if (ms % 3_600_000 === 0) return `every ${ms / 3_600_000} h`;
-  if (ms % 60_000 === 0) return `every ${ms / 60_000} min`;
-  return ms % 1_000 === 0 ? `every ${ms / 1_000} s` : `every ${ms} ms`;
+  return `every ${duration(schedule.everyMs ?? 0)}`;
+}
+
+/** "30 s", "5 min", "1 h", "250 ms". @param {number} ms */
+function duration(ms) {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return ms % 1_000 === 0 ? `${ms / 1_000} s` : `${ms} ms`;
 }
 
 /** @param {string | null | undefined} iso */
@@ -654,6 +690,114 @@ async function act(done, action) {
   await refresh(true);
 }
 
+const numbers = new Intl.NumberFormat();
+/** "1 failed or expired job", "4,213 failed or expired jobs". @param {number} n */
+const failedJobs = (n) => `${numbers.format(n)} failed or expired job${n === 1 ? '' : 's'}`;
+
+/** POST /v1/jobs/retry. @param {RetryFilter & { dryRun?: boolean, cursor?: string }} body */
+async function bulkRetry(body) {
+  return /** @type {BulkRetryResult} */ (
+    await api('v1/jobs/retry', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  );
+}
+
+/**
+ * "Retry all failed…", step one: a dry run of POST /v1/jobs/retry counts every failed or
+ * expired job of the tenant (not only the listed ones), and an inline confirmation states the
+ * count. The filter is pinned to the dry run's moment (`createdBefore`), so the retry that
+ * follows covers the jobs counted and none submitted since (by this browser's clock: one far
+ * off the API's moves the bound with it). A job submitted before the count that fails only
+ * after it is still included: the list's filters have no bound on the finish time.
+ */
+async function askRetryAll() {
+  const button = /** @type {HTMLButtonElement} */ ($('retry-all'));
+  if (state.pendingRetry) return;
+  button.disabled = true;
+  try {
+    /** @type {RetryFilter} */
+    const filter = { status: FAILED_STATUSES, createdBefore: new Date().toISOString() };
+    const { matched } = await bulkRetry({ ...filter, dryRun: true });
+    if (matched === 0) {
+      toast('No failed or expired jobs to retry', 'ok');
+      button.disabled = false;
+      return;
+    }
+    state.pendingRetry = { filter, matched };
+    $('retry-confirm-text').textContent = `Retry ${failedJobs(matched)}?`;
+    const yes = $('retry-confirm-yes');
+    yes.textContent = `Retry ${numbers.format(matched)} job${matched === 1 ? '' : 's'}`;
+    yes.hidden = false;
+    $('retry-confirm-no').hidden = false;
+    $('retry-progress').hidden = true;
+    $('retry-progress-text').textContent = '';
+    $('retry-confirm').hidden = false;
+    yes.focus();
+  } catch (error) {
+    button.disabled = false;
+    if (error instanceof ApiError && error.status !== 401) toast(error.message);
+    else if (!(error instanceof ApiError)) toast('The API did not answer; nothing was retried.');
+  }
+}
+
+/** Takes the confirmation away with the count it asked about (a run under way stops after its request). */
+function closeRetryConfirm() {
+  state.pendingRetry = undefined;
+  $('retry-confirm').hidden = true;
+  /** @type {HTMLButtonElement} */ ($('retry-all')).disabled = false;
+}
+
+/**
+ * "Retry all failed…", confirmed: POST /v1/jobs/retry with the counted filter, then with each
+ * answer's `nextCursor` until it is null (the API retries at most 1,000 a request), the
+ * progress shown as it goes and the outcome in a toast. A request that fails stops the run
+ * there: what was retried stays retried, and a new click counts what is left.
+ */
+async function retryAll() {
+  const pending = state.pendingRetry;
+  if (!pending) return;
+  const { filter, matched } = pending;
+  const progress = /** @type {HTMLProgressElement} */ ($('retry-progress'));
+  const said = $('retry-progress-text');
+  $('retry-confirm-yes').hidden = true;
+  $('retry-confirm-no').hidden = true;
+  progress.max = matched;
+  progress.value = 0;
+  progress.hidden = false;
+  said.textContent = `Retrying ${failedJobs(matched)}…`;
+  let seen = 0;
+  let retried = 0;
+  /** @type {{ id: string, reason: string }[]} */
+  const skipped = [];
+  try {
+    /** @type {string | null} */
+    let cursor = null;
+    do {
+      const answer = await bulkRetry(cursor ? { ...filter, cursor } : filter);
+      seen += answer.matched;
+      retried += answer.retried;
+      skipped.push(...answer.skipped);
+      cursor = answer.nextCursor;
+      progress.value = Math.min(seen, matched);
+      said.textContent = `${numbers.format(seen)} of ${numbers.format(Math.max(seen, matched))} gone through…`;
+    } while (cursor !== null && state.pendingRetry === pending);
+    const first = skipped[0];
+    const more = first ? `; ${numbers.format(skipped.length)} skipped (${first.reason})` : '';
+    toast(`${failedJobs(retried)} queued again${more}`, first ? 'bad' : 'ok');
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) {
+      const why = error instanceof ApiError ? error.message : 'the API did not answer';
+      toast(`Stopped after ${failedJobs(retried)} queued again: ${why}`);
+    }
+  } finally {
+    if (state.pendingRetry === pending) closeRetryConfirm();
+  }
+  await refresh(true);
+}
+
 /**
  * The jobs opened from a flow's tree whose details are still open (GET /v1/jobs/:id each);
  * a job that is gone (pruned) is forgotten.
@@ -771,7 +915,7 @@ async function refresh(force = false) {
       api('v1/queues'),
       readStats(force),
       // Expired jobs never ran: like failed ones, they are worth a look and a retry.
-      api(`v1/jobs?status=failed,expired&limit=${LIST_LIMIT}`),
+      api(`v1/jobs?status=${FAILED_STATUSES.join(',')}&limit=${LIST_LIMIT}`),
       api(`v1/jobs?limit=${LIST_LIMIT}`),
       api('v1/schedules?limit=50'),
       readWebhooksThrottled(force),
@@ -786,7 +930,6 @@ async function refresh(force = false) {
     renderStats(stats);
     renderJobs('failed-jobs', failed.items, 'finishedAt', flows);
     $('retry-all').hidden = failed.items.length === 0;
-    $('retry-all').dataset.ids = failed.items.map((/** @type {JobView} */ j) => j.id).join(',');
     renderJobs('recent-jobs', recent.items, 'createdAt', flows);
     $('opened').hidden = unlisted.length === 0;
     renderJobs('opened-jobs', unlisted, 'createdAt', flows);
@@ -814,7 +957,8 @@ function schedule() {
 
 /**
  * Follows GET /v1/events with fetch (EventSource cannot send the Authorization header) and
- * counts completions and failures per second. Reconnects after a drop.
+ * counts completions and failures per second. Reconnects after a drop with Last-Event-ID,
+ * so the events of the gap are replayed (and counted in the second they happened).
  */
 async function follow() {
   state.stream?.abort();
@@ -822,10 +966,15 @@ async function follow() {
   state.stream = controller;
   const live = $('live');
   let backoffMs = 1_000;
+  /** The id of the last frame read: where a reconnect resumes. */
+  const cursor = { lastId: '' };
   while (!controller.signal.aborted && state.key) {
     try {
+      /** @type {Record<string, string>} */
+      const headers = { authorization: `Bearer ${state.key}` };
+      if (cursor.lastId) headers['last-event-id'] = cursor.lastId;
       const response = await fetch('v1/events?status=completed,failed', {
-        headers: { authorization: `Bearer ${state.key}` },
+        headers,
         signal: controller.signal,
       });
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
@@ -840,7 +989,7 @@ async function follow() {
         buffer += value;
         const frames = buffer.split('\n\n');
         buffer = frames.pop() ?? '';
-        for (const frame of frames) onFrame(frame);
+        for (const frame of frames) onFrame(frame, cursor);
       }
     } catch {
       if (controller.signal.aborted) return;
@@ -852,17 +1001,27 @@ async function follow() {
   }
 }
 
-/** @param {string} frame one SSE frame */
-function onFrame(frame) {
-  const data = frame
-    .split('\n')
-    .filter((line) => line.startsWith('data:'))
-    .map((line) => line.slice(5).trimStart())
-    .join('\n');
-  if (!data) return;
+/**
+ * Counts one SSE frame if it is a status event, and notes its id in `cursor`.
+ * @param {string} frame one SSE frame
+ * @param {{ lastId: string }} cursor
+ */
+function onFrame(frame, cursor) {
+  const lines = frame.split('\n');
+  /** @param {string} field */
+  const values = (field) =>
+    lines
+      .filter((line) => line.startsWith(`${field}:`))
+      .map((line) => line.slice(field.length + 1).trimStart());
+  const id = values('id').at(-1);
+  if (id) cursor.lastId = id;
+  const data = values('data').join('\n');
+  // `connected` and `reset` carry only where the stream stands.
+  if (!data || (values('event')[0] ?? 'message') !== 'status') return;
   /** @type {StatusEvent} */
   const event = JSON.parse(data);
-  const second = Math.floor(Date.now() / 1_000);
+  const at = Date.parse(event.ts);
+  const second = Math.floor((Number.isNaN(at) ? Date.now() : at) / 1_000);
   const bucket = state.perSecond.get(second) ?? { completed: 0, failed: 0 };
   if (event.status === 'completed') bucket.completed++;
   else if (event.status === 'failed') bucket.failed++;
@@ -881,6 +1040,8 @@ function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
   state.stream?.abort();
   clearTimeout(state.timer);
+  // A count read with this key is never confirmed with the next one.
+  closeRetryConfirm();
   $('app').hidden = true;
   $('signout').hidden = true;
   $('login').hidden = false;
@@ -918,11 +1079,12 @@ function start() {
     state.intervalMs = Number(/** @type {HTMLSelectElement} */ (event.target).value);
     schedule();
   });
-  $('retry-all').addEventListener('click', () => {
-    const ids = ($('retry-all').dataset.ids ?? '').split(',').filter(Boolean);
-    void act(`${ids.length} jobs queued again`, async () => {
-      for (const id of ids) await api(`v1/jobs/${id}/retry`, { method: 'POST' });
-    });
+  $('retry-all').addEventListener('click', () => void askRetryAll());
+  $('retry-confirm-yes').addEventListener('click', () => void retryAll());
+  $('retry-confirm-no').addEventListener('click', () => closeRetryConfirm());
+  $('retry-confirm').addEventListener('keydown', (event) => {
+    // Before the run only: once confirmed, the run goes on to the end.
+    if (event.key === 'Escape' && !$('retry-confirm-no').hidden) closeRetryConfirm();
   });
   // Redraw the rate stats every second even when the poll interval is longer.
   setInterval(() => state.key && !$('app').hidden && renderRates(), 1_000);
