@@ -41,6 +41,26 @@ const putLimits = (queue: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 
+interface Held {
+  jobs: number;
+  by: string[];
+}
+
+/** GET /v1/queues' `held` of the default queue, read until `until` holds it (or 20 s pass). */
+async function heldUntil(until: (held: Held) => boolean): Promise<Held | null> {
+  const deadline = Date.now() + 20_000;
+  let held: Held | null = null;
+  while (Date.now() < deadline) {
+    const list = (await (await fetch(`${api.url}/v1/queues`, { headers: authHeaders() })).json()) as {
+      items: { name: string; held: Held | null }[];
+    };
+    held = list.items.find((q) => q.name === 'default')?.held ?? null;
+    if (held && until(held)) return held;
+    await sleep(25);
+  }
+  return held;
+}
+
 async function submit(count: number, job: unknown): Promise<string[]> {
   const response = await fetch(`${api.url}/v1/jobs/batch`, {
     method: 'POST',
@@ -74,6 +94,10 @@ describe('queue limits across two worker processes', { timeout: 120_000 }, () =>
     expect(set.status, await set.clone().text()).toBe(200);
     expect(((await set.json()) as { limits: unknown }).limits).toEqual({ concurrency: 2, rateLimit: null });
     const ids = await submit(12, { type: 'sleep', data: { ms: 250 } });
+    // While two run, the others wait on the limit, and GET /v1/queues says so.
+    const holding = await heldUntil((h) => h.jobs > 0);
+    expect(holding?.by).toEqual(['concurrency']);
+    expect(holding?.jobs).toBeLessThanOrEqual(10);
     const rows = await runsOf(ids);
     expect(rows).toHaveLength(12);
     expect(rows.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
@@ -101,8 +125,13 @@ describe('queue limits across two worker processes', { timeout: 120_000 }, () =>
     expect((await putLimits('default', { rateLimit: { max: 4, durationMs: 1_000 } })).status).toBe(200);
     const t0 = Date.now();
     const ids = await submit(12, { type: 'noop' });
+    // The first window's four starts are used at once: the rest wait on the rate limit.
+    const holding = await heldUntil((h) => h.jobs > 0);
+    expect(holding?.by).toEqual(['rateLimit']);
+    expect(holding?.jobs).toBeLessThanOrEqual(8);
     const rows = await runsOf(ids);
     expect(rows.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
+    expect(await heldUntil((h) => h.jobs === 0)).toEqual({ jobs: 0, by: expect.any(Array) });
     const starts = rows.map((r) => new Date(r.started_at).getTime()).sort((a, b) => a - b);
     // Twelve jobs at four a second take at least two more windows after the first.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);

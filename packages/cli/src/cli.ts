@@ -6,6 +6,7 @@ import {
   createClient,
   type FlowNode,
   type FlowView,
+  type QueueInfo,
   type SubmitOptions,
 } from '@conveyor/client';
 import type { JobStatus, JobView } from '@conveyor/core/jobs';
@@ -371,7 +372,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
                       .map(([k, n]) => `${k} ${n}`)
                       .join('  ')
                   : '(depth needs the operator scope)'
-              }`,
+              }${limitsText(q)}`,
             );
         return 0;
       }
@@ -433,4 +434,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     );
     return 1;
   }
+}
+
+/** A queue's limits and what they hold back, for `conveyor queues`: "" when it has none. */
+function limitsText({ limits, held }: QueueInfo): string {
+  const parts = [
+    ...(limits.rateLimit ? [`${limits.rateLimit.max} per ${limits.rateLimit.durationMs} ms`] : []),
+    ...(limits.concurrency !== null ? [`${limits.concurrency} at once`] : []),
+  ];
+  if (parts.length === 0) return '';
+  const holding = held && held.jobs > 0 ? `  held ${held.jobs} (${held.by.join(', ')})` : '';
+  return `  limits ${parts.join(', ')}${holding}`;
 }

@@ -200,6 +200,8 @@ export interface QueueInfo {
   workers: number | null;
   partitions: number;
   limits: QueueLimits;
+  /** Jobs its limits hold back now, and which limits; null without the operator scope. */
+  held: { jobs: number; by: ('rateLimit' | 'concurrency')[] } | null;
 }
 
 /**

@@ -25,7 +25,7 @@
  * @typedef {{ waiting: number, prioritized: number, delayed: number, active: number, completed: number, failed: number }} Counts
  * @typedef {{ rateLimit: { max: number, durationMs: number } | null, concurrency: number | null }} QueueLimits
  * @typedef {{ name: string, internal: boolean, counts: Counts | null, paused: boolean, workers: number | null,
- *   partitions: number, limits: QueueLimits }} QueueInfo
+ *   partitions: number, limits: QueueLimits, held: { jobs: number, by: string[] } | null }} QueueInfo
  * @typedef {{ matched: number, retried: number, skipped: { id: string, reason: string }[], nextCursor: string | null,
  *   dryRun: boolean }} BulkRetryResult
  * @typedef {{ status: string[], createdBefore: string }} RetryFilter
@@ -276,8 +276,13 @@ function restrictedQueueRow(queue) {
   return row;
 }
 
-/** "100 / 1 min · 4 at once", or "–" for a queue without limits. @param {QueueLimits} limits */
-function limitsCell({ rateLimit, concurrency }) {
+/**
+ * "100 / 1 min · 4 at once", then how many jobs they hold back now ("37 held"), or "–" for a
+ * queue without limits.
+ * @param {QueueLimits} limits
+ * @param {QueueInfo['held']} [held]
+ */
+function limitsCell({ rateLimit, concurrency }, held = null) {
   const parts = [];
   const said = [];
   if (rateLimit) {
@@ -287,6 +292,10 @@ function limitsCell({ rateLimit, concurrency }) {
   if (concurrency !== null) {
     parts.push(`${concurrency} at once`);
     said.push(`at most ${concurrency} running at once`);
+  }
+  if (held && held.jobs > 0) {
+    parts.push(`${held.jobs} held`);
+    said.push(`${held.jobs} waiting jobs held back now by its ${held.by.join(' and ')}`);
   }
   return el('td', {
     className: 'limits',
@@ -346,7 +355,7 @@ function renderQueues(queues) {
           counts.completed,
           queue.workers,
         ].map((n) => el('td', { className: 'num', text: String(n) })),
-        limitsCell(queue.limits),
+        limitsCell(queue.limits, queue.held),
         el('td', {}, [spark]),
         el('td', {}, [toggle]),
       ]);

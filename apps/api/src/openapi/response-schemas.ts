@@ -172,6 +172,17 @@ export const queueInfoSchema = v.object({
       'Its rate limit and global concurrency across every worker (PATCH /v1/queues/:name/limits); null: none. Jobs they hold back wait in `waiting`.',
     ),
   ),
+  held: v.pipe(
+    v.nullable(
+      v.object({
+        jobs: count,
+        by: v.array(v.picklist(['rateLimit', 'concurrency'])),
+      }),
+    ),
+    v.description(
+      'Jobs its limits hold back now (counted in `waiting`/`prioritized` too): every job waiting in a partition whose rate limit is used up for the current window or whose global concurrency is reached, and which limits do it. Null unless the caller holds the `operator` scope.',
+    ),
+  ),
   partitions: v.pipe(
     v.pipe(v.number(), v.integer(), v.minValue(1)),
     v.description('BullMQ queues the queue is split into (QUEUE_PARTITIONS); counts are their sum.'),

@@ -72,6 +72,25 @@ export const queueOperations = {
  * `workers` null (their own jobs are in GET /v1/jobs). Conveyor's own queues (`schedules`,
  * `callbacks`) come last, marked `internal`.
  */
+const LIMIT_KINDS = ['rateLimit', 'concurrency'] as const;
+
+/**
+ * Which limits hold a BullMQ queue back right now: its rate limit when this window's starts
+ * are used up (the limiter key has a TTL), its global concurrency when as many jobs run.
+ */
+async function heldBy(queue: Queue, limits: QueueLimits | null): Promise<(typeof LIMIT_KINDS)[number][]> {
+  if (!limits || (limits.rateLimit === null && limits.concurrency === null)) return [];
+  const [ttl, concurrency, active] = await Promise.all([
+    limits.rateLimit === null ? 0 : queue.getRateLimitTtl(),
+    limits.concurrency === null ? null : queue.getGlobalConcurrency(),
+    limits.concurrency === null ? 0 : queue.getActiveCount(),
+  ]);
+  return [
+    ...(ttl > 0 ? (['rateLimit'] as const) : []),
+    ...(concurrency !== null && active >= concurrency ? (['concurrency'] as const) : []),
+  ];
+}
+
 export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: QueueLimitStore }): Hono<ApiEnv> {
   const named = (name: string) => {
     const group = queues.groups().find((g) => g.name === name);
@@ -102,12 +121,17 @@ export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: Queu
     };
     if (!operator) {
       const paused = await orUnavailable('Redis', () => Promise.all(partitions.map((q) => q.isPaused())));
-      return { ...base, counts: null, paused: paused.some(Boolean), workers: null };
+      return { ...base, counts: null, paused: paused.some(Boolean), workers: null, held: null };
     }
     const each = await orUnavailable('Redis', () =>
       Promise.all(
         partitions.map((q) =>
-          Promise.all([q.getJobCounts(...QUEUE_COUNT_STATES), q.isPaused(), q.getWorkersCount()]),
+          Promise.all([
+            q.getJobCounts(...QUEUE_COUNT_STATES),
+            q.isPaused(),
+            q.getWorkersCount(),
+            heldBy(q, internal ? null : base.limits),
+          ]),
         ),
       ),
     );
@@ -116,7 +140,16 @@ export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: Queu
     ) as Record<(typeof QUEUE_COUNT_STATES)[number], number>;
     const paused = each.some(([, isPaused]) => isPaused);
     const workers = Math.min(...each.map(([, , n]) => n));
-    return { ...base, counts, paused, workers };
+    const by = new Set(each.flatMap(([, , , reached]) => reached));
+    const held = {
+      // A partition at a limit holds back every job waiting in it.
+      jobs: each.reduce(
+        (sum, [c, , , reached]) => sum + (reached.length > 0 ? (c.waiting ?? 0) + (c.prioritized ?? 0) : 0),
+        0,
+      ),
+      by: LIMIT_KINDS.filter((kind) => by.has(kind)),
+    };
+    return { ...base, counts, paused, workers, held };
   };
   return declareRoutes(queueOperations, {
     listQueues: async (c) => {
