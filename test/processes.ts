@@ -30,6 +30,8 @@ const entryPoints = {
   api: 'apps/api/dist/main.js',
   'stock-worker': 'apps/worker/dist/main.js',
   worker: 'node_modules/.cache/conveyor-test-dist/test/fixtures/testing-worker.js',
+  /** A team's worker whose one type declares its queue's limits (test/fixtures/partner-worker.ts). */
+  'partner-worker': 'node_modules/.cache/conveyor-test-dist/test/fixtures/partner-worker.js',
 } as const;
 
 /** Starts an app (see entryPoints), with `env` on top of the test's environment. */

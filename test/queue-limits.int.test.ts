@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@conveyor/dev';
 import { useTestServices } from '@conveyor/dev/testing';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppProcess, startApi, startWorker, stopApp } from './drills/drill-kit.js';
-import { authHeaders } from './processes.js';
+import { authHeaders, waitForOk } from './processes.js';
 
 /**
  * Per-queue limits set by an operator (PATCH /v1/queues/:name/limits) hold across worker
@@ -88,6 +89,26 @@ async function runsOf(ids: string[], timeoutMs = 60_000): Promise<Run[]> {
   }
 }
 
+/**
+ * The most of `rows` running at one moment, from their recorded run intervals; every one
+ * completed in its first attempt (a held-back job is never failed nor charged an attempt).
+ */
+function mostAtOnce(rows: Run[]): number {
+  expect(rows.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
+  const points = rows.flatMap((r) => [
+    { t: new Date(r.started_at).getTime(), d: 1 },
+    { t: new Date(r.finished_at).getTime(), d: -1 },
+  ]);
+  points.sort((a, b) => a.t - b.t || a.d - b.d);
+  let running = 0;
+  let most = 0;
+  for (const p of points) {
+    running += p.d;
+    most = Math.max(most, running);
+  }
+  return most;
+}
+
 describe('queue limits across two worker processes', { timeout: 120_000 }, () => {
   it('holds a global concurrency: never more running than the limit, held-back jobs only wait', async () => {
     const set = await putLimits('default', { concurrency: 2 });
@@ -100,20 +121,8 @@ describe('queue limits across two worker processes', { timeout: 120_000 }, () =>
     expect(holding?.jobs).toBeLessThanOrEqual(10);
     const rows = await runsOf(ids);
     expect(rows).toHaveLength(12);
-    expect(rows.every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
     // At no moment were more than two of them running (their recorded run intervals).
-    const points = rows.flatMap((r) => [
-      { t: new Date(r.started_at).getTime(), d: 1 },
-      { t: new Date(r.finished_at).getTime(), d: -1 },
-    ]);
-    points.sort((a, b) => a.t - b.t || a.d - b.d);
-    let running = 0;
-    let most = 0;
-    for (const p of points) {
-      running += p.d;
-      most = Math.max(most, running);
-    }
-    expect(most).toBe(2);
+    expect(mostAtOnce(rows)).toBe(2);
     const list = (await (await fetch(`${api.url}/v1/queues`, { headers: authHeaders() })).json()) as {
       items: { name: string; limits: unknown }[];
     };
@@ -137,6 +146,55 @@ describe('queue limits across two worker processes', { timeout: 120_000 }, () =>
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);
     expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(1_900);
     expect((await putLimits('default', { rateLimit: null })).status).toBe(200);
+  });
+
+  it("applies what a job type declares on every worker; an operator's limits win until cleared", async () => {
+    // Two workers of a team's own project, whose type declares { concurrency: 3 } for its queue.
+    for (let i = 0; i < 2; i++) {
+      started.push(await startWorker(services, { WORKER_CONCURRENCY: '8' }, 'partner-worker'));
+    }
+    const partner = async () => {
+      const list = (await (await fetch(`${api.url}/v1/queues`, { headers: authHeaders() })).json()) as {
+        items: { name: string; limits: unknown; limitsSetBy: string | null }[];
+      };
+      return list.items.find((q) => q.name === 'partner');
+    };
+    const deadline = Date.now() + 20_000;
+    while ((await partner())?.limitsSetBy !== 'declared' && Date.now() < deadline) await sleep(100);
+    expect(await partner()).toMatchObject({
+      limits: { concurrency: 3, rateLimit: null },
+      limitsSetBy: 'declared',
+    });
+    expect(mostAtOnce(await runsOf(await submit(12, { type: 'test.partner-call', data: { ms: 250 } })))).toBe(
+      3,
+    );
+
+    // An operator's change wins, also over a worker that starts after it and declares again.
+    const set = await putLimits('partner', { concurrency: 1 });
+    expect(set.status, await set.clone().text()).toBe(200);
+    expect(await set.json()).toMatchObject({ limits: { concurrency: 1 }, limitsSetBy: 'operator' });
+    // Ready once it registered its types and applied its queue's limits from the record.
+    const port = await freePort();
+    started.push(await startWorker(services, { WORKER_PORT: String(port) }, 'partner-worker'));
+    await waitForOk(`http://127.0.0.1:${port}/health/ready`);
+    expect(await partner()).toMatchObject({ limits: { concurrency: 1 }, limitsSetBy: 'operator' });
+    expect(mostAtOnce(await runsOf(await submit(4, { type: 'test.partner-call', data: { ms: 150 } })))).toBe(
+      1,
+    );
+
+    // Cleared: the declaration holds again at once.
+    const cleared = await fetch(`${api.url}/v1/queues/partner/limits`, {
+      method: 'DELETE',
+      headers: authHeaders(),
+    });
+    expect(cleared.status).toBe(200);
+    expect(await cleared.json()).toMatchObject({
+      limits: { concurrency: 3, rateLimit: null },
+      limitsSetBy: 'declared',
+    });
+    expect(mostAtOnce(await runsOf(await submit(9, { type: 'test.partner-call', data: { ms: 250 } })))).toBe(
+      3,
+    );
   });
 
   it('refuses a limit of 0, absurd values and unknown fields with 400 naming the field', async () => {

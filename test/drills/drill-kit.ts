@@ -38,13 +38,14 @@ export async function startApi(services: DrillServices, extra: Record<string, st
   return { process, url };
 }
 
-/** Starts a worker process and waits until its health endpoint answers. */
+/** Starts a worker process (the test worker, or another of processes.ts) and waits until its health endpoint answers. */
 export async function startWorker(
   services: DrillServices,
   extra: Record<string, string> = {},
+  app: 'worker' | 'partner-worker' = 'worker',
 ): Promise<AppProcess> {
   const port = extra.WORKER_PORT === undefined ? await freePort() : Number(extra.WORKER_PORT);
-  const worker = startApp('worker', env(services, { ...extra, WORKER_PORT: String(port) }));
+  const worker = startApp(app, env(services, { ...extra, WORKER_PORT: String(port) }));
   await waitForOk(`http://127.0.0.1:${port}/health/live`);
   return worker;
 }

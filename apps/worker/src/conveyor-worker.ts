@@ -1,5 +1,11 @@
 import { setMaxListeners } from 'node:events';
-import type { Database } from '@conveyor/core/db';
+import {
+  applyQueueLimits,
+  createQueueLimitRecord,
+  type Database,
+  declaredQueueLimits,
+  limitsBelowPartitions,
+} from '@conveyor/core/db';
 import { cancelChannel, createEventPublisher, type EventRetention } from '@conveyor/core/events';
 import {
   CALLBACKS_QUEUE,
@@ -142,6 +148,16 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   };
   const missing = registry.names().filter((name) => !(name in handlers));
   if (missing.length > 0) throw new Error(`no handler for job types: ${missing.join(', ')}`);
+  for (const name of queues) {
+    const declared = registry.declaredLimits(name);
+    const count = partitionNames(name, partitions).length;
+    const field = declared && limitsBelowPartitions(declaredQueueLimits(declared), count);
+    if (field) {
+      throw new Error(
+        `queue ${name}: its job types declare queueLimits ${field} below its ${count} partitions (QUEUE_PARTITIONS); each needs at least 1`,
+      );
+    }
+  }
 
   const shutdown = new AbortController();
   // Every running attempt listens on it (and detaches when it ends): allow one listener per
@@ -253,7 +269,29 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       })
     : Promise.resolve();
   // The API validates submits against what workers registered: each worker registers the
-  // types of the queues it serves, and keeps saying so.
+  // types of the queues it serves, and keeps saying so. Then it applies its queues' limits
+  // from the record: an operator's, else what the registered types declare (the same answer
+  // on every worker, whichever version each runs).
+  // Applied when they change (and at start): the API's reconcile heals Redis after a loss,
+  // and a worker re-writing unchanged limits could undo an operator's change it raced with.
+  const limitRecord = createQueueLimitRecord(database.db);
+  const limitedQueues = queues.filter((q) => registry.queues().includes(q));
+  const appliedLimits = new Map<string, string>();
+  const applyLimits = async () => {
+    for (const name of limitedQueues) {
+      const now = await limitRecord.declare(name, await limitRecord.registeredDeclaration(name));
+      const seen = JSON.stringify(now);
+      if (appliedLimits.get(name) === seen) continue;
+      const bull = partitionNames(name, partitions);
+      if (limitsBelowPartitions(now, bull.length)) {
+        logger.warn(
+          { queue: name, limits: now, partitions: bull.length },
+          'queue limits smaller than its partitions; not applied',
+        );
+      } else await applyQueueLimits(bull.map(producer), now);
+      appliedLimits.set(name, seen);
+    }
+  };
   const registrar = startTypeRegistrar({
     database,
     registrations: registry
@@ -261,6 +299,7 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
       .filter((d) => queues.includes(d.queue))
       .map(toRegistration),
     logger,
+    afterRegister: applyLimits,
     ...(deps.registryHeartbeatMs === undefined ? {} : { heartbeatMs: deps.registryHeartbeatMs }),
   });
   logger.info(

@@ -14,18 +14,24 @@ const RETRY_MS = 2_000;
 /**
  * Registers the job types this worker serves in Postgres, then says again every
  * `heartbeatMs` that it serves them (their `last_seen_at`), so `GET /v1/job-types` shows
- * when a worker last served each type. A failed write is logged and tried again; it never
- * stops the worker.
+ * when a worker last served each type, and runs `afterRegister` each time. A failure is
+ * logged and tried again; it never stops the worker.
  */
 export function startTypeRegistrar({
   database,
   registrations,
   logger,
   heartbeatMs = 30_000,
+  afterRegister = async () => {},
 }: {
   database: Database;
   registrations: readonly JobTypeRegistration[];
   logger: Logger;
+  /**
+   * Runs after each registration (the queues' declared limits are applied from the registry);
+   * a failure is logged and it runs again with the next. @defaultValue nothing
+   */
+  afterRegister?: () => Promise<void>;
   /** @defaultValue 30 s */
   heartbeatMs?: number;
 }): TypeRegistrar {
@@ -45,6 +51,7 @@ export function startTypeRegistrar({
   const beat = async () => {
     try {
       await registerJobTypes(database.db, registrations);
+      await afterRegister();
       if (!done) {
         done = true;
         logger.info({ types: registrations.map((r) => `${r.name}@${r.version}`) }, 'job types registered');

@@ -211,7 +211,7 @@ describe('flows against a served API and a worker (Redis, Postgres)', () => {
     await p?.close();
   });
 
-  it("setQueueLimits sets and removes a queue's limits, which queues() then lists", async () => {
+  it("setQueueLimits sets and removes a queue's limits, which queues() then lists; clearQueueLimits drops them", async () => {
     const set = await client().setQueueLimits('default', {
       concurrency: 5,
       rateLimit: { max: 10, durationMs: 1_000 },
@@ -225,6 +225,10 @@ describe('flows against a served API and a worker (Redis, Postgres)', () => {
     });
     await client().setQueueLimits('default', { rateLimit: null });
     expect(await p.queues.get('default').getGlobalRateLimit()).toBeNull();
+    expect(listed?.limitsSetBy).toBe('operator');
+    // Cleared: no job type of `default` declares limits, so it has none, set by nobody.
+    const cleared = await client().clearQueueLimits('default');
+    expect(cleared).toMatchObject({ limits: { concurrency: null, rateLimit: null }, limitsSetBy: null });
   });
 
   it('submitFlow answers the tree root first; waitForFlow resolves once the root completed, after its children', async () => {

@@ -200,6 +200,8 @@ export interface QueueInfo {
   workers: number | null;
   partitions: number;
   limits: QueueLimits;
+  /** Who set `limits`: an operator through the API (wins), or the queue's job types; null: none. */
+  limitsSetBy: 'operator' | 'declared' | null;
   /** Jobs its limits hold back now, and which limits; null without the operator scope. */
   held: { jobs: number; by: ('rateLimit' | 'concurrency')[] } | null;
 }
@@ -455,6 +457,12 @@ export function createClient<J extends JobDefinitions = UntypedJobs>({
      */
     setQueueLimits: (name: string, limits: Partial<QueueLimits>) =>
       call<QueueInfo>('PATCH', `/v1/queues/${encodeURIComponent(name)}/limits`, limits),
+    /**
+     * Drops the limits an operator set on a queue (operator): what its job types declare
+     * (`defineJob({ queueLimits })`), if anything, applies again. Resolves with the queue.
+     */
+    clearQueueLimits: (name: string) =>
+      call<QueueInfo>('DELETE', `/v1/queues/${encodeURIComponent(name)}/limits`),
     /** The job's snapshot, then its status events as they happen, ending after the terminal one. */
     watch,
     /**

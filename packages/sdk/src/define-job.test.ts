@@ -36,6 +36,24 @@ describe('defineJob', () => {
     );
     expect(() => defineJob({ name: 'a', description: '', input, ttlMs: 0 })).toThrow(/ttlMs/);
   });
+
+  it('keeps declared queue limits, and refuses 0, absurd values and unknown limits naming the field', () => {
+    const input = v.null();
+    const queueLimits = { rateLimit: { max: 100, durationMs: 60_000 }, concurrency: 4 };
+    expect(defineJob({ name: 'a', description: '', input, queueLimits }).queueLimits).toEqual(queueLimits);
+    for (const [bad, field] of [
+      [{ concurrency: 0 }, 'concurrency'],
+      [{ concurrency: 2.5 }, 'concurrency'],
+      [{ rateLimit: { max: 5, durationMs: 10 } }, 'rateLimit.durationMs'],
+      [{ rateLimit: { max: 0, durationMs: 1_000 } }, 'rateLimit.max'],
+      [{ rateLimit: { max: 5_000_000, durationMs: 1_000 } }, 'rateLimit.max'],
+      [{ burst: 3 }, 'burst'],
+    ] as const) {
+      expect(() => defineJob({ name: 'a', description: '', input, queueLimits: bad as never })).toThrow(
+        new RegExp(`job type a: bad queueLimits: ${field.replace('.', '\\.')} `),
+      );
+    }
+  });
 });
 
 describe('NonRetryableError', () => {

@@ -1,5 +1,6 @@
 import type * as v from 'valibot';
 import type { JobContext } from './job-context.js';
+import { type QueueLimitsDeclaration, queueLimitsProblems } from './queue-limits.js';
 import { isInternalQueue } from './reserved-queues.js';
 
 /**
@@ -34,6 +35,14 @@ export interface JobTypeOptions {
    * @defaultValue undefined: jobs of the type never expire
    */
   ttlMs?: number;
+  /**
+   * Limits of the type's queue across every worker: a rate limit (`max` jobs started per
+   * `durationMs`) and a global concurrency. Every type of one queue that declares limits must
+   * declare the same. The worker applies them when it starts, unless an operator set the
+   * queue's limits through the API (PATCH /v1/queues/:name/limits), which wins.
+   * @defaultValue undefined: the type declares none
+   */
+  queueLimits?: QueueLimitsDeclaration;
 }
 
 /** A job type: its name, what its input must look like, and how its jobs run. */
@@ -91,5 +100,12 @@ export function defineJob<const Name extends string, Schema extends v.GenericSch
   if (init.ttlMs !== undefined && !(Number.isInteger(init.ttlMs) && init.ttlMs > 0))
     throw new Error(`job type ${init.name}: ttlMs must be a positive integer`);
   if (!/^[a-z][a-z0-9._-]{0,62}$/.test(init.name)) throw new Error(`bad job type name "${init.name}"`);
+  if (init.queueLimits !== undefined) {
+    const problems = queueLimitsProblems(init.queueLimits);
+    if (problems.length > 0)
+      throw new Error(
+        `job type ${init.name}: bad queueLimits: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
+      );
+  }
   return { ...init, queue, timeoutMs, maxTimeoutMs, attempts, maxAttempts, backoff };
 }

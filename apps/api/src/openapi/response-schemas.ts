@@ -172,6 +172,12 @@ export const queueInfoSchema = v.object({
       'Its rate limit and global concurrency across every worker (PATCH /v1/queues/:name/limits); null: none. Jobs they hold back wait in `waiting`.',
     ),
   ),
+  limitsSetBy: v.pipe(
+    v.nullable(v.picklist(['operator', 'declared'])),
+    v.description(
+      "Who set `limits`: `operator` (PATCH /v1/queues/:name/limits, which wins), `declared` (the queue's job types' `queueLimits`, applied by the workers serving it); null: no limits.",
+    ),
+  ),
   held: v.pipe(
     v.nullable(
       v.object({

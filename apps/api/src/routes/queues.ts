@@ -8,7 +8,13 @@ import { orUnavailable } from '../jobs/unavailable.js';
 import { readJsonBody } from '../middleware/json-body.js';
 import { queueNameParam } from '../openapi/operation-spec.js';
 import { queueInfoSchema, queueListSchema } from '../openapi/response-schemas.js';
-import { NO_LIMITS, type QueueLimitStore, type QueueLimits, queueLimitsBody } from '../queue-limits.js';
+import {
+  NO_LIMITS,
+  type QueueLimitStore,
+  type QueueLimits,
+  queueLimitsBody,
+  type RecordedQueueLimits,
+} from '../queue-limits.js';
 import type { QueueSet } from '../queues.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
 
@@ -51,6 +57,19 @@ export const queueOperations = {
     responses: { 200: { description: 'The queue, with its limits now.', schema: queueInfoSchema } },
     problems: [404],
   },
+  clearQueueLimits: {
+    method: 'delete',
+    path: '/v1/queues/:name/limits',
+    operationId: 'clearQueueLimits',
+    tag: 'Queues',
+    summary: "Drop an operator's limits of a queue: its job types' declared limits apply again",
+    description:
+      "Removes what PATCH /v1/queues/:name/limits set. The queue's job types' `queueLimits` (defineJob), if they declare any, apply again at once; without a declaration the queue has no limits. Needs `operator`.",
+    scope: 'operator',
+    pathParams: queueNameParam,
+    responses: { 200: { description: 'The queue, with its limits now.', schema: queueInfoSchema } },
+    problems: [404],
+  },
   resumeQueue: {
     method: 'post',
     path: '/v1/queues/:name/resume',
@@ -65,14 +84,13 @@ export const queueOperations = {
   },
 } satisfies Operations;
 
-/**
- * Queue depth per state, worker count and paused flag; pause and resume (operator). Queues
- * are shared by every tenant, so their depth and workers are everyone's business: only an
- * operator sees them. Anyone else gets each queue's name and paused flag, with `counts` and
- * `workers` null (their own jobs are in GET /v1/jobs). Conveyor's own queues (`schedules`,
- * `callbacks`) come last, marked `internal`.
- */
 const LIMIT_KINDS = ['rateLimit', 'concurrency'] as const;
+
+/** A queue's `limits` and `limitsSetBy` as the API shows them. */
+const limitsOf = (recorded: RecordedQueueLimits | undefined) => ({
+  limits: recorded ? { rateLimit: recorded.rateLimit, concurrency: recorded.concurrency } : NO_LIMITS,
+  limitsSetBy: recorded?.setBy ?? null,
+});
 
 /**
  * Which limits hold a BullMQ queue back right now: its rate limit when this window's starts
@@ -91,6 +109,13 @@ async function heldBy(queue: Queue, limits: QueueLimits | null): Promise<(typeof
   ];
 }
 
+/**
+ * Queue depth per state, worker count and paused flag; pause and resume (operator). Queues
+ * are shared by every tenant, so their depth and workers are everyone's business: only an
+ * operator sees them. Anyone else gets each queue's name and paused flag, with `counts` and
+ * `workers` null (their own jobs are in GET /v1/jobs). Conveyor's own queues (`schedules`,
+ * `callbacks`) come last, marked `internal`.
+ */
 export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: QueueLimitStore }): Hono<ApiEnv> {
   const named = (name: string) => {
     const group = queues.groups().find((g) => g.name === name);
@@ -110,14 +135,14 @@ export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: Queu
     { name, partitions }: { name: string; partitions: readonly Queue[] },
     operator: boolean,
     internal = false,
-    recorded?: Map<string, QueueLimits>,
+    recorded?: Map<string, RecordedQueueLimits>,
   ) => {
     queues.assertConnected();
     const base = {
       name,
       internal,
       partitions: partitions.length,
-      limits: (recorded ?? (await limits.read())).get(name) ?? NO_LIMITS,
+      ...limitsOf((recorded ?? (await limits.read())).get(name)),
     };
     if (!operator) {
       const paused = await orUnavailable('Redis', () => Promise.all(partitions.map((q) => q.isPaused())));
@@ -175,6 +200,12 @@ export function queueRoutes({ queues, limits }: { queues: QueueSet; limits: Queu
       const change = parseOrThrow(queueLimitsBody, await readJsonBody(c));
       queues.assertConnected();
       await limits.set(group.name, group.partitions, change);
+      return c.json(await describe(group, true));
+    },
+    clearQueueLimits: async (c) => {
+      const group = named(c.req.param('name') ?? '');
+      queues.assertConnected();
+      await limits.clear(group.name, group.partitions);
       return c.json(await describe(group, true));
     },
     resumeQueue: async (c) => {

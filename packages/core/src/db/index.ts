@@ -4,5 +4,6 @@ export * from './job-columns.js';
 export * from './job-types.js';
 export * from './migrate.js';
 export * from './prune-history.js';
+export * from './queue-limits.js';
 export * from './schema.js';
 export * from './terminal-rows.js';

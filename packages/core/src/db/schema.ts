@@ -329,16 +329,23 @@ export const flows = pgTable(
 export type FlowRow = typeof flows.$inferSelect;
 
 /**
- * Limits an operator set on a queue (PUT /v1/queues/:name/limits), across every worker: the
- * record, from which the API applies them to BullMQ's queue meta (and re-applies them after
- * a Redis loss).
+ * A queue's limits across every worker: set by an operator (PATCH /v1/queues/:name/limits)
+ * or declared by its job types (`defineJob({ queueLimits })`, written by the workers that
+ * serve it). The record, from which they are applied to BullMQ's queue meta (and re-applied
+ * after a Redis loss); an operator's row is never overwritten by a declaration.
  */
-export const queueLimits = pgTable('queue_limits', {
-  queue: text().primaryKey(),
-  /** At most this many jobs started per rateDurationMs; null: no rate limit. */
-  rateMax: integer(),
-  rateDurationMs: integer(),
-  /** At most this many jobs running at once; null: no global concurrency. */
-  concurrency: integer(),
-  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-});
+export const queueLimits = pgTable(
+  'queue_limits',
+  {
+    queue: text().primaryKey(),
+    /** At most this many jobs started per rateDurationMs; null: no rate limit. */
+    rateMax: integer(),
+    rateDurationMs: integer(),
+    /** At most this many jobs running at once; null: no global concurrency. */
+    concurrency: integer(),
+    /** Who set them: `operator` (through the API) or `declared` (the queue's job types). */
+    setBy: text().$type<'operator' | 'declared'>().notNull().default('operator'),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('queue_limits_set_by_check', sql`${t.setBy} in ('operator', 'declared')`)],
+);

@@ -26,6 +26,18 @@ describe('job registry', () => {
     const again = defineJob({ name: 'acme.ping', description: 'Another.', input: v.string() });
     expect(() => createJobRegistry([ping, resize, again])).toThrow('job type "acme.ping" is defined twice');
   });
+
+  it('gives a queue the limits its types declare, and refuses two types of a queue that disagree', () => {
+    const limits = { rateLimit: { max: 100, durationMs: 60_000 } };
+    const partner = (name: string, queueLimits: typeof limits | { concurrency: number }) =>
+      defineJob({ name, description: '', queue: 'partner', input: v.unknown(), queueLimits });
+    const registry = createJobRegistry([resize, partner('acme.a', limits), partner('acme.b', limits)]);
+    expect(registry.declaredLimits('partner')).toEqual(limits);
+    expect(registry.declaredLimits('images')).toBeUndefined();
+    expect(() =>
+      createJobRegistry([partner('acme.a', limits), partner('acme.b', { concurrency: 2 })]),
+    ).toThrow(/job types "acme.a" and "acme.b" declare different queueLimits for queue "partner"/);
+  });
 });
 
 describe('submit body', () => {

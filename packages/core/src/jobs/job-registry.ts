@@ -13,7 +13,10 @@
  * - terminal status: completed, failed, cancelled or expired; the job's row in Postgres
  *   is written with it before the job is acknowledged to BullMQ.
  */
+
+import type { QueueLimitsDeclaration } from '@conveyor/sdk';
 import { ConveyorError } from '../errors/index.js';
+import { canonicalJson } from './canonical-json.js';
 import type { JobDefinition } from './define-job.js';
 import { jsonSchemaGaps } from './input-json-schema.js';
 
@@ -27,11 +30,13 @@ export interface JobRegistry {
   /** Every queue some registered type uses, sorted. */
   queues(): string[];
   definitions(): readonly JobDefinition[];
+  /** The limits the types of `queue` declare (`defineJob({ queueLimits })`), if any. */
+  declaredLimits(queue: string): QueueLimitsDeclaration | undefined;
 }
 
 /**
  * Builds the registry of one process from `jobs`. Start-up errors (CONFIG_INVALID): two
- * definitions of one name, and an input schema with a part JSON Schema cannot express
+ * definitions of one name, two types of one queue declaring different queueLimits, and an input schema with a part JSON Schema cannot express
  * (the API validates submits against the JSON Schema form).
  */
 export function createJobRegistry(jobs: JobDefinitions): JobRegistry {
@@ -53,6 +58,20 @@ export function createJobRegistry(jobs: JobDefinitions): JobRegistry {
     }
     byName.set(d.name, d);
   }
+  // Limits belong to the queue: the types of one queue that declare them must agree.
+  const declaring = new Map<string, JobDefinition>();
+  for (const d of defs) {
+    if (d.queueLimits === undefined) continue;
+    const first = declaring.get(d.queue);
+    if (!first) declaring.set(d.queue, d);
+    else if (canonicalJson(first.queueLimits) !== canonicalJson(d.queueLimits)) {
+      throw new ConveyorError(
+        'CONFIG_INVALID',
+        `job types "${first.name}" and "${d.name}" declare different queueLimits for queue "${d.queue}" ` +
+          `(${canonicalJson(first.queueLimits)} and ${canonicalJson(d.queueLimits)}): limits belong to the queue, declare them alike or on one type`,
+      );
+    }
+  }
   const queues = [...new Set(defs.map((d) => d.queue))].sort();
   const names = [...byName.keys()].sort();
   return {
@@ -60,5 +79,6 @@ export function createJobRegistry(jobs: JobDefinitions): JobRegistry {
     names: () => names,
     queues: () => queues,
     definitions: () => defs,
+    declaredLimits: (queue) => declaring.get(queue)?.queueLimits,
   };
 }

@@ -26,8 +26,18 @@ export type RegisteredOptions = Omit<JobTypeOptions, 'queue'> & { inputOptional?
 
 /** The registration of `definition`. */
 export function toRegistration(definition: JobDefinition): JobTypeRegistration {
-  const { name, description, queue, timeoutMs, maxTimeoutMs, attempts, maxAttempts, backoff, ttlMs } =
-    definition;
+  const {
+    name,
+    description,
+    queue,
+    timeoutMs,
+    maxTimeoutMs,
+    attempts,
+    maxAttempts,
+    backoff,
+    ttlMs,
+    queueLimits,
+  } = definition;
   const options = {
     timeoutMs,
     maxTimeoutMs,
@@ -35,6 +45,7 @@ export function toRegistration(definition: JobDefinition): JobTypeRegistration {
     maxAttempts,
     backoff,
     ...(ttlMs === undefined ? {} : { ttlMs }),
+    ...(queueLimits === undefined ? {} : { queueLimits }),
     inputOptional: v.safeParse(definition.input, undefined).success,
   };
   const inputSchema = toInputJsonSchema(definition.input);

@@ -1,0 +1,2 @@
+ALTER TABLE "queue_limits" ADD COLUMN "set_by" text DEFAULT 'operator' NOT NULL;--> statement-breakpoint
+ALTER TABLE "queue_limits" ADD CONSTRAINT "queue_limits_set_by_check" CHECK ("queue_limits"."set_by" in ('operator', 'declared'));
