@@ -24,6 +24,8 @@ export interface BenchSize {
   e2eSeconds: number;
   /** Jobs after which the worker's RSS is compared. */
   memory: readonly [number, number];
+  /** Status events of each event-log run (to one tenant, then over 10). */
+  eventLog: number;
 }
 
 export const sizes: Record<'full' | 'smoke', BenchSize> = {
@@ -37,6 +39,7 @@ export const sizes: Record<'full' | 'smoke', BenchSize> = {
     e2eRate: 1_000,
     e2eSeconds: 10,
     memory: [100_000, 500_000],
+    eventLog: 1_000_000,
   },
   smoke: {
     reps: 1,
@@ -48,6 +51,7 @@ export const sizes: Record<'full' | 'smoke', BenchSize> = {
     e2eRate: 200,
     e2eSeconds: 2,
     memory: [2_000, 6_000],
+    eventLog: 20_000,
   },
 };
 

@@ -18,6 +18,7 @@ import { batchIngest } from './scenarios/batch-ingest.js';
 import { clusterDrain } from './scenarios/cluster.js';
 import { drain } from './scenarios/drain.js';
 import { endToEnd } from './scenarios/end-to-end.js';
+import { eventLog } from './scenarios/event-log.js';
 import { ingest } from './scenarios/ingest.js';
 import { memory } from './scenarios/memory.js';
 
@@ -36,6 +37,7 @@ function targets(results: Record<string, Figures>) {
     drain: (results.drain?.ratio ?? 0) >= 0.7,
     endToEndP99: (results.endToEnd?.p99Ms ?? Number.POSITIVE_INFINITY) <= 25,
     workerRssFlat: Math.abs(results.memory?.workerRssGrowth ?? 1) <= 0.1,
+    eventLogBounded: results.eventLog?.bounded === 1,
   };
 }
 
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
       ['endToEnd', () => endToEnd(bench, run.redisUrl, prefix)],
       ['memory', () => memory(bench, api)],
       ['cluster', () => clusterDrain({ size, processes, databaseUrl: run.databaseUrl, sql, auth })],
+      // On a redis-server of its own: no API, no worker.
+      ['eventLog', () => eventLog(size)],
     ];
     for (const [name, run] of scenarios) {
       if (only && !only.includes(name)) continue;
