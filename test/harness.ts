@@ -11,7 +11,7 @@ import {
 import { createLogger } from '@conveyor/core/log';
 import { createRedis, redisReady } from '@conveyor/core/redis';
 import { testingJobs } from '@conveyor/dev/testing-jobs';
-import { serve } from '@hono/node-server';
+import { type ServerType, serve } from '@hono/node-server';
 import type { Queue } from 'bullmq';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
@@ -24,6 +24,7 @@ import {
   createEventHub,
   createJobTypeRegistry,
   createQueueSet,
+  createWebSocketServer,
   type EventHub,
   type JobTypeRegistry,
   type JwtVerifier,
@@ -292,17 +293,27 @@ export async function removeFinishedJob(queue: Queue, bullId: string, timeoutMs 
 /** A served app: its base URL, and how to stop serving it. */
 export interface ServedApp {
   url: string;
+  server: ServerType;
   close(): Promise<void>;
 }
 
-/** Serves `app` over HTTP on a free port of 127.0.0.1 (for curl, a browser, a child process). */
+/**
+ * Serves `app` over HTTP, WebSocket upgrades included, on a free port of 127.0.0.1 (for curl,
+ * a browser, a child process, a socket).
+ */
 export async function serveOnFreePort(app: {
   fetch: (request: Request) => Response | Promise<Response>;
 }): Promise<ServedApp> {
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  const server = serve({
+    fetch: app.fetch,
+    port: 0,
+    hostname: '127.0.0.1',
+    websocket: { server: createWebSocketServer() },
+  });
   await new Promise((resolve) => server.once('listening', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -3,11 +3,10 @@ import { connect as connectTcp, createServer } from 'node:net';
 import { createClient, parseSse, type SseMessage } from '@conveyor/client';
 import { eventLogKey, type StatusEvent } from '@conveyor/core/events';
 import { useTestServices } from '@conveyor/dev/testing';
-import { type ServerType, serve } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWebSocketServer } from '../apps/api/src/index.js';
-import { createPipeline, type Pipeline, postJson } from './harness.js';
+import { createPipeline, type Pipeline, postJson, serveOnFreePort } from './harness.js';
 import { openSocket } from './ws-client.js';
 
 const services = useTestServices();
@@ -19,14 +18,8 @@ interface Served {
 }
 
 async function served(p: Pipeline): Promise<Served> {
-  const server = serve({
-    fetch: p.app.fetch,
-    port: 0,
-    hostname: '127.0.0.1',
-    websocket: { server: createWebSocketServer() },
-  });
-  await new Promise((resolve) => server.once('listening', resolve));
-  return { p, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  const { server, url } = await serveOnFreePort(p.app);
+  return { p, server, base: url };
 }
 
 let main: Served;

@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { eventChannels, type StatusEvent } from '@conveyor/core/events';
 import { useTestServices } from '@conveyor/dev/testing';
-import { type ServerType, serve } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createJwtVerifier, createWebSocketServer, WS_MAX_PAYLOAD_BYTES } from '../apps/api/src/index.js';
-import { createPipeline, type Pipeline, postJson } from './harness.js';
+import { createJwtVerifier, WS_MAX_PAYLOAD_BYTES } from '../apps/api/src/index.js';
+import { createPipeline, type Pipeline, postJson, serveOnFreePort } from './harness.js';
 import { openSocket } from './ws-client.js';
 
 const services = useTestServices();
@@ -31,18 +31,12 @@ interface Replica {
 
 async function startReplica(options: Parameters<typeof createPipeline>[1]): Promise<Replica> {
   const p = await createPipeline(services, options);
-  const server = serve({
-    fetch: p.app.fetch,
-    port: 0,
-    hostname: '127.0.0.1',
-    websocket: { server: createWebSocketServer() },
-  });
-  await new Promise((resolve) => server.once('listening', resolve));
+  const { server, url } = await serveOnFreePort(p.app);
   const sockets = new Map<number, Socket>();
   server.on('connection', (socket: Socket) => {
     if (socket.remotePort !== undefined) sockets.set(socket.remotePort, socket);
   });
-  return { p, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
+  return { p, server, base: url, sockets };
 }
 
 let a: Replica;
