@@ -26,7 +26,7 @@ export const queueOperations = {
     tag: 'Queues',
     summary: 'Depth per state, workers and paused flag of every queue (a partitioned queue as one)',
     description:
-      "Queues are shared by every tenant. With the `operator` scope each queue shows its depth per state (all tenants' jobs) and its workers; without it `counts` and `workers` are null, so no tenant learns another's load: list your own jobs with GET /v1/jobs.",
+      "Queues are shared by every tenant. With the `operator` scope each queue shows its depth per state (all tenants' jobs), its workers and `held` (the waiting jobs its limits hold back now); without it `counts`, `workers` and `held` are null, so no tenant learns another's load: list your own jobs with GET /v1/jobs. Every caller sees each queue's `limits` and who set them.",
     scope: 'jobs:read',
     responses: { 200: { description: 'Every queue.', schema: queueListSchema } },
   },
@@ -50,7 +50,7 @@ export const queueOperations = {
     tag: 'Queues',
     summary: "Set a queue's rate limit and global concurrency, across every worker",
     description:
-      "`rateLimit`: at most `max` jobs started per `durationMs`; `concurrency`: at most this many running at once; both across every worker, on top of each worker process's WORKER_CONCURRENCY. A field left out keeps its value, null removes it. Recorded in Postgres and applied to the queue in Redis at once: every worker holds it from its next job. A job held back stays queued (counted in `waiting`) and uses no attempt. A partitioned queue's limits are split over its partitions, so each needs at least one. Needs `operator`.",
+      "`rateLimit`: at most `max` jobs started per `durationMs`; `concurrency`: at most this many running at once; both across every worker, on top of each worker process's WORKER_CONCURRENCY. A field left out keeps its value, null removes it. Recorded in Postgres and applied to the queue in Redis at once: every worker holds it from its next job. A job held back stays queued (counted in `waiting`, and in `held` while a limit is reached) and uses no attempt. An operator's limits win over what the queue's job types declare (`defineJob({ queueLimits })`) until DELETE drops them. A partitioned queue's limits are split over its partitions, so each needs at least one. Needs `operator`.",
     scope: 'operator',
     pathParams: queueNameParam,
     body: queueLimitsBody,
