@@ -1,6 +1,6 @@
 import type { Database } from '@conveyor/core/db';
 import { ConveyorError } from '@conveyor/core/errors';
-import { createEventLog, createEventPublisher, type EventRetention } from '@conveyor/core/events';
+import { createEventPublisher, type EventRetention } from '@conveyor/core/events';
 import type { Logger } from '@conveyor/core/log';
 import { type AddressGuard, createAddressGuard } from '@conveyor/core/net';
 import type { RedisClient } from '@conveyor/core/redis';
@@ -124,7 +124,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const guard = deps.guard ?? createAddressGuard([]);
   const submitter = createJobSubmitter({ ...deps, store, guard });
   const publisher = createEventPublisher(deps.redis, deps.queues.prefix, deps.eventRetention);
-  const eventLog = createEventLog(deps.redis, deps.queues.prefix, deps.eventRetention);
+  const eventLog = publisher.log;
   // Cancels are rare: read the tenant's webhooks every time rather than cache them.
   const dispatcher = createWebhookDispatcher({
     database: deps.database,

@@ -1,6 +1,6 @@
 import { parseOrThrow } from '@conveyor/core/errors';
 import { type EventLog, eventChannels, type StatusEvent } from '@conveyor/core/events';
-import { isTerminalStatus, jobStatuses } from '@conveyor/core/jobs';
+import { jobStatuses } from '@conveyor/core/jobs';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
@@ -15,7 +15,7 @@ import type { EventHub } from '../streams/event-hub.js';
 import { openJobStream } from '../streams/job-stream.js';
 import {
   alreadyCovered,
-  lastEventIdOf,
+  endedBefore,
   lastEventIdQuery,
   skipThrough,
   startStream,
@@ -173,25 +173,21 @@ export function eventRoutes({
       const tenant = tenantOf(c);
       // Opened (and a 404 or 400 thrown) before the response starts streaming.
       const { snapshot, events, stop } = await openJobStream({ hub, store, prefix }, tenant, id);
-      let start: Awaited<ReturnType<typeof startStream>>;
-      try {
-        start = await startStream(log, tenant, lastEventIdOf(c), (event) => event.jobId === id);
-      } catch (error) {
-        stop();
-        throw error;
-      }
-      if (start.kind === 'resumed' && start.events.length === 0 && isTerminalStatus(snapshot.status)) {
+      const start = await startStream(c, log, tenant, (event) => event.jobId === id, stop);
+      if (endedBefore(start, snapshot.status)) {
         stop();
         return c.body(null, 204);
       }
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {
-          if (await writeStart(stream, start, log)) {
-            await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await store.get(tenant, id)) });
-          } else if (start.kind === 'fresh') {
-            await stream.writeSSE({ event: 'snapshot', id: start.id, data: JSON.stringify(snapshot) });
-          }
+          await writeStart(
+            stream,
+            start,
+            log,
+            () => ({ event: 'snapshot', data: snapshot }),
+            async () => ({ event: 'snapshot', data: await store.get(tenant, id) }),
+          );
           await pipeEvents(c, stream, events, { ...timing, skip: skipThrough(start) });
         } finally {
           stop();
@@ -215,25 +211,14 @@ export function eventRoutes({
         untrack();
         events.close();
       };
-      let start: Awaited<ReturnType<typeof startStream>>;
-      try {
-        start = await startStream(log, tenant, lastEventIdOf(c), matches);
-      } catch (error) {
-        stop();
-        throw error;
-      }
+      const start = await startStream(c, log, tenant, matches, stop);
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {
-          if (start.kind === 'fresh') {
-            await stream.writeSSE({
-              event: 'connected',
-              id: start.id,
-              data: JSON.stringify({ lastEventId: start.id }),
-            });
-          } else {
-            await writeStart(stream, start, log);
-          }
+          await writeStart(stream, start, log, (lastEventId) => ({
+            event: 'connected',
+            data: { lastEventId },
+          }));
           await pipeEvents(c, stream, events, { ...timing, skip: skipThrough(start) });
         } finally {
           stop();

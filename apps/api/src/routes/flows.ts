@@ -14,7 +14,7 @@ import { flowViewSchema } from '../openapi/response-schemas.js';
 import { resourceId } from '../resource-id.js';
 import { createClientQueue } from '../streams/client-queue.js';
 import type { EventHub } from '../streams/event-hub.js';
-import { lastEventIdOf, skipThrough, startStream, writeStart } from '../streams/resume.js';
+import { endedBefore, skipThrough, startStream, writeStart } from '../streams/resume.js';
 import { tenantOf } from '../tenant.js';
 import { declareRoutes, type Operations } from './declare-routes.js';
 import { pipeEvents, RESUME_WORDS, resumeQuery } from './events.js';
@@ -160,27 +160,28 @@ export function flowRoutes({
         events.close();
       };
       let snapshot: Awaited<ReturnType<FlowService['get']>>;
-      let start: Awaited<ReturnType<typeof startStream>>;
       try {
         snapshot = await flows.get(tenant, id);
-        start = await startStream(log, tenant, lastEventIdOf(c), (event) => nodes.has(event.jobId));
       } catch (error) {
         stop();
         throw error;
       }
+      const start = await startStream(c, log, tenant, (event) => nodes.has(event.jobId), stop);
       if (isTerminalStatus(snapshot.status)) events.close('terminal');
-      if (start.kind === 'resumed' && start.events.length === 0 && isTerminalStatus(snapshot.status)) {
+      if (endedBefore(start, snapshot.status)) {
         stop();
         return c.body(null, 204);
       }
       return streamSSE(c, async (stream) => {
         stream.onAbort(stop);
         try {
-          if (await writeStart(stream, start, log)) {
-            await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await flows.get(tenant, id)) });
-          } else if (start.kind === 'fresh') {
-            await stream.writeSSE({ event: 'snapshot', id: start.id, data: JSON.stringify(snapshot) });
-          }
+          await writeStart(
+            stream,
+            start,
+            log,
+            () => ({ event: 'snapshot', data: snapshot }),
+            async () => ({ event: 'snapshot', data: await flows.get(tenant, id) }),
+          );
           await pipeEvents(c, stream, events, { heartbeatMs, recheckMs, skip: skipThrough(start) });
         } finally {
           stop();

@@ -1,4 +1,5 @@
 import { compareEventIds, type EventLog, type StatusEvent } from '@conveyor/core/events';
+import { isTerminalStatus, type JobStatus } from '@conveyor/core/jobs';
 import type { Context } from 'hono';
 import type { SSEStreamingApi } from 'hono/streaming';
 import * as v from 'valibot';
@@ -19,7 +20,7 @@ export const lastEventIdQuery = {
 };
 
 /** Where a reconnecting SSE client left off: the Last-Event-ID header, else the `lastEventId` parameter. */
-export function lastEventIdOf(c: Context): { after: string; field: string } | undefined {
+function lastEventIdOf(c: Context): { after: string; field: string } | undefined {
   const header = c.req.header('last-event-id');
   if (header !== undefined && header !== '') return { after: header.trim(), field: 'Last-Event-ID' };
   const param = c.req.query(LAST_EVENT_ID_PARAM);
@@ -40,18 +41,34 @@ export type StreamStart =
   | { kind: 'reset'; after: string; through: string };
 
 /**
- * Reads how a stream for `tenant` begins. Call it once the stream's live listener is open
- * and buffering; then write what it says and drop the live events `skipThrough` names.
- * Throws VALIDATION_FAILED naming the field when the id is malformed.
+ * Reads how the SSE stream of request `c` for `tenant` begins (its Last-Event-ID, if any).
+ * Call it once the stream's live listener is open and buffering; then write what it says
+ * and drop the live events `skipThrough` names. On failure (VALIDATION_FAILED naming the
+ * field for a malformed id, Redis down) it calls `stop`, closing the listener, and throws.
  */
 export async function startStream(
+  c: Context,
   log: EventLog,
   tenant: string,
-  resume: { after: string; field: string } | undefined,
   keep: (event: StatusEvent) => boolean,
+  stop: () => void,
 ): Promise<StreamStart> {
-  if (!resume) return { kind: 'fresh', id: await log.lastId(tenant) };
-  return resumeAfter(log, tenant, resume, keep);
+  try {
+    const resume = lastEventIdOf(c);
+    if (!resume) return { kind: 'fresh', id: await log.lastId(tenant) };
+    return await resumeAfter(log, tenant, resume, keep);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+/**
+ * Whether a resumed stream of a job or flow that has ended (`status`) has nothing to send:
+ * it answers 204, which stops an EventSource from reconnecting.
+ */
+export function endedBefore(start: StreamStart, status: JobStatus): boolean {
+  return start.kind === 'resumed' && start.events.length === 0 && isTerminalStatus(status);
 }
 
 /** A reconnecting client's start: what it missed after `resume.after`, or a reset. */
@@ -96,26 +113,38 @@ export function writeStatus(stream: SSEStreamingApi, event: StatusEvent): Promis
   });
 }
 
+/** A message a stream opens with (a snapshot, `connected`): its event name and JSON data. */
+interface Opening {
+  event: string;
+  data: unknown;
+}
+
 /**
- * Writes a resumed stream's catch-up, or a reset: `event: reset` whose id is where the
- * client now stands. Returns whether the client must be sent a fresh snapshot (a reset).
+ * Writes how a stream begins: a fresh one's `opening` with the id to resume after; a
+ * resumed one's catch-up; a reset (`event: reset`, whose id is where the client now
+ * stands), then `afterReset` if given (a fresh snapshot: the client must re-read state).
  */
 export async function writeStart(
   stream: SSEStreamingApi,
   start: StreamStart,
   log: EventLog,
-): Promise<boolean> {
-  if (start.kind === 'resumed') {
+  opening: (id: string) => Opening,
+  afterReset?: () => Promise<Opening>,
+): Promise<void> {
+  if (start.kind === 'fresh') {
+    const { event, data } = opening(start.id);
+    await stream.writeSSE({ event, id: start.id, data: JSON.stringify(data) });
+  } else if (start.kind === 'resumed') {
     for (const event of start.events) await writeStatus(stream, event);
-    return false;
-  }
-  if (start.kind === 'reset') {
+  } else {
     await stream.writeSSE({
       event: 'reset',
       id: start.through,
       data: JSON.stringify(resetNotice(start, log.retention)),
     });
-    return true;
+    if (afterReset) {
+      const { event, data } = await afterReset();
+      await stream.writeSSE({ event, data: JSON.stringify(data) });
+    }
   }
-  return false;
 }

@@ -1,5 +1,5 @@
 import { isCluster, type RedisClient } from '../redis/connect.js';
-import { createEventLog, type EventRetention, withEventId } from './event-log.js';
+import { createEventLog, type EventLog, type EventRetention, withEventId } from './event-log.js';
 import { eventChannels, type StatusEvent } from './status-event.js';
 
 /** Publishes status events; the one place that knows which channels an event goes to. */
@@ -11,6 +11,8 @@ export interface EventPublisher {
    * job's channel: the worker publishes twice per job. Resolves with the event's id.
    */
   publish(event: StatusEvent, queueJobId?: string): Promise<string>;
+  /** The tenants' event logs it appends to (what a reconnecting stream is replayed from). */
+  readonly log: EventLog;
 }
 
 export function createEventPublisher(
@@ -27,6 +29,7 @@ export function createEventPublisher(
     // is copied to every node). The script publishes to the tenant's channel, which shares
     // the log's slot; the job's channel lives elsewhere, so it is sent once the id is known.
     return {
+      log,
       async publish(event, queueJobId) {
         const json = JSON.stringify(event);
         const id = await log.append(event.tenant, json, [channels.tenant(event.tenant)], 'spublish');
@@ -36,6 +39,7 @@ export function createEventPublisher(
     };
   }
   return {
+    log,
     // One script call: on an auto-pipelined connection it joins the same write as every
     // other command of this tick.
     publish: (event, queueJobId) =>
