@@ -168,6 +168,11 @@ describe('queue limits across two worker processes', { timeout: 120_000 }, () =>
     expect(mostAtOnce(await runsOf(await submit(12, { type: 'test.partner-call', data: { ms: 250 } })))).toBe(
       3,
     );
+    // The registry shows what the type declares.
+    const types = (await (await fetch(`${api.url}/v1/job-types`, { headers: authHeaders() })).json()) as {
+      items: { name: string; queueLimits?: unknown }[];
+    };
+    expect(types.items.find((t) => t.name === 'test.partner-call')?.queueLimits).toEqual({ concurrency: 3 });
 
     // An operator's change wins, also over a worker that starts after it and declares again.
     const set = await putLimits('partner', { concurrency: 1 });
@@ -211,5 +216,11 @@ describe('queue limits across two worker processes', { timeout: 120_000 }, () =>
       expect(problem.errors.map((e) => e.path)).toContain(field);
     }
     expect((await putLimits('nope', { concurrency: 1 })).status).toBe(404);
+    const clearUnknown = await fetch(`${api.url}/v1/queues/nope/limits`, {
+      method: 'DELETE',
+      headers: authHeaders(),
+    });
+    expect(clearUnknown.status).toBe(404);
+    expect(clearUnknown.headers.get('content-type')).toContain('application/problem+json');
   });
 });

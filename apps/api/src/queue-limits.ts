@@ -104,8 +104,7 @@ export function createQueueLimits({ database }: { database: Database }) {
     async clear(name: string, partitions: readonly Queue[]): Promise<QueueLimits> {
       const now = await orUnavailable('Postgres', async () => {
         await record.clear(name);
-        const declared = await record.registeredDeclaration(name);
-        return declared ? record.declare(name, declared) : NO_LIMITS;
+        return record.declare(name, (await record.registeredDeclarations()).get(name));
       });
       if (limitsBelowPartitions(now, partitions.length)) {
         throw new ConveyorError(

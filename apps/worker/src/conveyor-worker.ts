@@ -278,8 +278,9 @@ export function createConveyorWorker(deps: ConveyorWorkerDeps): ConveyorWorker {
   const limitedQueues = queues.filter((q) => registry.queues().includes(q));
   const appliedLimits = new Map<string, string>();
   const applyLimits = async () => {
+    const declarations = await limitRecord.registeredDeclarations();
     for (const name of limitedQueues) {
-      const now = await limitRecord.declare(name, await limitRecord.registeredDeclaration(name));
+      const now = await limitRecord.declare(name, declarations.get(name));
       const seen = JSON.stringify(now);
       if (appliedLimits.get(name) === seen) continue;
       const bull = partitionNames(name, partitions);

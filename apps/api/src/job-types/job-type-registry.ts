@@ -1,4 +1,4 @@
-import { appliedVersion, type JobTypeRow, toJobTypeRow } from '@conveyor/core/db';
+import { appliedJobTypes, type JobTypeRow, toJobTypeRow } from '@conveyor/core/db';
 import type { FieldIssue } from '@conveyor/core/errors';
 import { type JobDefinition, type JobTypeOptions, toRegistration } from '@conveyor/core/jobs';
 import type { Logger } from '@conveyor/core/log';
@@ -97,15 +97,11 @@ export function createJobTypeRegistry({
   async function load(): Promise<void> {
     const rows = await read();
     lastRead = Date.now();
-    const grouped = new Map<string, JobTypeRow[]>();
-    for (const row of rows) grouped.set(row.name, [...(grouped.get(row.name) ?? []), row]);
     const next = new Map<string, RegisteredJobType>();
-    for (const [name, versions] of grouped) {
-      const row = appliedVersion(versions, lastRead);
-      if (!row) continue;
+    for (const { applied: row, versions } of appliedJobTypes(rows, lastRead)) {
       const { inputOptional = false, ...options } = row.options;
-      next.set(name, {
-        name,
+      next.set(row.name, {
+        name: row.name,
         description: row.description,
         queue: row.queue,
         ...options,

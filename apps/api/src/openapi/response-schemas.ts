@@ -235,6 +235,17 @@ export const jobTypeListSchema = v.object({
         v.description('JSON Schema (draft 2020-12) of `data`.'),
       ),
       ttlMs: v.optional(count),
+      queueLimits: v.pipe(
+        v.optional(
+          v.object({
+            rateLimit: v.optional(v.object({ max: count, durationMs: count })),
+            concurrency: v.optional(count),
+          }),
+        ),
+        v.description(
+          "The limits the type declares for its queue (defineJob's queueLimits); GET /v1/queues shows the queue's limits in force.",
+        ),
+      ),
       version: v.pipe(
         v.string(),
         v.description(

@@ -36,6 +36,7 @@ export function jobTypeRoutes({ registry }: { registry: JobTypeRegistry }): Hono
           maxAttempts: t.maxAttempts,
           backoff: t.backoff,
           ...(t.ttlMs === undefined ? {} : { ttlMs: t.ttlMs }),
+          ...(t.queueLimits === undefined ? {} : { queueLimits: t.queueLimits }),
           inputSchema: t.inputSchema,
           version: t.version,
           lastSeenAt: t.lastSeenAt.toISOString(),

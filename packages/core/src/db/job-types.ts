@@ -51,6 +51,22 @@ export function appliedVersion(versions: readonly JobTypeRow[], now = Date.now()
   return versions.find((r) => now - r.lastSeenAt.getTime() < LIVE_TYPE_MS) ?? versions[0];
 }
 
+/**
+ * Each registered type's applied version (see appliedVersion) with all its versions, from
+ * readJobTypes' rows (the most recently registered first within a type).
+ */
+export function appliedJobTypes(
+  rows: readonly JobTypeRow[],
+  now = Date.now(),
+): { applied: JobTypeRow; versions: JobTypeRow[] }[] {
+  const grouped = new Map<string, JobTypeRow[]>();
+  for (const row of rows) grouped.set(row.name, [...(grouped.get(row.name) ?? []), row]);
+  return [...grouped.values()].flatMap((versions) => {
+    const applied = appliedVersion(versions, now);
+    return applied ? [{ applied, versions }] : [];
+  });
+}
+
 /** The applied version of the type `name`, or undefined if no worker registered it. */
 export async function readAppliedJobType(
   db: Pick<Db, 'select'>,

@@ -2,8 +2,8 @@ import type { QueueLimitsDeclaration } from '@conveyor/sdk';
 import type { Queue } from 'bullmq';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from './connect.js';
-import { appliedVersion, readJobTypes } from './job-types.js';
-import { type JobTypeRow, queueLimits } from './schema.js';
+import { appliedJobTypes, readJobTypes } from './job-types.js';
+import { queueLimits } from './schema.js';
 
 /** A queue's limits across every worker, on top of each process's WORKER_CONCURRENCY. */
 export interface QueueLimits {
@@ -109,37 +109,45 @@ export function createQueueLimitRecord(db: Db) {
         .onConflictDoUpdate({ target: queueLimits.queue, set: values });
     },
 
-    /** Drops an operator's limits of `queue`: its job types' declaration, if any, applies again. */
-    async clear(queue: string): Promise<boolean> {
-      const gone = await db.delete(queueLimits).where(eq(queueLimits.queue, queue)).returning();
-      return gone.length > 0;
+    /** Drops an operator's limits of `queue` (the whole row): a declaration may take its place. */
+    async clear(queue: string): Promise<void> {
+      await db.delete(queueLimits).where(eq(queueLimits.queue, queue));
     },
 
     /**
-     * What the registered job types of `queue` declare (the applied version of each, as the
-     * API validates with), if any does.
+     * What the registered job types declare for their queues, by queue: each type's applied
+     * version, as the API validates with (of two types of a queue, the first by name).
      */
-    async registeredDeclaration(queue: string): Promise<QueueLimitsDeclaration | undefined> {
-      const byName = new Map<string, JobTypeRow[]>();
-      for (const row of await readJobTypes(db)) byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
-      for (const versions of byName.values()) {
-        const applied = appliedVersion(versions);
-        if (applied?.queue === queue && applied.options.queueLimits) return applied.options.queueLimits;
+    async registeredDeclarations(): Promise<Map<string, QueueLimitsDeclaration>> {
+      const declared = new Map<string, QueueLimitsDeclaration>();
+      for (const { applied } of appliedJobTypes(await readJobTypes(db))) {
+        const limits = applied.options.queueLimits;
+        if (limits && !declared.has(applied.queue)) declared.set(applied.queue, limits);
       }
-      return undefined;
+      return declared;
     },
 
     /**
-     * Records what the job types of `queue` declare (none: the declaration is removed), unless
-     * an operator set the queue's limits. Answers the queue's limits now, whoever set them.
+     * Records what the job types of `queue` declare (none: a declaration recorded before is
+     * removed), unless an operator set the queue's limits; writes only what changed. Answers
+     * the queue's limits now, whoever set them.
      */
     async declare(queue: string, declared: QueueLimitsDeclaration | undefined): Promise<QueueLimits> {
-      if (declared === undefined) {
+      const read = async () => {
+        const [row] = await db.select().from(queueLimits).where(eq(queueLimits.queue, queue));
+        return row ? fromRow(row) : undefined;
+      };
+      const current = await read();
+      if (current?.setBy === 'operator') return current;
+      const next = declared === undefined ? undefined : declaredQueueLimits(declared);
+      if (sameLimits(current, next)) return current ?? NO_LIMITS;
+      if (next === undefined) {
         await db
           .delete(queueLimits)
           .where(and(eq(queueLimits.queue, queue), eq(queueLimits.setBy, 'declared')));
       } else {
-        const values = toValues(queue, declaredQueueLimits(declared), 'declared');
+        const values = toValues(queue, next, 'declared');
+        // An operator's row written since the read stays: the update applies to a declared row only.
         await db
           .insert(queueLimits)
           .values(values)
@@ -149,10 +157,19 @@ export function createQueueLimitRecord(db: Db) {
             setWhere: eq(queueLimits.setBy, 'declared'),
           });
       }
-      const [row] = await db.select().from(queueLimits).where(eq(queueLimits.queue, queue));
-      return row ? fromRow(row) : NO_LIMITS;
+      return (await read()) ?? NO_LIMITS;
     },
   };
+}
+
+/** Whether two queues' limits (either absent) limit alike. */
+function sameLimits(a: QueueLimits | undefined, b: QueueLimits | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.concurrency === b.concurrency &&
+    a.rateLimit?.max === b.rateLimit?.max &&
+    a.rateLimit?.durationMs === b.rateLimit?.durationMs
+  );
 }
 
 export type QueueLimitRecord = ReturnType<typeof createQueueLimitRecord>;
